@@ -1,0 +1,24 @@
+//! H2O: a sans-IO HTTP/2 (RFC 9113) + HPACK (RFC 7541) protocol engine.
+//!
+//! The core modules ([`frame`], [`hpack`], [`conn`]) perform no I/O and read no
+//! clock: bytes go in through `recv`-style calls, come out through
+//! `write_to`/`poll_*`-style calls, and time is passed in as a parameter. The
+//! same code builds for native targets, `wasm32-unknown-unknown` and
+//! `wasm32-wasip2`. Native adapters (sockets, files, CLI) live behind the
+//! `native` feature.
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod conn;
+pub mod error;
+pub mod frame;
+pub mod hpack;
+pub mod pair;
+
+#[cfg(feature = "native")]
+pub mod cli;
+#[cfg(feature = "native")]
+pub mod net;
+
+pub use conn::{Config, Connection, Event, Role};
+pub use error::{Error, ErrorCode};

@@ -1,0 +1,1 @@
+//! Native std-networking adapters.
