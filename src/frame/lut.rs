@@ -14,16 +14,18 @@
 //! | `max_len`      | largest payload (`u32::MAX`: only SETTINGS_MAX_FRAME_SIZE limits) |
 //! | `min_len`      | smallest payload before flag-dependent fields                    |
 //! | `flags_mask`   | flags defined for the type; others are ignored (masked off)      |
+//! | `len_flags`    | flags announcing extra fields: PADDED (+1 byte), PRIORITY (+5)   |
 //! | `empty_if`     | flags that force an empty payload (SETTINGS ACK)                  |
 //! | `len_multiple` | payload must be a multiple of this (SETTINGS: 6; others 1)        |
 //! | `stream_forbid`| bit 0: stream 0 forbidden, bit 1: non-zero stream forbidden       |
 //! | `size_scope`   | whether a size error is a connection or a stream error            |
 //! | `known`        | false: extension type, decoded as [`Frame::Unknown`](super::Frame::Unknown) |
 //!
-//! The flag-dependent minimum is computed without branches from the *masked*
-//! flags: PADDED (0x8) adds the 1-byte pad length, PRIORITY (0x20) adds the
-//! 5 priority bytes. Masking first guarantees these bits only count for the
-//! types that define them (DATA/HEADERS/PUSH_PROMISE, HEADERS).
+//! The flag-dependent minimum is computed without branches from
+//! `flags & len_flags`: PADDED (0x8) adds the 1-byte pad length, PRIORITY (0x20)
+//! adds the 5 priority bytes, only for the types that define them
+//! (DATA/HEADERS/PUSH_PROMISE, HEADERS). Extension types keep all their flags
+//! but have `len_flags == 0`.
 
 use super::{flags, FrameHeader, FrameType};
 use crate::error::{Error, ErrorCode};
@@ -52,6 +54,8 @@ pub struct Rule {
     pub min_len: u8,
     /// Flags defined for this type; undefined flags are masked off.
     pub flags_mask: u8,
+    /// Flags that announce extra payload fields (PADDED: 1 byte, PRIORITY: 5 bytes).
+    pub len_flags: u8,
     /// Flags which, when set, require an empty payload (SETTINGS ACK).
     pub empty_if: u8,
     /// Payload length must be a multiple of this (1 = no constraint).
@@ -72,6 +76,7 @@ pub const SKIP: Rule = Rule {
     max_len: ANY_LEN,
     min_len: 0,
     flags_mask: 0xff,
+    len_flags: 0,
     empty_if: 0,
     len_multiple: 1,
     stream_forbid: 0,
@@ -84,6 +89,7 @@ const fn rule(min_len: u8, max_len: u32, flags_mask: u8, stream_forbid: u8, size
         max_len,
         min_len,
         flags_mask,
+        len_flags: flags_mask & (flags::PADDED | flags::PRIORITY),
         empty_if: 0,
         len_multiple: 1,
         stream_forbid,
@@ -194,7 +200,8 @@ pub fn check(h: &FrameHeader, max_frame_size: u32) -> Result<u8, Error> {
         return Err(stream_id_error(h));
     }
     let f = h.flags & r.flags_mask;
-    let min = r.min_len as u32 + ((f >> 3) & 1) as u32 + 5 * ((f >> 5) & 1) as u32;
+    let g = f & r.len_flags;
+    let min = r.min_len as u32 + ((g >> 3) & 1) as u32 + 5 * ((g >> 5) & 1) as u32;
     if h.len < min
         || h.len > r.max_len
         || (f & r.empty_if != 0 && h.len != 0)
@@ -242,6 +249,8 @@ mod tests {
         assert_eq!(check(&hdr(10, 0x1, 0xff, 1), 16384), Ok(0x2d));
         assert_eq!(check(&hdr(8, 0x6, 0xfe, 0), 16384), Ok(0));
         assert_eq!(check(&hdr(4, 0x8, 0xff, 3), 16384), Ok(0));
+        // Extension types keep PADDED/PRIORITY-looking bits without length rules.
+        assert_eq!(check(&hdr(0, 0xfa, 0x28, 3), 16384), Ok(0x28));
     }
 
     #[test]
