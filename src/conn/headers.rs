@@ -1332,4 +1332,81 @@ mod tests {
         assert_eq!(back.status(), resp.status());
         assert_eq!(back.headers(), resp.headers());
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_field() -> impl Strategy<Value = (Vec<u8>, Vec<u8>, bool)> {
+            let name = prop_oneof![
+                Just(b":method".to_vec()),
+                Just(b":scheme".to_vec()),
+                Just(b":authority".to_vec()),
+                Just(b":path".to_vec()),
+                Just(b":status".to_vec()),
+                Just(b":protocol".to_vec()),
+                Just(b"content-length".to_vec()),
+                Just(b"host".to_vec()),
+                Just(b"te".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..12),
+            ];
+            let value = prop_oneof![
+                Just(b"CONNECT".to_vec()),
+                Just(b"/".to_vec()),
+                Just(b"200".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..12),
+            ];
+            (name, value, any::<bool>())
+        }
+
+        proptest! {
+            /// Arbitrary peer input never panics, and errors are always
+            /// PROTOCOL_ERROR stream errors on the right stream.
+            #[test]
+            fn never_panics(
+                kind in 0..3u8,
+                connect in any::<bool>(),
+                max in prop_oneof![Just(u32::MAX), 0..400u32],
+                fields in proptest::collection::vec(any_field(), 0..12),
+            ) {
+                let kind = [BlockKind::Request, BlockKind::Response, BlockKind::Trailers][kind as usize];
+                let mut b = HeadBuilder::new(kind, 7, max, connect);
+                for (n, v, ni) in &fields {
+                    b.field(HeaderField { name: n, value: v, never_index: *ni });
+                }
+                if let Err(e) = b.finish() {
+                    let ok = matches!(
+                        e,
+                        Error::Stream { stream_id: 7, code: ErrorCode::PROTOCOL_ERROR, .. }
+                    );
+                    prop_assert!(ok, "unexpected error {:?}", e);
+                }
+            }
+
+            /// Whatever valid regular fields a request carries survive
+            /// encode → decode unchanged.
+            #[test]
+            fn request_round_trip(
+                fields in proptest::collection::vec(
+                    ("x-[a-z0-9-]{0,8}", "[!-~]([ -~]{0,10}[!-~])?", any::<bool>()),
+                    0..8,
+                ),
+                path in "/[a-zA-Z0-9/._~-]{0,12}",
+            ) {
+                let mut req = Request::get(format!("https://h.example{path}")).body(()).unwrap();
+                for (n, v, sensitive) in &fields {
+                    let mut v = HeaderValue::from_str(v).unwrap();
+                    v.set_sensitive(*sensitive);
+                    req.headers_mut().append(HeaderName::from_bytes(n.as_bytes()).unwrap(), v);
+                }
+                let head = feed(BlockKind::Request, request_fields(&req).unwrap()).unwrap();
+                let HeadKind::Request(back) = head.kind else { panic!() };
+                prop_assert_eq!(back.uri(), req.uri());
+                prop_assert_eq!(back.headers(), req.headers());
+                for ((_, a), (_, b)) in back.headers().iter().zip(req.headers()) {
+                    prop_assert_eq!(a.is_sensitive(), b.is_sensitive());
+                }
+            }
+        }
+    }
 }
