@@ -73,8 +73,7 @@ impl RecvWindow {
     pub(crate) fn release(&mut self, n: u32) -> Option<u32> {
         self.unreleased = self.unreleased.saturating_add(n);
         let room = self.target as i64 - self.window;
-        if self.unreleased as i64 >= (self.target as i64 / 2).max(1) || room >= self.target as i64
-        {
+        if self.unreleased as i64 >= (self.target as i64 / 2).max(1) || room >= self.target as i64 {
             let inc = (self.unreleased as i64).min(MAX_WINDOW as i64 - self.window);
             self.unreleased = 0;
             if inc <= 0 {

@@ -290,9 +290,10 @@ impl Connection {
     }
 
     fn new(role: Role, config: Config) -> Self {
-        let max_frame = config
-            .max_frame_size
-            .clamp(crate::frame::DEFAULT_MAX_FRAME_SIZE, crate::frame::MAX_MAX_FRAME_SIZE);
+        let max_frame = config.max_frame_size.clamp(
+            crate::frame::DEFAULT_MAX_FRAME_SIZE,
+            crate::frame::MAX_MAX_FRAME_SIZE,
+        );
         let conn_target = config.connection_window_size.clamp(65_535, MAX_WINDOW);
         let local_window = if config.initial_window_size >= 65_535 {
             config.initial_window_size.min(MAX_WINDOW)
@@ -302,7 +303,11 @@ impl Connection {
         let mut c = Connection {
             role,
             decoder: FrameDecoder::new(max_frame),
-            preface_left: if role == Role::Server { PREFACE.len() } else { 0 },
+            preface_left: if role == Role::Server {
+                PREFACE.len()
+            } else {
+                0
+            },
             seen_settings: false,
             peer: PeerSettings::default(),
             settings_unacked: 1,
@@ -513,7 +518,11 @@ impl Connection {
 
     /// Client: changes the priority of a stream we opened; sends an RFC 9218
     /// PRIORITY_UPDATE and reschedules our own DATA for it.
-    pub fn set_priority(&mut self, stream_id: StreamId, priority: Priority) -> Result<(), UserError> {
+    pub fn set_priority(
+        &mut self,
+        stream_id: StreamId,
+        priority: Priority,
+    ) -> Result<(), UserError> {
         if self.role != Role::Client {
             return Err(UserError::WrongRole);
         }

@@ -210,10 +210,7 @@ impl Connection {
             .saturating_mul(2)
             .saturating_add(16 << 10);
         if self.hbuf.len() + block.len() > cap {
-            return Err(conn(
-                ErrorCode::ENHANCE_YOUR_CALM,
-                "field block too large",
-            ));
+            return Err(conn(ErrorCode::ENHANCE_YOUR_CALM, "field block too large"));
         }
         if self.hbuf.capacity() == 0 {
             self.hbuf.reserve(block.len() * 2);
@@ -250,9 +247,7 @@ impl Connection {
             Lookup::Open => {
                 let s = self.streams.get_mut(&id).expect("open stream");
                 match s.recv_phase {
-                    RecvPhase::Closed => {
-                        Some((ErrorCode::STREAM_CLOSED, "DATA after END_STREAM"))
-                    }
+                    RecvPhase::Closed => Some((ErrorCode::STREAM_CLOSED, "DATA after END_STREAM")),
                     RecvPhase::Head => Some((ErrorCode::PROTOCOL_ERROR, "DATA before HEADERS")),
                     RecvPhase::Body => {
                         if s.recv_window.recv(flow_len).is_err() {
@@ -327,7 +322,12 @@ impl Connection {
         }
     }
 
-    fn on_header_block(&mut self, id: StreamId, end_stream: bool, block: &[u8]) -> Result<(), Error> {
+    fn on_header_block(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        block: &[u8],
+    ) -> Result<(), Error> {
         match self.lookup(id) {
             Lookup::Idle => {
                 if self.role == Role::Server && id % 2 == 1 {
@@ -346,10 +346,9 @@ impl Connection {
                         ErrorCode::STREAM_CLOSED,
                         "HEADERS on a reset stream",
                     )),
-                    Some(ClosedHow::EndStream) => Err(conn(
-                        ErrorCode::STREAM_CLOSED,
-                        "HEADERS on a closed stream",
-                    )),
+                    Some(ClosedHow::EndStream) => {
+                        Err(conn(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"))
+                    }
                     None => Err(protocol("HEADERS on a closed or skipped stream id")),
                 }
             }
@@ -450,8 +449,8 @@ impl Connection {
     /// Server: a client opens stream `id` (§5.1.1, §5.1.2).
     fn open_remote(&mut self, id: StreamId, end_stream: bool, block: &[u8]) -> Result<(), Error> {
         self.last_remote_id = id;
-        let refuse = self.goaway_sent.is_some()
-            || self.remote_open >= self.config.max_concurrent_streams;
+        let refuse =
+            self.goaway_sent.is_some() || self.remote_open >= self.config.max_concurrent_streams;
         if refuse {
             self.decode_block(None, id, block)?;
             self.recent.insert(id, ClosedHow::ResetLocal);
@@ -516,7 +515,10 @@ impl Connection {
                 // Our advertised limits now fully apply.
                 self.hdec
                     .set_max_table_size(self.config.header_table_size as usize);
-                let target = self.config.initial_window_size.min(crate::frame::MAX_WINDOW);
+                let target = self
+                    .config
+                    .initial_window_size
+                    .min(crate::frame::MAX_WINDOW);
                 if target != self.local_window {
                     let delta = target as i64 - self.local_window as i64;
                     self.local_window = target;

@@ -179,7 +179,9 @@ impl Connection {
         }
         let informational = resp.status().is_informational();
         if informational && end_stream {
-            return Err(UserError::InvalidHeaders("1xx response cannot end the stream"));
+            return Err(UserError::InvalidHeaders(
+                "1xx response cannot end the stream",
+            ));
         }
         if list_size(3, 1, resp.headers()) > self.peer.max_header_list_size as u64 {
             return Err(TOO_LARGE);
