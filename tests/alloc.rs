@@ -107,8 +107,7 @@ fn exchange(
         panic!("{ev:?}")
     };
     assert_eq!(stream_id, id);
-    let (ev, a) = counted(|| drop(ev));
-    let _ = ev;
+    let ((), a) = counted(|| drop(ev));
     t.app += a;
     let (resp, a) = counted(|| {
         http::Response::builder()
