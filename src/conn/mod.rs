@@ -222,6 +222,19 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How many closed stream ids are remembered for late-frame handling.
 const RECENT_CAP: usize = 1024;
 
+/// Abuse score above which the peer gets GOAWAY(ENHANCE_YOUR_CALM). Suspicious
+/// frames (peer RST_STREAM of an open stream — "rapid reset", CVE-2023-44487 —
+/// and empty non-final DATA, CVE-2019-9518) add 1; every stream completed
+/// normally removes 1. PING/SETTINGS floods are bounded by [`CTRL_LIMIT`].
+const ABUSE_LIMIT: u32 = 1000;
+
+/// Unsent control output above which the peer is considered flooding us
+/// (it makes us queue PING/SETTINGS ACKs or RST_STREAMs without reading them).
+const CTRL_LIMIT: usize = 1 << 20;
+
+/// PRIORITY_UPDATEs remembered for streams not opened yet (RFC 9218 §7.1).
+const PENDING_PRIORITY_CAP: usize = 16;
+
 /// One HTTP/2 connection endpoint.
 ///
 /// Time: the SETTINGS-ACK timer starts at the first [`Connection::handle_timeout`]
@@ -268,6 +281,10 @@ pub struct Connection {
     /// Staging for frame headers in [`Connection::write_chunks`].
     chunk_buf: BytesMut,
     sched: Scheduler,
+    /// Peer misbehaviour score (see [`ABUSE_LIMIT`]).
+    abuse: u32,
+    /// PRIORITY_UPDATEs received for idle streams.
+    pending_priority: Vec<(StreamId, Priority)>,
     /// Emptied DATA queues of closed streams, reused by new streams.
     deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
@@ -338,6 +355,8 @@ impl Connection {
             chunk_buf: BytesMut::new(),
             sched: Scheduler::default(),
             deque_pool: Vec::new(),
+            abuse: 0,
+            pending_priority: Vec::new(),
             events: VecDeque::with_capacity(16),
             goaway_sent: None,
             goaway_recv: None,
@@ -655,6 +674,7 @@ impl Connection {
     fn maybe_close(&mut self, id: StreamId) {
         if self.streams.get(&id).is_some_and(|s| s.is_done()) {
             self.remove_stream(id, ClosedHow::EndStream);
+            self.abuse = self.abuse.saturating_sub(1);
             self.events.push_back((Event::Closed { stream_id: id }, 0));
         }
     }
