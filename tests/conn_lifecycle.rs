@@ -348,3 +348,18 @@ fn normal_traffic_with_cancellations_is_fine() {
         assert!(p.server_errors.is_empty(), "round {round}");
     }
 }
+
+#[test]
+fn settings_timeout_default_origin_is_creation() {
+    // An adapter that never calls handle_timeout before I/O: origin = creation.
+    let mut c = h2o::Connection::client(Config::default());
+    let mut out = Vec::new();
+    c.write_to(&mut out, usize::MAX);
+    assert_eq!(c.poll_timeout(), Some(Duration::from_secs(10)));
+    c.handle_timeout(Duration::from_secs(9));
+    assert!(!c.is_closed());
+    c.handle_timeout(Duration::from_secs(10));
+    out.clear();
+    c.write_to(&mut out, usize::MAX);
+    assert!(c.is_closed());
+}

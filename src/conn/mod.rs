@@ -237,9 +237,10 @@ const PENDING_PRIORITY_CAP: usize = 16;
 
 /// One HTTP/2 connection endpoint.
 ///
-/// Time: the SETTINGS-ACK timer starts at the first [`Connection::handle_timeout`]
-/// call (which tells the connection the adapter's clock); until then
-/// [`Connection::poll_timeout`] returns `None`.
+/// Time: by default the clock origin is the creation of the connection (time
+/// zero), so the SETTINGS-ACK deadline is `config.settings_timeout`. An adapter
+/// with another origin calls [`Connection::handle_timeout`] once before any I/O
+/// (`recv`/`write_to`): that first call re-bases the timer to `now + settings_timeout`.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -254,6 +255,8 @@ pub struct Connection {
     settings_unacked: u32,
     settings_deadline: Option<Duration>,
     now: Option<Duration>,
+    /// `recv` or `write_to` was called (the time origin is fixed from then on).
+    io_started: bool,
     hdec: hpack::Decoder,
     henc: hpack::Encoder,
     streams: StreamMap,
@@ -330,8 +333,9 @@ impl Connection {
             seen_settings: false,
             peer: PeerSettings::default(),
             settings_unacked: 1,
-            settings_deadline: None,
+            settings_deadline: Some(config.settings_timeout),
             now: None,
+            io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
             streams: StreamMap::with_capacity_and_hasher(
@@ -397,6 +401,7 @@ impl Connection {
     /// GOAWAY is queued for `write_to` and the error returned; the connection then
     /// only drains output.
     pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.io_started = true;
         self.recv_bytes(data)
     }
 
@@ -416,6 +421,7 @@ impl Connection {
     /// DATA in scheduler order within flow-control windows), stopping DATA once
     /// `out.len()` reaches `limit`. Returns the number of bytes appended.
     pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
+        self.io_started = true;
         let start = out.len();
         let mut sink = send::VecSink(out);
         self.write_all(&mut sink, limit);
@@ -428,6 +434,7 @@ impl Connection {
     /// themselves (no copy). DATA stops once `limit` bytes were produced by this
     /// call. Returns the number of bytes pushed.
     pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
+        self.io_started = true;
         let mut buf = core::mem::take(&mut self.chunk_buf);
         let mut sink = send::ChunkSink {
             buf: &mut buf,
@@ -456,15 +463,20 @@ impl Connection {
         self.settings_deadline
     }
 
-    /// Tells the connection the current time; fires expired timers. The first
-    /// call starts the SETTINGS acknowledgement timer.
+    /// Tells the connection the current time; fires expired timers. A call
+    /// before any I/O sets the clock origin (see [`Connection`]).
     pub fn handle_timeout(&mut self, now: Duration) {
+        let first = self.now.is_none() && !self.io_started;
         self.now = Some(now);
         if self.dead || self.settings_unacked == 0 {
             return;
         }
+        if first {
+            self.settings_deadline = Some(now + self.config.settings_timeout);
+            return;
+        }
         match self.settings_deadline {
-            None => self.settings_deadline = Some(now + self.config.settings_timeout),
+            None => {}
             Some(d) if now >= d => {
                 self.conn_error(Error::conn(
                     ErrorCode::SETTINGS_TIMEOUT,
