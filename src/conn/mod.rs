@@ -15,6 +15,18 @@
 //!
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
 //! the core never reads a clock.
+//!
+//! Stream lifecycle as seen through events: a stream ends with exactly one of
+//! [`Event::Closed`] (both directions finished cleanly) or [`Event::Reset`]
+//! (RST_STREAM from the peer, a stream error we detected, or refusal by a
+//! GOAWAY); a stream reset by the application's own [`Connection::reset`] just
+//! disappears. Taking an [`Event::Data`] with `poll_event` counts it as
+//! consumed for flow control: WINDOW_UPDATEs are queued once half a window was
+//! consumed, so not taking events is backpressure.
+//!
+//! Modules: stream state (`stream.rs`), windows (`flow.rs`), SETTINGS
+//! (`settings.rs`), RFC 9218 ([`priority`]), receive path (`recv.rs`), send path
+//! and scheduler-driven writer (`send.rs`), field blocks ([`headers`]).
 
 mod flow;
 pub mod headers;
