@@ -580,11 +580,21 @@ impl Connection {
                 self.schedule(id);
             }
         }
+        // Field blocks already encoded/framed for the old HEADER_TABLE_SIZE or
+        // MAX_FRAME_SIZE must reach the peer before our ACK lets it apply the new
+        // values (RFC 9113 §6.5.3, RFC 7541 §4.2).
+        let out = if (settings.header_table_size.is_some() || settings.max_frame_size.is_some())
+            && !self.heads.is_empty()
+        {
+            &mut self.heads
+        } else {
+            &mut self.ctrl
+        };
         Frame::Settings {
             ack: true,
             settings: Settings::default(),
         }
-        .encode(&mut self.ctrl);
+        .encode(out);
         self.events.push_back((Event::Settings(settings), 0));
         Ok(())
     }
