@@ -285,7 +285,11 @@ fn settings_values() {
         (0x6, u32::MAX),
     ] {
         let f = expect_ok(&setting(id, v));
-        let Frame::Settings { ack: false, settings } = f else {
+        let Frame::Settings {
+            ack: false,
+            settings,
+        } = f
+        else {
             panic!("{f:?}")
         };
         let id = h2o::frame::SettingId::from_u16(id).unwrap();
@@ -299,8 +303,10 @@ fn settings_values() {
         p.extend_from_slice(&v.to_be_bytes());
     }
     let f = expect_ok(&raw(0x4, 0, 0, &p));
-    let mut want = Settings::default();
-    want.max_concurrent_streams = Some(20);
+    let want = Settings {
+        max_concurrent_streams: Some(20),
+        ..Settings::default()
+    };
     assert_eq!(
         f,
         Frame::Settings {
@@ -352,7 +358,6 @@ fn poisoned_decoder_yields_nothing_more() {
     assert!(matches!(it.next(), Some(Err(Error::Connection { .. }))));
     assert_eq!(it.next(), None);
     assert_eq!(it.next(), None);
-    drop(it);
     assert!(d.is_poisoned());
     d.push(&ping_ok());
     assert_eq!(d.frames().count(), 0);
