@@ -178,7 +178,10 @@ impl Connection {
             }
             Frame::RstStream { stream_id, code } => match self.lookup(stream_id) {
                 Lookup::Open => {
-                    self.suspicious()?;
+                    if self.role == Role::Server {
+                        // "Rapid reset" (CVE-2023-44487) is a server-side concern.
+                        self.suspicious()?;
+                    }
                     self.remove_stream(stream_id, ClosedHow::ResetRemote);
                     self.events.push_back((
                         Event::Reset {
