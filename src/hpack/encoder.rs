@@ -6,10 +6,12 @@
 //!    full comparison, exact pairs are checked only for the few static entries
 //!    that have values; no hashing for fields that hit the static table;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
-//! 3. dynamic table: two hash maps from a 64-bit hash of (name, value) and of
-//!    name to the entry's absolute insertion index; a hit is verified against
-//!    the entry's bytes, and evictions remove the map entries that still point
-//!    to the evicted index, so the maps stay consistent with the table;
+//! 3. dynamic table: two small 2-way set-associative indexes from a 64-bit
+//!    hash of (name, value) and of name to the entry's absolute insertion
+//!    index; a hit is verified against the entry's bytes, and evictions clear
+//!    the slots that still point to the evicted index, so the indexes stay
+//!    consistent with the table. A slot lost to a collision only costs a
+//!    missed compression opportunity, never a wrong index;
 //! 4. otherwise a literal, added to the table unless the policy says not to.
 //!
 //! Indexing policy (literal *with* incremental indexing unless one applies):
@@ -22,17 +24,16 @@
 //! `proxy-authorization`, and `cookie` / `set-cookie` values shorter than 20
 //! bytes (short values can be guessed by probing the compression, §7.1.3).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::primitive::{write_int, write_string};
-use super::static_table::{self, idx, STATIC_TABLE};
+use super::static_table::{self, bytes_eq, idx, STATIC_TABLE};
 use super::table::{DynTable, ENTRY_OVERHEAD};
 use super::{HeaderField, DEFAULT_TABLE_SIZE};
 
 /// Largest dynamic table the encoder uses, whatever the peer allows: a bigger
 /// table costs memory per connection for little compression gain.
-pub const MAX_ENCODER_TABLE_SIZE: usize = 64 * 1024;
+pub const MAX_ENCODER_TABLE_SIZE: usize = 16 * 1024;
 
 /// Cookie values shorter than this are encoded never-indexed (§7.1.3).
 const SHORT_COOKIE: usize = 20;
@@ -43,9 +44,9 @@ pub struct Encoder {
     table: DynTable,
     /// (pair hash, name hash if the name is in `by_name`), one per table entry, oldest first.
     hashes: VecDeque<(u64, Option<u64>)>,
-    by_pair: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    by_pair: Index,
     /// Names that are not in the static table.
-    by_name: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    by_name: Index,
     /// Smallest and last size set since the last block (§4.2).
     pending: Option<(usize, usize)>,
 }
@@ -62,8 +63,8 @@ impl Encoder {
         Encoder {
             table: DynTable::new(max_table_size),
             hashes: VecDeque::new(),
-            by_pair: HashMap::default(),
-            by_name: HashMap::default(),
+            by_pair: Index::new(max_table_size),
+            by_name: Index::new(max_table_size),
             pending: None,
         }
     }
@@ -156,9 +157,13 @@ impl Encoder {
         }
         let pair_hash = hash_bytes(name_hash, value);
         if use_table {
-            if let Some(&abs) = self.by_pair.get(&pair_hash) {
+            if let Some(abs) = self.by_pair.get(pair_hash) {
                 if let Some(i) = self.table.relative(abs) {
-                    if self.table.get(i) == Some((name, value)) {
+                    if self
+                        .table
+                        .get(i)
+                        .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
+                    {
                         write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
                         return;
                     }
@@ -181,9 +186,9 @@ impl Encoder {
     /// HPACK index of a dynamic entry named `name`, or 0.
     #[inline]
     fn dynamic_name(&self, name_hash: u64, name: &[u8]) -> usize {
-        if let Some(&abs) = self.by_name.get(&name_hash) {
+        if let Some(abs) = self.by_name.get(name_hash) {
             if let Some(i) = self.table.relative(abs) {
-                if self.table.get(i).is_some_and(|(n, _)| n == name) {
+                if self.table.get(i).is_some_and(|(n, _)| bytes_eq(n, name)) {
                     return STATIC_TABLE.len() + 1 + i;
                 }
             }
@@ -240,24 +245,105 @@ impl Encoder {
                 evict_hashes(hashes, by_pair, by_name, evicted)
             });
         }
+        if Index::buckets_for(self.table.max_size()) != self.by_pair.buckets() {
+            // Resize the indexes to the new table size and re-add live entries.
+            self.by_pair = Index::new(self.table.max_size());
+            self.by_name = Index::new(self.table.max_size());
+            let first = self.table.next_abs() - self.hashes.len() as u64;
+            for (i, &(pair, name)) in self.hashes.iter().enumerate() {
+                self.by_pair.insert(pair, first + i as u64);
+                if let Some(name) = name {
+                    self.by_name.insert(name, first + i as u64);
+                }
+            }
+        }
     }
 }
 
-/// Drops the map entries of the evicted entry `abs` (the oldest), unless a
+/// Clears the index slots of the evicted entry `abs` (the oldest), unless a
 /// newer entry with the same key took them over.
-fn evict_hashes(
-    hashes: &mut VecDeque<(u64, Option<u64>)>,
-    by_pair: &mut HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
-    by_name: &mut HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
-    abs: u64,
-) {
+fn evict_hashes(hashes: &mut VecDeque<(u64, Option<u64>)>, by_pair: &mut Index, by_name: &mut Index, abs: u64) {
     if let Some((pair, name)) = hashes.pop_front() {
-        if by_pair.get(&pair) == Some(&abs) {
-            by_pair.remove(&pair);
-        }
+        by_pair.remove(pair, abs);
         if let Some(name) = name {
-            if by_name.get(&name) == Some(&abs) {
-                by_name.remove(&name);
+            by_name.remove(name, abs);
+        }
+    }
+}
+
+/// A 4-way set-associative map from a key hash to the absolute index of the
+/// newest table entry with that key. Slots hold `(hash, abs + 1)`, 0 = empty;
+/// there are two slots per entry that can fit in the table, so collisions are
+/// rare, and when all the slots of a bucket are taken the oldest entry loses
+/// its slot (a missed compression opportunity, never a wrong index).
+#[derive(Debug)]
+struct Index {
+    slots: Vec<[(u64, u64); WAYS]>,
+    /// Bucket count − 1 (a power of two − 1).
+    mask: usize,
+}
+
+const WAYS: usize = 4;
+
+impl Index {
+    fn buckets_for(table_size: usize) -> usize {
+        (table_size / ENTRY_OVERHEAD * 2 / WAYS).max(1).next_power_of_two()
+    }
+
+    fn new(table_size: usize) -> Self {
+        let buckets = Self::buckets_for(table_size);
+        Index {
+            slots: vec![[(0, 0); WAYS]; buckets],
+            mask: buckets - 1,
+        }
+    }
+
+    fn buckets(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn bucket(&self, hash: u64) -> usize {
+        hash as usize & self.mask
+    }
+
+    #[inline]
+    fn get(&self, hash: u64) -> Option<u64> {
+        let bucket = &self.slots[self.bucket(hash)];
+        // Newest match wins (a stale duplicate may remain in another way).
+        let mut best = 0;
+        for &(h, a) in bucket {
+            if h == hash && a > best {
+                best = a;
+            }
+        }
+        best.checked_sub(1)
+    }
+
+    #[inline]
+    fn insert(&mut self, hash: u64, abs: u64) {
+        let b = self.bucket(hash);
+        let bucket = &mut self.slots[b];
+        // Same key, else an empty slot, else the oldest entry's slot.
+        let mut victim = 0;
+        for (i, &(h, a)) in bucket.iter().enumerate() {
+            if h == hash || a == 0 {
+                victim = i;
+                break;
+            }
+            if a < bucket[victim].1 {
+                victim = i;
+            }
+        }
+        bucket[victim] = (hash, abs + 1);
+    }
+
+    #[inline]
+    fn remove(&mut self, hash: u64, abs: u64) {
+        let b = self.bucket(hash);
+        for slot in &mut self.slots[b] {
+            if *slot == (hash, abs + 1) {
+                *slot = (0, 0);
             }
         }
     }
@@ -281,8 +367,8 @@ fn write_literal(
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Finaliser (murmur3 fmix64): spreads every input bit over the output, as
-/// the hash map uses both the low and the high bits.
+/// Finaliser (murmur3 fmix64): spreads every input bit over the low bits
+/// that select an index bucket.
 #[inline]
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -293,7 +379,7 @@ fn mix(mut h: u64) -> u64 {
 }
 
 /// 64-bit hash of `s`, 8 bytes per step. Not keyed: hits are verified against
-/// the table, and the table holds at most `MAX_ENCODER_TABLE_SIZE / 32` entries.
+/// the table, and a collision only costs an index slot.
 #[inline]
 fn hash_bytes(seed: u64, s: &[u8]) -> u64 {
     let mut h = seed ^ (s.len() as u64).wrapping_mul(K);
@@ -310,25 +396,4 @@ fn hash_bytes(seed: u64, s: &[u8]) -> u64 {
         h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
     mix(h)
-}
-
-/// The keys are already hashes.
-#[derive(Default, Clone, Copy, Debug)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(K);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
 }

@@ -60,6 +60,18 @@ pub(crate) fn write_int(out: &mut Vec<u8>, first: u8, prefix: u32, value: usize)
 /// Appends a string literal, Huffman coded only when strictly shorter.
 #[inline]
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() < 0x7f {
+        // Both lengths fit the 7-bit prefix: encode once, fall back to raw.
+        let at = out.len();
+        out.push(0);
+        if let Some(n) = huffman::encode_shorter(s, out, s.len()) {
+            out[at] = 0x80 | n as u8;
+        } else {
+            out[at] = s.len() as u8;
+            out.extend_from_slice(s);
+        }
+        return;
+    }
     let hlen = huffman::encoded_len(s);
     if hlen < s.len() {
         write_int(out, 0x80, 7, hlen);
@@ -90,13 +102,16 @@ impl Str {
     }
 }
 
-/// Reads a string literal at `block[pos]`; Huffman strings are appended to
-/// `scratch`. Returns the string and the position after it.
+/// Reads a string literal at `block[pos]`; Huffman strings are decoded into
+/// `scratch[*used..]` (`scratch` only grows, so its bytes are not cleared
+/// again for every string) and `*used` advances. Returns the string and the
+/// position after it.
 #[inline]
 pub(crate) fn read_string(
     block: &[u8],
     pos: usize,
     scratch: &mut Vec<u8>,
+    used: &mut usize,
     max_len: usize,
 ) -> Result<(Str, usize), DecodeError> {
     let huff = block.get(pos).ok_or(DecodeError::Truncated)? & 0x80 != 0;
@@ -109,10 +124,13 @@ pub(crate) fn read_string(
     if !huff {
         return Ok((Str::Block(pos, end), end));
     }
-    let start = scratch.len();
-    scratch.resize(start + huffman::max_decoded_len(len), 0);
+    let start = *used;
+    let need = start + huffman::max_decoded_len(len);
+    if scratch.len() < need {
+        scratch.resize(need, 0);
+    }
     let n = huffman::decode_into(src, &mut scratch[start..])?;
-    scratch.truncate(start + n);
+    *used = start + n;
     Ok((Str::Scratch(start, start + n), end))
 }
 
@@ -188,7 +206,9 @@ mod tests {
         write_string(&mut out, b"custom-key");
         assert_eq!(out[0], 0x88); // Huffman, 8 bytes
         let mut scratch = Vec::new();
-        let (s, end) = read_string(&out, 0, &mut scratch, 100).unwrap();
+        let mut used = 0;
+        let (s, end) = read_string(&out, 0, &mut scratch, &mut used, 100).unwrap();
+        assert_eq!(used, 10);
         assert_eq!(end, out.len());
         assert_eq!(s.get(&out, &scratch), b"custom-key");
         // Raw when Huffman is not shorter.
@@ -196,11 +216,11 @@ mod tests {
         write_string(&mut out, b"\x00\x01");
         assert_eq!(out, [0x02, 0x00, 0x01]);
         assert_eq!(
-            read_string(&out, 0, &mut scratch, 1),
+            read_string(&out, 0, &mut scratch, &mut used, 1),
             Err(DecodeError::StringTooLong)
         );
         assert_eq!(
-            read_string(&out[..2], 0, &mut scratch, 100),
+            read_string(&out[..2], 0, &mut scratch, &mut used, 100),
             Err(DecodeError::Truncated)
         );
     }

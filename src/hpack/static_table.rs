@@ -81,45 +81,113 @@ pub(crate) mod idx {
     pub const SET_COOKIE: usize = 55;
 }
 
-/// First static index of every distinct name, grouped by name length.
-fn candidates(len: usize) -> &'static [u8] {
-    match len {
-        3 => &[21, 60],
-        4 => &[33, 34, 37, 38, 45, 59],
-        5 => &[4, 22, 50],
-        6 => &[19, 32, 35, 54],
-        7 => &[2, 6, 8, 36, 51, 52],
-        8 => &[39, 42, 46],
-        10 => &[1, 55, 58],
-        11 => &[53],
-        12 => &[31, 47],
-        13 => &[18, 23, 24, 30, 41, 44],
-        14 => &[15, 28],
-        15 => &[16, 17],
-        16 => &[26, 27, 29, 61],
-        17 => &[40, 57],
-        18 => &[48],
-        19 => &[25, 43, 49],
-        25 => &[56],
-        27 => &[20],
-        _ => &[],
-    }
-}
-
-/// The first static index whose name is `name`, or 0.
+/// The first static index whose name is `name`, or 0. `(length, first byte,
+/// last byte)` is unique among the 52 distinct static names, so one `match`
+/// (compiled to jump tables) finds the only candidate, then one comparison
+/// confirms it.
 #[inline]
 pub(crate) fn name_index(name: &[u8]) -> usize {
     let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return 0;
     };
-    for &i in candidates(name.len()) {
-        let n = STATIC_TABLE[i as usize - 1].0;
-        // Cheap filters before the full comparison.
-        if n[0] == first && n[n.len() - 1] == last && n == name {
-            return i as usize;
-        }
+    let i = match (name.len(), first, last) {
+        (3, b'a', b'e') => 21,  // age
+        (3, b'v', b'a') => 60,  // via
+        (4, b'd', b'e') => 33,  // date
+        (4, b'e', b'g') => 34,  // etag
+        (4, b'f', b'm') => 37,  // from
+        (4, b'h', b't') => 38,  // host
+        (4, b'l', b'k') => 45,  // link
+        (4, b'v', b'y') => 59,  // vary
+        (5, b':', b'h') => 4,   // :path
+        (5, b'a', b'w') => 22,  // allow
+        (5, b'r', b'e') => 50,  // range
+        (6, b'a', b't') => 19,  // accept
+        (6, b'c', b'e') => 32,  // cookie
+        (6, b'e', b't') => 35,  // expect
+        (6, b's', b'r') => 54,  // server
+        (7, b':', b'd') => 2,   // :method
+        (7, b':', b'e') => 6,   // :scheme
+        (7, b':', b's') => 8,   // :status
+        (7, b'e', b's') => 36,  // expires
+        (7, b'r', b'r') => 51,  // referer
+        (7, b'r', b'h') => 52,  // refresh
+        (8, b'i', b'h') => 39,  // if-match
+        (8, b'i', b'e') => 42,  // if-range
+        (8, b'l', b'n') => 46,  // location
+        (10, b':', b'y') => 1,  // :authority
+        (10, b's', b'e') => 55, // set-cookie
+        (10, b'u', b't') => 58, // user-agent
+        (11, b'r', b'r') => 53, // retry-after
+        (12, b'c', b'e') => 31, // content-type
+        (12, b'm', b's') => 47, // max-forwards
+        (13, b'a', b's') => 18, // accept-ranges
+        (13, b'a', b'n') => 23, // authorization
+        (13, b'c', b'l') => 24, // cache-control
+        (13, b'c', b'e') => 30, // content-range
+        (13, b'i', b'h') => 41, // if-none-match
+        (13, b'l', b'd') => 44, // last-modified
+        (14, b'a', b't') => 15, // accept-charset
+        (14, b'c', b'h') => 28, // content-length
+        (15, b'a', b'g') => 16, // accept-encoding
+        (15, b'a', b'e') => 17, // accept-language
+        (16, b'c', b'g') => 26, // content-encoding
+        (16, b'c', b'e') => 27, // content-language
+        (16, b'c', b'n') => 29, // content-location
+        (16, b'w', b'e') => 61, // www-authenticate
+        (17, b'i', b'e') => 40, // if-modified-since
+        (17, b't', b'g') => 57, // transfer-encoding
+        (18, b'p', b'e') => 48, // proxy-authenticate
+        (19, b'c', b'n') => 25, // content-disposition
+        (19, b'i', b'e') => 43, // if-unmodified-since
+        (19, b'p', b'n') => 49, // proxy-authorization
+        (25, b's', b'y') => 56, // strict-transport-security
+        (27, b'a', b'n') => 20, // access-control-allow-origin
+        _ => return 0,
+    };
+    if bytes_eq(STATIC_TABLE[i - 1].0, name) {
+        i
+    } else {
+        0
     }
-    0
+}
+
+/// Equality of byte strings with word-sized loads, cheaper than a `memcmp`
+/// call for the short strings of header fields.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if load8(a, i) != load8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        load8(a, n - 8) == load8(b, n - 8)
+    } else if n >= 4 {
+        load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
+#[inline(always)]
+fn load8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn load4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_ne_bytes(w)
 }
 
 /// The static index of the exact pair (`name` at `name_idx`, `value`), or 0.
@@ -128,7 +196,7 @@ pub(crate) fn exact_index(name_idx: usize, value: &[u8]) -> usize {
     let hit = |range: core::ops::Range<usize>| {
         range
             .into_iter()
-            .find(|&i| STATIC_TABLE[i - 1].1 == value)
+            .find(|&i| bytes_eq(STATIC_TABLE[i - 1].1, value))
             .unwrap_or(0)
     };
     match name_idx {
@@ -160,5 +228,23 @@ mod tests {
         assert_eq!(name_index(b"dates"), 0);
         assert_eq!(exact_index(8, b"201"), 0);
         assert_eq!(exact_index(31, b"text/html"), 0);
+        // Same (length, first, last) as a static name, different middle.
+        assert_eq!(name_index(b":authorit_"), 0);
+        assert_eq!(name_index(b"c_ntent-type"), 0);
+    }
+
+    #[test]
+    fn bytes_eq_agrees_with_slice_eq() {
+        let base: Vec<u8> = (0..40u8).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(bytes_eq(a, a));
+            assert!(!bytes_eq(a, &base[..n + 1]));
+            for k in 0..n {
+                let mut b = a.to_vec();
+                b[k] ^= 0x20;
+                assert!(!bytes_eq(a, &b), "len {n} pos {k}");
+            }
+        }
     }
 }

@@ -26,7 +26,26 @@ pub fn encoded_len(src: &[u8]) -> usize {
 /// Appends the Huffman encoding of `src` to `out` (padded with EOS-prefix ones).
 #[inline]
 pub fn encode(src: &[u8], out: &mut Vec<u8>) {
-    out.reserve(src.len());
+    encode_bounded::<false>(src, out, usize::MAX);
+}
+
+/// Appends the Huffman encoding of `src` to `out` if it is strictly shorter
+/// than `limit` bytes and returns its length; otherwise leaves `out` as it was
+/// (giving up as soon as the output reaches `limit`). One pass instead of
+/// [`encoded_len`] followed by [`encode`].
+#[inline]
+pub(crate) fn encode_shorter(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> {
+    encode_bounded::<true>(src, out, limit)
+}
+
+#[inline(always)]
+fn encode_bounded<const BOUNDED: bool>(
+    src: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Option<usize> {
+    let start = out.len();
+    out.reserve(if BOUNDED { limit } else { src.len() });
     // Invariant: fewer than 32 pending bits before each symbol, codes are at most
     // 30 bits, so the accumulator never holds more than 62 meaningful bits.
     let mut acc: u64 = 0;
@@ -39,6 +58,10 @@ pub fn encode(src: &[u8], out: &mut Vec<u8>) {
         if bits >= 32 {
             bits -= 32;
             out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
+            if BOUNDED && out.len() - start >= limit {
+                out.truncate(start);
+                return None;
+            }
         }
     }
     if bits > 0 {
@@ -50,6 +73,12 @@ pub fn encode(src: &[u8], out: &mut Vec<u8>) {
             out.push((acc >> bits) as u8);
         }
     }
+    let n = out.len() - start;
+    if BOUNDED && n >= limit {
+        out.truncate(start);
+        return None;
+    }
+    Some(n)
 }
 
 /// Appends the decoding of `src` to `out`.
@@ -171,6 +200,19 @@ mod tests {
         let mut dec = Vec::new();
         decode(&enc, &mut dec).unwrap();
         assert_eq!(dec, all);
+    }
+
+    #[test]
+    fn encode_shorter_gives_up_when_not_shorter() {
+        let mut out = vec![7];
+        assert_eq!(encode_shorter(b"www.example.com", &mut out, 15), Some(12));
+        assert_eq!(out.len(), 13);
+        // "307": 3 bytes either way.
+        assert_eq!(encode_shorter(b"307", &mut out, 3), None);
+        assert_eq!(out.len(), 13);
+        // Rare symbols, early exit.
+        assert_eq!(encode_shorter(&[0u8; 64], &mut out, 64), None);
+        assert_eq!(out.len(), 13);
     }
 
     #[test]
