@@ -2,9 +2,9 @@
 //! fields, Huffman when shorter, pending table size updates.
 //!
 //! Lookup order for a field:
-//! 1. static table: the name is matched by length and first/last byte before a
-//!    full comparison, exact pairs are checked only for the few static entries
-//!    that have values; no hashing for fields that hit the static table;
+//! 1. static table: a perfect hash of (length, first byte, last byte) gives
+//!    the only candidate name, confirmed by one comparison; exact pairs are
+//!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
 //! 3. dynamic table: two small 2-way set-associative indexes from a 64-bit
 //!    hash of (name, value) and of name to the entry's absolute insertion
@@ -115,7 +115,6 @@ impl Encoder {
             value,
             never_index,
         } = field;
-        out.reserve(name.len() + value.len() + 8);
         let sidx = static_table::name_index(name);
         // An explicit never-indexed field stays a never-indexed literal even
         // if it matches a static entry, so that intermediaries keep it so.
@@ -262,7 +261,12 @@ impl Encoder {
 
 /// Clears the index slots of the evicted entry `abs` (the oldest), unless a
 /// newer entry with the same key took them over.
-fn evict_hashes(hashes: &mut VecDeque<(u64, Option<u64>)>, by_pair: &mut Index, by_name: &mut Index, abs: u64) {
+fn evict_hashes(
+    hashes: &mut VecDeque<(u64, Option<u64>)>,
+    by_pair: &mut Index,
+    by_name: &mut Index,
+    abs: u64,
+) {
     if let Some((pair, name)) = hashes.pop_front() {
         by_pair.remove(pair, abs);
         if let Some(name) = name {
@@ -287,7 +291,9 @@ const WAYS: usize = 4;
 
 impl Index {
     fn buckets_for(table_size: usize) -> usize {
-        (table_size / ENTRY_OVERHEAD * 2 / WAYS).max(1).next_power_of_two()
+        (table_size / ENTRY_OVERHEAD * 2 / WAYS)
+            .max(1)
+            .next_power_of_two()
     }
 
     fn new(table_size: usize) -> Self {

@@ -46,23 +46,58 @@ fn encode_bounded<const BOUNDED: bool>(
 ) -> Option<usize> {
     let start = out.len();
     out.reserve(if BOUNDED { limit } else { src.len() });
-    // Invariant: fewer than 32 pending bits before each symbol, codes are at most
-    // 30 bits, so the accumulator never holds more than 62 meaningful bits.
+    // Invariant: fewer than 32 pending bits in `acc` between steps. A step adds
+    // at most 32 bits (four symbols whose codes total ≤ 32 bits, the common
+    // case for text, or a single symbol of ≤ 30 bits), so nothing is lost.
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
-    for &b in src {
+    macro_rules! flush {
+        () => {
+            if bits >= 32 {
+                bits -= 32;
+                out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
+                if BOUNDED && out.len() - start >= limit {
+                    out.truncate(start);
+                    return None;
+                }
+            }
+        };
+    }
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        let e = [
+            ENCODE[q[0] as usize],
+            ENCODE[q[1] as usize],
+            ENCODE[q[2] as usize],
+            ENCODE[q[3] as usize],
+        ];
+        let l = [
+            (e[0] & 0xff) as u32,
+            (e[1] & 0xff) as u32,
+            (e[2] & 0xff) as u32,
+            (e[3] & 0xff) as u32,
+        ];
+        let total = l[0] + l[1] + l[2] + l[3];
+        if total <= 32 {
+            let code =
+                ((((e[0] >> 8) << l[1] | (e[1] >> 8)) << l[2] | (e[2] >> 8)) << l[3]) | (e[3] >> 8);
+            acc = (acc << total) | code;
+            bits += total;
+            flush!();
+        } else {
+            for i in 0..4 {
+                acc = (acc << l[i]) | (e[i] >> 8);
+                bits += l[i];
+                flush!();
+            }
+        }
+    }
+    for &b in quads.remainder() {
         let e = ENCODE[b as usize];
         let len = (e & 0xff) as u32;
         acc = (acc << len) | (e >> 8);
         bits += len;
-        if bits >= 32 {
-            bits -= 32;
-            out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
-            if BOUNDED && out.len() - start >= limit {
-                out.truncate(start);
-                return None;
-            }
-        }
+        flush!();
     }
     if bits > 0 {
         let pad = (8 - bits % 8) % 8;
