@@ -6,12 +6,14 @@
 //!    the only candidate name, confirmed by one comparison; exact pairs are
 //!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
-//! 3. dynamic table: two small 2-way set-associative indexes from a 64-bit
-//!    hash of (name, value) and of name to the entry's absolute insertion
-//!    index; a hit is verified against the entry's bytes, and evictions clear
-//!    the slots that still point to the evicted index, so the indexes stay
-//!    consistent with the table. A slot lost to a collision only costs a
-//!    missed compression opportunity, never a wrong index;
+//! 3. dynamic table: two small 4-way set-associative indexes (no hash map,
+//!    no allocation after construction) from a 64-bit hash of (name, value)
+//!    and of name to the entry's absolute insertion index; a hit is verified
+//!    against the entry's bytes, and evictions clear the slots that still
+//!    point to the evicted index, so the indexes stay consistent with the
+//!    table. A slot lost to a collision only costs a missed compression
+//!    opportunity, never a wrong index. Static names hash by their static
+//!    index, so their bytes are not hashed;
 //! 4. otherwise a literal, added to the table unless the policy says not to.
 //!
 //! Indexing policy (literal *with* incremental indexing unless one applies):
@@ -58,7 +60,9 @@ impl Default for Encoder {
 }
 
 impl Encoder {
-    /// An encoder whose dynamic table starts at `max_table_size`.
+    /// An encoder whose dynamic table starts at `max_table_size` (the size
+    /// both ends assume, normally [`DEFAULT_TABLE_SIZE`]; it is not capped by
+    /// [`MAX_ENCODER_TABLE_SIZE`], since that would need a size update).
     pub fn new(max_table_size: usize) -> Self {
         Encoder {
             table: DynTable::new(max_table_size),
@@ -292,8 +296,12 @@ struct Index {
 const WAYS: usize = 4;
 
 impl Index {
+    /// Bucket count for a table of `table_size` bytes (sized for at most
+    /// [`MAX_ENCODER_TABLE_SIZE`]: a larger table given to [`Encoder::new`]
+    /// works, with more collisions).
     fn buckets_for(table_size: usize) -> usize {
-        (table_size / ENTRY_OVERHEAD * 2 / WAYS)
+        let size = table_size.min(MAX_ENCODER_TABLE_SIZE);
+        (size / ENTRY_OVERHEAD * 2 / WAYS)
             .max(1)
             .next_power_of_two()
     }
