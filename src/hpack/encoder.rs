@@ -2,16 +2,18 @@
 //! fields, Huffman when shorter, pending table size updates.
 //!
 //! Lookup order for a field:
-//! 1. static table: the name is matched by length and first/last byte before a
-//!    full comparison, exact pairs are checked only for the few static entries
-//!    that have values; no hashing for fields that hit the static table;
+//! 1. static table: a perfect hash of (length, first byte, last byte) gives
+//!    the only candidate name, confirmed by one comparison; exact pairs are
+//!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
-//! 3. dynamic table: two small 2-way set-associative indexes from a 64-bit
-//!    hash of (name, value) and of name to the entry's absolute insertion
-//!    index; a hit is verified against the entry's bytes, and evictions clear
-//!    the slots that still point to the evicted index, so the indexes stay
-//!    consistent with the table. A slot lost to a collision only costs a
-//!    missed compression opportunity, never a wrong index;
+//! 3. dynamic table: two small 4-way set-associative indexes (no hash map,
+//!    no allocation after construction) from a 64-bit hash of (name, value)
+//!    and of name to the entry's absolute insertion index; a hit is verified
+//!    against the entry's bytes, and evictions clear the slots that still
+//!    point to the evicted index, so the indexes stay consistent with the
+//!    table. A slot lost to a collision only costs a missed compression
+//!    opportunity, never a wrong index. Static names hash by their static
+//!    index, so their bytes are not hashed;
 //! 4. otherwise a literal, added to the table unless the policy says not to.
 //!
 //! Indexing policy (literal *with* incremental indexing unless one applies):
@@ -58,7 +60,9 @@ impl Default for Encoder {
 }
 
 impl Encoder {
-    /// An encoder whose dynamic table starts at `max_table_size`.
+    /// An encoder whose dynamic table starts at `max_table_size` (the size
+    /// both ends assume, normally [`DEFAULT_TABLE_SIZE`]; it is not capped by
+    /// [`MAX_ENCODER_TABLE_SIZE`], since that would need a size update).
     pub fn new(max_table_size: usize) -> Self {
         Encoder {
             table: DynTable::new(max_table_size),
@@ -115,7 +119,6 @@ impl Encoder {
             value,
             never_index,
         } = field;
-        out.reserve(name.len() + value.len() + 8);
         let sidx = static_table::name_index(name);
         // An explicit never-indexed field stays a never-indexed literal even
         // if it matches a static entry, so that intermediaries keep it so.
@@ -158,7 +161,7 @@ impl Encoder {
         let pair_hash = hash_bytes(name_hash, value);
         if use_table {
             if let Some(abs) = self.by_pair.get(pair_hash) {
-                if let Some(i) = self.table.relative(abs) {
+                if let Some(i) = self.table.relative32(abs) {
                     if self
                         .table
                         .get(i)
@@ -187,7 +190,7 @@ impl Encoder {
     #[inline]
     fn dynamic_name(&self, name_hash: u64, name: &[u8]) -> usize {
         if let Some(abs) = self.by_name.get(name_hash) {
-            if let Some(i) = self.table.relative(abs) {
+            if let Some(i) = self.table.relative32(abs) {
                 if self.table.get(i).is_some_and(|(n, _)| bytes_eq(n, name)) {
                     return STATIC_TABLE.len() + 1 + i;
                 }
@@ -262,7 +265,12 @@ impl Encoder {
 
 /// Clears the index slots of the evicted entry `abs` (the oldest), unless a
 /// newer entry with the same key took them over.
-fn evict_hashes(hashes: &mut VecDeque<(u64, Option<u64>)>, by_pair: &mut Index, by_name: &mut Index, abs: u64) {
+fn evict_hashes(
+    hashes: &mut VecDeque<(u64, Option<u64>)>,
+    by_pair: &mut Index,
+    by_name: &mut Index,
+    abs: u64,
+) {
     if let Some((pair, name)) = hashes.pop_front() {
         by_pair.remove(pair, abs);
         if let Some(name) = name {
@@ -272,13 +280,15 @@ fn evict_hashes(hashes: &mut VecDeque<(u64, Option<u64>)>, by_pair: &mut Index, 
 }
 
 /// A 4-way set-associative map from a key hash to the absolute index of the
-/// newest table entry with that key. Slots hold `(hash, abs + 1)`, 0 = empty;
-/// there are two slots per entry that can fit in the table, so collisions are
-/// rare, and when all the slots of a bucket are taken the oldest entry loses
-/// its slot (a missed compression opportunity, never a wrong index).
+/// newest table entry with that key. A slot holds `(tag, abs + 1)` in 32 bits
+/// each (tag = high half of the hash, `abs + 1` truncated, 0 = empty), so a
+/// bucket is half a cache line. There are two slots per entry that can fit in
+/// the table, so collisions are rare; when all the slots of a bucket are taken
+/// the oldest entry loses its slot (a missed compression opportunity, never a
+/// wrong index: the caller checks the entry is live and its bytes match).
 #[derive(Debug)]
 struct Index {
-    slots: Vec<[(u64, u64); WAYS]>,
+    slots: Vec<[(u32, u32); WAYS]>,
     /// Bucket count − 1 (a power of two − 1).
     mask: usize,
 }
@@ -286,8 +296,14 @@ struct Index {
 const WAYS: usize = 4;
 
 impl Index {
+    /// Bucket count for a table of `table_size` bytes (sized for at most
+    /// [`MAX_ENCODER_TABLE_SIZE`]: a larger table given to [`Encoder::new`]
+    /// works, with more collisions).
     fn buckets_for(table_size: usize) -> usize {
-        (table_size / ENTRY_OVERHEAD * 2 / WAYS).max(1).next_power_of_two()
+        let size = table_size.min(MAX_ENCODER_TABLE_SIZE);
+        (size / ENTRY_OVERHEAD * 2 / WAYS)
+            .max(1)
+            .next_power_of_two()
     }
 
     fn new(table_size: usize) -> Self {
@@ -303,46 +319,50 @@ impl Index {
     }
 
     #[inline]
-    fn bucket(&self, hash: u64) -> usize {
-        hash as usize & self.mask
+    fn split(&self, hash: u64) -> (usize, u32) {
+        (hash as usize & self.mask, (hash >> 32) as u32)
     }
 
+    /// Truncated absolute index of the entry stored for `hash`.
     #[inline]
-    fn get(&self, hash: u64) -> Option<u64> {
-        let bucket = &self.slots[self.bucket(hash)];
-        // Newest match wins (a stale duplicate may remain in another way).
-        let mut best = 0;
-        for &(h, a) in bucket {
-            if h == hash && a > best {
-                best = a;
-            }
-        }
-        best.checked_sub(1)
+    fn get(&self, hash: u64) -> Option<u32> {
+        let (b, tag) = self.split(hash);
+        self.slots[b]
+            .iter()
+            .find(|&&(t, a)| t == tag && a != 0)
+            .map(|&(_, a)| a.wrapping_sub(1))
     }
 
     #[inline]
     fn insert(&mut self, hash: u64, abs: u64) {
-        let b = self.bucket(hash);
+        let (b, tag) = self.split(hash);
+        let new = (abs as u32).wrapping_add(1);
         let bucket = &mut self.slots[b];
         // Same key, else an empty slot, else the oldest entry's slot.
-        let mut victim = 0;
-        for (i, &(h, a)) in bucket.iter().enumerate() {
-            if h == hash || a == 0 {
-                victim = i;
-                break;
-            }
-            if a < bucket[victim].1 {
-                victim = i;
-            }
-        }
-        bucket[victim] = (hash, abs + 1);
+        let i = match bucket.iter().position(|&(t, a)| t == tag && a != 0) {
+            Some(i) => i,
+            None => match bucket.iter().position(|&(_, a)| a == 0) {
+                Some(i) => i,
+                None => {
+                    let mut oldest = 0;
+                    for i in 1..WAYS {
+                        if new.wrapping_sub(bucket[i].1) > new.wrapping_sub(bucket[oldest].1) {
+                            oldest = i;
+                        }
+                    }
+                    oldest
+                }
+            },
+        };
+        bucket[i] = (tag, new);
     }
 
     #[inline]
     fn remove(&mut self, hash: u64, abs: u64) {
-        let b = self.bucket(hash);
+        let (b, tag) = self.split(hash);
+        let old = (abs as u32).wrapping_add(1);
         for slot in &mut self.slots[b] {
-            if *slot == (hash, abs + 1) {
+            if *slot == (tag, old) {
                 *slot = (0, 0);
             }
         }
@@ -378,22 +398,120 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// 64-bit hash of `s`, 8 bytes per step. Not keyed: hits are verified against
-/// the table, and a collision only costs an index slot.
+/// 64-bit hash of `s`: two independent multiply-rotate lanes over 16-byte
+/// steps (so the multiply latency of one lane overlaps the other's), short
+/// tails read as overlapping words. Not keyed: hits are verified against the
+/// table, and a collision only costs an index slot.
 #[inline]
 fn hash_bytes(seed: u64, s: &[u8]) -> u64 {
-    let mut h = seed ^ (s.len() as u64).wrapping_mul(K);
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let n = s.len();
+    let mut a = seed ^ (n as u64).wrapping_mul(K);
+    let mut b = seed.rotate_left(32) ^ K2;
+    if n >= 8 {
+        let mut chunks = s.chunks_exact(16);
+        for c in &mut chunks {
+            a = (a.rotate_left(23) ^ word8(c, 0)).wrapping_mul(K);
+            b = (b.rotate_left(23) ^ word8(c, 8)).wrapping_mul(K2);
+        }
+        let rest = chunks.remainder();
+        if rest.len() > 8 {
+            a = (a.rotate_left(23) ^ word8(rest, 0)).wrapping_mul(K);
+        }
+        if !rest.is_empty() {
+            // The last 8 bytes of `s`, overlapping what came before.
+            b = (b.rotate_left(23) ^ word8(s, n - 8)).wrapping_mul(K2);
+        }
+    } else if n >= 4 {
+        a = (a ^ ((word4(s, 0) as u64) << 32 | word4(s, n - 4) as u64)).wrapping_mul(K);
+    } else if n > 0 {
+        a = (a ^ (s[0] as u64 | (s[n / 2] as u64) << 8 | (s[n - 1] as u64) << 16)).wrapping_mul(K);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    mix(a ^ b.rotate_left(29))
+}
+
+#[inline(always)]
+fn word8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
+
+#[inline(always)]
+fn word4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steady state: with table churn, the encoder's buffers stop growing.
+    #[test]
+    fn steady_state_does_not_grow_buffers() {
+        let mut enc = Encoder::default();
+        let mut out = Vec::new();
+        let mut run = |enc: &mut Encoder, range: core::ops::Range<usize>| {
+            for i in range {
+                let v = format!("some-value-{i}-with-some-length");
+                out.clear();
+                enc.encode(
+                    [
+                        HeaderField {
+                            name: b"x-request-id",
+                            value: v.as_bytes(),
+                            never_index: false,
+                        },
+                        HeaderField {
+                            name: b"user-agent",
+                            value: b"test/1.0",
+                            never_index: false,
+                        },
+                    ],
+                    &mut out,
+                );
+            }
+        };
+        run(&mut enc, 0..300);
+        let caps = (
+            enc.table.buf_capacity(),
+            enc.table.entries_capacity(),
+            enc.hashes.capacity(),
+            enc.by_pair.slots.capacity(),
+        );
+        run(&mut enc, 300..1000);
+        assert_eq!(
+            caps,
+            (
+                enc.table.buf_capacity(),
+                enc.table.entries_capacity(),
+                enc.hashes.capacity(),
+                enc.by_pair.slots.capacity(),
+            )
+        );
     }
-    mix(h)
+
+    #[test]
+    fn index_keeps_newest_and_forgets_evicted() {
+        let mut ix = Index::new(128); // 2 buckets of 4 ways
+        ix.insert(5, 10);
+        assert_eq!(ix.get(5), Some(10));
+        ix.insert(5, 11); // same key: replaced by the newer entry
+        assert_eq!(ix.get(5), Some(11));
+        ix.remove(5, 10); // stale eviction leaves the newer entry alone
+        assert_eq!(ix.get(5), Some(11));
+        ix.remove(5, 11);
+        assert_eq!(ix.get(5), None);
+        // A full bucket gives up the oldest slot.
+        let bucket_keys: Vec<u64> = (0..5u64).map(|k| (k << 32) | 1).collect();
+        for (abs, &k) in bucket_keys.iter().enumerate() {
+            ix.insert(k, abs as u64);
+        }
+        assert_eq!(ix.get(bucket_keys[0]), None);
+        for (abs, &k) in bucket_keys.iter().enumerate().skip(1) {
+            assert_eq!(ix.get(k), Some(abs as u32));
+        }
+    }
 }

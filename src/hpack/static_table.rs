@@ -2,7 +2,9 @@
 //! allocation-free lookups into it.
 
 /// Appendix A: entries 1..=61 at positions 0..=60.
-pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = [
+pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = ENTRIES;
+
+const ENTRIES: [(&[u8], &[u8]); 61] = [
     (b":authority", b""),
     (b":method", b"GET"),
     (b":method", b"POST"),
@@ -81,71 +83,59 @@ pub(crate) mod idx {
     pub const SET_COOKIE: usize = 55;
 }
 
-/// The first static index whose name is `name`, or 0. `(length, first byte,
-/// last byte)` is unique among the 52 distinct static names, so one `match`
-/// (compiled to jump tables) finds the only candidate, then one comparison
-/// confirms it.
+/// Multiplier of a perfect hash of `(length, first byte, last byte)` over the
+/// 52 distinct static names into 7 bits (found by a search; [`NAME_SLOTS`] is
+/// built at compile time and the build fails if it stops being perfect).
+const NAME_HASH_MUL: u32 = 0x64ad_062f;
+
+#[inline(always)]
+const fn name_hash(len: usize, first: u8, last: u8) -> usize {
+    let key = (len as u32 & 0xff) | (first as u32) << 8 | (last as u32) << 16;
+    (key.wrapping_mul(NAME_HASH_MUL) >> 25) as usize
+}
+
+/// `name_hash` → first static index with that name (0 = none).
+static NAME_SLOTS: [u8; 128] = build_name_slots();
+
+const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn build_name_slots() -> [u8; 128] {
+    let mut slots = [0u8; 128];
+    let mut i = 0;
+    while i < ENTRIES.len() {
+        let n = ENTRIES[i].0;
+        let h = name_hash(n.len(), n[0], n[n.len() - 1]);
+        if slots[h] == 0 {
+            slots[h] = (i + 1) as u8;
+        } else if !const_eq(ENTRIES[slots[h] as usize - 1].0, n) {
+            panic!("static name hash is not perfect");
+        }
+        i += 1;
+    }
+    slots
+}
+
+/// The first static index whose name is `name`, or 0: one perfect-hash
+/// lookup, then one comparison.
 #[inline]
 pub(crate) fn name_index(name: &[u8]) -> usize {
     let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return 0;
     };
-    let i = match (name.len(), first, last) {
-        (3, b'a', b'e') => 21,  // age
-        (3, b'v', b'a') => 60,  // via
-        (4, b'd', b'e') => 33,  // date
-        (4, b'e', b'g') => 34,  // etag
-        (4, b'f', b'm') => 37,  // from
-        (4, b'h', b't') => 38,  // host
-        (4, b'l', b'k') => 45,  // link
-        (4, b'v', b'y') => 59,  // vary
-        (5, b':', b'h') => 4,   // :path
-        (5, b'a', b'w') => 22,  // allow
-        (5, b'r', b'e') => 50,  // range
-        (6, b'a', b't') => 19,  // accept
-        (6, b'c', b'e') => 32,  // cookie
-        (6, b'e', b't') => 35,  // expect
-        (6, b's', b'r') => 54,  // server
-        (7, b':', b'd') => 2,   // :method
-        (7, b':', b'e') => 6,   // :scheme
-        (7, b':', b's') => 8,   // :status
-        (7, b'e', b's') => 36,  // expires
-        (7, b'r', b'r') => 51,  // referer
-        (7, b'r', b'h') => 52,  // refresh
-        (8, b'i', b'h') => 39,  // if-match
-        (8, b'i', b'e') => 42,  // if-range
-        (8, b'l', b'n') => 46,  // location
-        (10, b':', b'y') => 1,  // :authority
-        (10, b's', b'e') => 55, // set-cookie
-        (10, b'u', b't') => 58, // user-agent
-        (11, b'r', b'r') => 53, // retry-after
-        (12, b'c', b'e') => 31, // content-type
-        (12, b'm', b's') => 47, // max-forwards
-        (13, b'a', b's') => 18, // accept-ranges
-        (13, b'a', b'n') => 23, // authorization
-        (13, b'c', b'l') => 24, // cache-control
-        (13, b'c', b'e') => 30, // content-range
-        (13, b'i', b'h') => 41, // if-none-match
-        (13, b'l', b'd') => 44, // last-modified
-        (14, b'a', b't') => 15, // accept-charset
-        (14, b'c', b'h') => 28, // content-length
-        (15, b'a', b'g') => 16, // accept-encoding
-        (15, b'a', b'e') => 17, // accept-language
-        (16, b'c', b'g') => 26, // content-encoding
-        (16, b'c', b'e') => 27, // content-language
-        (16, b'c', b'n') => 29, // content-location
-        (16, b'w', b'e') => 61, // www-authenticate
-        (17, b'i', b'e') => 40, // if-modified-since
-        (17, b't', b'g') => 57, // transfer-encoding
-        (18, b'p', b'e') => 48, // proxy-authenticate
-        (19, b'c', b'n') => 25, // content-disposition
-        (19, b'i', b'e') => 43, // if-unmodified-since
-        (19, b'p', b'n') => 49, // proxy-authorization
-        (25, b's', b'y') => 56, // strict-transport-security
-        (27, b'a', b'n') => 20, // access-control-allow-origin
-        _ => return 0,
-    };
-    if bytes_eq(STATIC_TABLE[i - 1].0, name) {
+    let i = NAME_SLOTS[name_hash(name.len(), first, last)] as usize;
+    if i != 0 && bytes_eq(STATIC_TABLE[i - 1].0, name) {
         i
     } else {
         0

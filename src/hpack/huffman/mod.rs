@@ -46,23 +46,56 @@ fn encode_bounded<const BOUNDED: bool>(
 ) -> Option<usize> {
     let start = out.len();
     out.reserve(if BOUNDED { limit } else { src.len() });
-    // Invariant: fewer than 32 pending bits before each symbol, codes are at most
-    // 30 bits, so the accumulator never holds more than 62 meaningful bits.
+    // Invariant: fewer than 32 pending bits in `acc` between steps. A step adds
+    // at most 32 bits (four symbols whose codes total ≤ 32 bits, the common
+    // case for text, or a single symbol of ≤ 30 bits), so nothing is lost.
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
-    for &b in src {
+    macro_rules! flush {
+        () => {
+            if bits >= 32 {
+                bits -= 32;
+                out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
+                if BOUNDED && out.len() - start >= limit {
+                    out.truncate(start);
+                    return None;
+                }
+            }
+        };
+    }
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        let (e0, e1, e2, e3) = (
+            ENCODE[q[0] as usize],
+            ENCODE[q[1] as usize],
+            ENCODE[q[2] as usize],
+            ENCODE[q[3] as usize],
+        );
+        let (l1, l2, l3) = ((e1 & 0xff) as u32, (e2 & 0xff) as u32, (e3 & 0xff) as u32);
+        let total = (e0 & 0xff) as u32 + l1 + l2 + l3;
+        if total <= 32 {
+            let code = ((((e0 >> 8) << l1 | (e1 >> 8)) << l2 | (e2 >> 8)) << l3) | (e3 >> 8);
+            acc = (acc << total) | code;
+            bits += total;
+            flush!();
+        } else {
+            // Long codes: one symbol at a time (entries reloaded, which keeps
+            // the fast path free of spills).
+            for &b in q {
+                let e = ENCODE[b as usize];
+                let len = (e & 0xff) as u32;
+                acc = (acc << len) | (e >> 8);
+                bits += len;
+                flush!();
+            }
+        }
+    }
+    for &b in quads.remainder() {
         let e = ENCODE[b as usize];
         let len = (e & 0xff) as u32;
         acc = (acc << len) | (e >> 8);
         bits += len;
-        if bits >= 32 {
-            bits -= 32;
-            out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
-            if BOUNDED && out.len() - start >= limit {
-                out.truncate(start);
-                return None;
-            }
-        }
+        flush!();
     }
     if bits > 0 {
         let pad = (8 - bits % 8) % 8;
