@@ -6,9 +6,9 @@
 //! contiguous output buffer ([`encode`]). It knows nothing of stream state or
 //! HPACK: field blocks are opaque bytes here.
 
-mod decode;
 pub mod encode;
 pub mod lut;
+mod decode;
 mod settings;
 
 pub use decode::{FrameDecoder, Frames};
@@ -122,9 +122,7 @@ impl FrameHeader {
     pub fn to_bytes(&self) -> [u8; FRAME_HEADER_LEN] {
         let l = self.len.to_be_bytes();
         let s = (self.stream_id & MAX_WINDOW).to_be_bytes();
-        [
-            l[1], l[2], l[3], self.ty, self.flags, s[0], s[1], s[2], s[3],
-        ]
+        [l[1], l[2], l[3], self.ty, self.flags, s[0], s[1], s[2], s[3]]
     }
 }
 
