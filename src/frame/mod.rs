@@ -7,11 +7,18 @@
 //! HPACK: field blocks are opaque bytes here.
 
 pub mod encode;
+#[doc(hidden)]
+pub mod generic;
 pub mod lut;
 mod decode;
 mod settings;
 
-pub use decode::{FrameDecoder, Frames};
+pub use decode::{FrameDecoder, Frames, RECV_RESERVE};
+pub use encode::{
+    write_data, write_data_header, write_goaway, write_header_block, write_ping,
+    write_priority, write_priority_update, write_rst_stream, write_settings, write_settings_ack,
+    write_window_update,
+};
 pub use settings::{SettingId, Settings};
 
 use bytes::Bytes;

@@ -1,11 +1,31 @@
-//! HPACK decoder (RFC 7541 §3, §6).
+//! HPACK decoder (RFC 7541 §3, §6): every field representation (§6.1, §6.2),
+//! dynamic table size updates (§6.3, §4.2), and the limits a decoder enforces
+//! on peer input. Never panics: malformed input is a [`DecodeError`].
+//!
+//! Strings are not copied when they can be borrowed: raw literals are handed
+//! out as slices of the block, indexed fields as slices of the static or
+//! dynamic table, and Huffman literals are decoded into one scratch buffer
+//! reused across fields and blocks, so decoding allocates nothing per field in
+//! steady state.
 
+use super::primitive::{read_int, read_string, Str};
+use super::static_table::STATIC_TABLE;
+use super::table::DynTable;
 use super::{DecodeError, HeaderField, DEFAULT_TABLE_SIZE};
+
+/// Default limit on the encoded length of one string literal (see
+/// [`Decoder::set_max_string_len`]).
+pub const DEFAULT_MAX_STRING_LEN: usize = 256 * 1024;
 
 /// Decodes field blocks, keeping the dynamic table across blocks of one connection.
 #[derive(Debug)]
 pub struct Decoder {
+    /// Our SETTINGS_HEADER_TABLE_SIZE: the bound for size updates.
     max_table_size: usize,
+    max_string_len: usize,
+    table: DynTable,
+    /// Huffman-decoded strings of the current field.
+    scratch: Vec<u8>,
 }
 
 impl Default for Decoder {
@@ -14,15 +34,55 @@ impl Default for Decoder {
     }
 }
 
+/// Where a field's name comes from.
+#[derive(Clone, Copy)]
+enum Name {
+    Static(&'static [u8]),
+    /// Dynamic table entry, counting from the newest.
+    Dynamic(usize),
+    Str(Str),
+}
+
 impl Decoder {
     /// A decoder whose dynamic table may grow to `max_table_size` (our SETTINGS_HEADER_TABLE_SIZE).
     pub fn new(max_table_size: usize) -> Self {
-        Decoder { max_table_size }
+        Decoder {
+            max_table_size,
+            max_string_len: DEFAULT_MAX_STRING_LEN,
+            table: DynTable::new(max_table_size),
+            scratch: Vec::new(),
+        }
     }
 
     /// Changes the upper bound that table size updates from the peer may use.
+    ///
+    /// If the new bound is below the table's current maximum size, the next
+    /// block must start with a size update (§4.2), else it fails with
+    /// [`DecodeError::InvalidTableSizeUpdate`].
     pub fn set_max_table_size(&mut self, size: usize) {
         self.max_table_size = size;
+    }
+
+    /// Limits the encoded length of a single string literal; longer ones fail
+    /// with [`DecodeError::StringTooLong`]. Default [`DEFAULT_MAX_STRING_LEN`].
+    pub fn set_max_string_len(&mut self, len: usize) {
+        self.max_string_len = len;
+    }
+
+    /// Current size of the dynamic table in bytes (§4.1 accounting).
+    pub fn table_size(&self) -> usize {
+        self.table.size()
+    }
+
+    /// Current maximum size of the dynamic table, as last set by the peer's
+    /// size update (or the initial size).
+    pub fn table_max_size(&self) -> usize {
+        self.table.max_size()
+    }
+
+    /// Number of entries in the dynamic table.
+    pub fn table_len(&self) -> usize {
+        self.table.len()
     }
 
     /// Decodes one complete field block, calling `f` for every field in order.
@@ -32,7 +92,122 @@ impl Decoder {
     where
         F: FnMut(HeaderField<'_>),
     {
-        let _ = (block, &mut f);
-        todo!("hpack decode")
+        let mut pos = 0;
+        // §4.2: after our limit went below the table's size, the peer must
+        // acknowledge it with a size update at the start of the next block.
+        if self.table.max_size() > self.max_table_size && block.first().is_none_or(|b| b & 0xe0 != 0x20) {
+            return Err(DecodeError::InvalidTableSizeUpdate);
+        }
+        // Size updates, only at the start of the block (§4.2, §6.3).
+        while pos < block.len() && block[pos] & 0xe0 == 0x20 {
+            let (size, p) = read_int(block, pos, 5)?;
+            pos = p;
+            if size > self.max_table_size {
+                return Err(DecodeError::InvalidTableSizeUpdate);
+            }
+            self.table.set_max_size(size, |_| {});
+        }
+        while pos < block.len() {
+            let b = block[pos];
+            if b & 0x80 != 0 {
+                // §6.1 indexed header field.
+                let (idx, p) = read_int(block, pos, 7)?;
+                pos = p;
+                let (name, value) = self.lookup(idx)?;
+                f(HeaderField {
+                    name,
+                    value,
+                    never_index: false,
+                });
+            } else if b & 0x40 != 0 {
+                // §6.2.1 literal with incremental indexing.
+                pos = self.literal(block, pos, 6, true, false, &mut f)?;
+            } else if b & 0x20 != 0 {
+                return Err(DecodeError::LateTableSizeUpdate);
+            } else {
+                // §6.2.2 without indexing (0000), §6.2.3 never indexed (0001).
+                pos = self.literal(block, pos, 4, false, b & 0x10 != 0, &mut f)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn lookup(&self, idx: usize) -> Result<(&[u8], &[u8]), DecodeError> {
+        if idx == 0 {
+            return Err(DecodeError::InvalidIndex);
+        }
+        if let Some(&(n, v)) = STATIC_TABLE.get(idx - 1) {
+            return Ok((n, v));
+        }
+        self.table
+            .get(idx - 1 - STATIC_TABLE.len())
+            .ok_or(DecodeError::InvalidIndex)
+    }
+
+    /// Decodes a literal representation at `block[pos]` whose name index has
+    /// a `prefix`-bit prefix; returns the position after it.
+    #[inline]
+    fn literal<F>(
+        &mut self,
+        block: &[u8],
+        pos: usize,
+        prefix: u32,
+        index: bool,
+        never_index: bool,
+        f: &mut F,
+    ) -> Result<usize, DecodeError>
+    where
+        F: FnMut(HeaderField<'_>),
+    {
+        self.scratch.clear();
+        let (idx, mut pos) = read_int(block, pos, prefix)?;
+        let name = if idx == 0 {
+            let (s, p) = read_string(block, pos, &mut self.scratch, self.max_string_len)?;
+            pos = p;
+            Name::Str(s)
+        } else if let Some(&(n, _)) = STATIC_TABLE.get(idx - 1) {
+            Name::Static(n)
+        } else {
+            let i = idx - 1 - STATIC_TABLE.len();
+            if i >= self.table.len() {
+                return Err(DecodeError::InvalidIndex);
+            }
+            Name::Dynamic(i)
+        };
+        let (value, pos) = read_string(block, pos, &mut self.scratch, self.max_string_len)?;
+        if index {
+            let name = match name {
+                Name::Static(n) => n,
+                Name::Str(s) => s.get(block, &self.scratch),
+                Name::Dynamic(i) => {
+                    // The insertion may evict the entry the name comes from
+                    // (§4.4): copy it out first.
+                    let (n, _) = self.table.get(i).ok_or(DecodeError::InvalidIndex)?;
+                    let start = self.scratch.len();
+                    self.scratch.extend_from_slice(n);
+                    &self.scratch[start..]
+                }
+            };
+            let value = value.get(block, &self.scratch);
+            self.table.insert(name, value, |_| {});
+            f(HeaderField {
+                name,
+                value,
+                never_index,
+            });
+        } else {
+            let name = match name {
+                Name::Static(n) => n,
+                Name::Str(s) => s.get(block, &self.scratch),
+                Name::Dynamic(i) => self.table.get(i).ok_or(DecodeError::InvalidIndex)?.0,
+            };
+            f(HeaderField {
+                name,
+                value: value.get(block, &self.scratch),
+                never_index,
+            });
+        }
+        Ok(pos)
     }
 }
