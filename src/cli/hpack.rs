@@ -26,6 +26,14 @@ struct Case {
     rest: Map<String, Value>,
 }
 
+/// A story as printed: cases first (fields in a fixed order), then the rest.
+#[derive(Debug, Serialize)]
+struct OutStory {
+    cases: Vec<Case>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
+}
+
 /// A story failed; the message names the case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoryError(pub String);
@@ -53,16 +61,19 @@ pub enum Mode {
 
 /// Transforms a whole story text and returns the pretty-printed result.
 pub fn run_story(input: &str, mode: Mode) -> Result<String, StoryError> {
-    let mut story: Value =
+    let story: Value =
         serde_json::from_str(input).map_err(|e| StoryError(format!("invalid JSON: {e}")))?;
-    let cases = story
-        .get_mut("cases")
-        .and_then(Value::as_array_mut)
-        .ok_or_else(|| StoryError("story has no \"cases\" array".into()))?;
+    let Value::Object(mut rest) = story else {
+        return Err(StoryError("story is not a JSON object".into()));
+    };
+    let Some(Value::Array(cases)) = rest.remove("cases") else {
+        return Err(StoryError("story has no \"cases\" array".into()));
+    };
+    let mut out_cases = Vec::with_capacity(cases.len());
     let mut decoder = Decoder::default();
     let mut encoder = Encoder::default();
-    for (i, slot) in cases.iter_mut().enumerate() {
-        let mut case: Case = serde_json::from_value(slot.take())
+    for (i, slot) in cases.into_iter().enumerate() {
+        let mut case: Case = serde_json::from_value(slot)
             .map_err(|e| case_err(i, format_args!("invalid case: {e}")))?;
         let n = case
             .seqno
@@ -124,8 +135,12 @@ pub fn run_story(input: &str, mode: Mode) -> Result<String, StoryError> {
                 case.wire = Some(to_hex(&block));
             }
         }
-        *slot = serde_json::to_value(case).map_err(|e| case_err(n, e))?;
+        out_cases.push(case);
     }
+    let story = OutStory {
+        cases: out_cases,
+        rest,
+    };
     let mut s = serde_json::to_string_pretty(&story).map_err(|e| StoryError(e.to_string()))?;
     s.push('\n');
     Ok(s)
