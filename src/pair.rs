@@ -1,5 +1,151 @@
 //! Deterministic in-memory client↔server pair: two [`Connection`]s joined by
 //! buffers, driven step by step. Used by unit tests, fuzzers and benchmarks.
+//!
+//! Model: [`Pair::step`] moves one hop each way — everything the client's
+//! [`Connection::write_to`] yields (up to [`Pair::write_limit`] bytes) is fed to
+//! the server's [`Connection::recv`], then the same from server to client — and
+//! then drains both connections' events into [`Pair::client_events`] /
+//! [`Pair::server_events`] (taking events is what releases flow-control credit,
+//! so set [`Pair::auto_poll`] to `false` to let windows fill up). Errors
+//! returned by `recv` are recorded in [`Pair::client_errors`] /
+//! [`Pair::server_errors`] (e.g. `server_errors` holds what the *server*
+//! detected). [`Pair::drive`] steps until nothing moves. Time is simulated:
+//! [`Pair::advance`] adds to [`Pair::now`] and calls `handle_timeout` on both.
+//! Raw bytes (e.g. frames built with `Frame::encode`) can be injected into either
+//! side with [`Pair::inject_to_server`] / [`Pair::inject_to_client`].
 
-#[allow(unused_imports)]
-use crate::conn::Connection;
+use core::time::Duration;
+
+use crate::conn::{Config, Connection, Event};
+use crate::error::Error;
+
+/// A client and a server connected back to back.
+#[derive(Debug)]
+pub struct Pair {
+    /// The client endpoint.
+    pub client: Connection,
+    /// The server endpoint.
+    pub server: Connection,
+    /// Simulated current time (starts at zero).
+    pub now: Duration,
+    /// Events taken from the client, in order.
+    pub client_events: Vec<Event>,
+    /// Events taken from the server, in order.
+    pub server_events: Vec<Event>,
+    /// Errors the client's `recv` returned.
+    pub client_errors: Vec<Error>,
+    /// Errors the server's `recv` returned.
+    pub server_errors: Vec<Error>,
+    /// Per-hop `write_to` limit (default 1 MiB).
+    pub write_limit: usize,
+    /// Take events after every step (default true).
+    pub auto_poll: bool,
+    /// Total bytes moved client→server.
+    pub bytes_to_server: u64,
+    /// Total bytes moved server→client.
+    pub bytes_to_client: u64,
+    buf: Vec<u8>,
+}
+
+impl Pair {
+    /// A connected pair; the clocks of both start at zero.
+    pub fn new(client_cfg: Config, server_cfg: Config) -> Self {
+        let mut p = Pair {
+            client: Connection::client(client_cfg),
+            server: Connection::server(server_cfg),
+            now: Duration::ZERO,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            client_errors: Vec::new(),
+            server_errors: Vec::new(),
+            write_limit: 1 << 20,
+            auto_poll: true,
+            bytes_to_server: 0,
+            bytes_to_client: 0,
+            buf: Vec::with_capacity(1 << 16),
+        };
+        p.client.handle_timeout(p.now);
+        p.server.handle_timeout(p.now);
+        p
+    }
+
+    /// A pair with default configs, driven through the SETTINGS exchange, events cleared.
+    pub fn connected() -> Self {
+        let mut p = Self::new(Config::default(), Config::default());
+        p.drive();
+        p.client_events.clear();
+        p.server_events.clear();
+        p
+    }
+
+    /// Moves one hop of output each way and takes events. Returns whether any
+    /// byte moved.
+    pub fn step(&mut self) -> bool {
+        let mut moved = false;
+        self.buf.clear();
+        if self.client.write_to(&mut self.buf, self.write_limit) > 0 {
+            moved = true;
+            self.bytes_to_server += self.buf.len() as u64;
+            if let Err(e) = self.server.recv(&self.buf) {
+                self.server_errors.push(e);
+            }
+        }
+        self.buf.clear();
+        if self.server.write_to(&mut self.buf, self.write_limit) > 0 {
+            moved = true;
+            self.bytes_to_client += self.buf.len() as u64;
+            if let Err(e) = self.client.recv(&self.buf) {
+                self.client_errors.push(e);
+            }
+        }
+        if self.auto_poll {
+            self.poll_events();
+        }
+        moved
+    }
+
+    /// Takes all pending events of both sides into the event vectors.
+    pub fn poll_events(&mut self) {
+        while let Some(e) = self.client.poll_event() {
+            self.client_events.push(e);
+        }
+        while let Some(e) = self.server.poll_event() {
+            self.server_events.push(e);
+        }
+    }
+
+    /// Steps until nothing moves (at most 100 000 steps). Returns the step count.
+    pub fn drive(&mut self) -> usize {
+        for i in 0..100_000 {
+            if !self.step() {
+                return i;
+            }
+        }
+        100_000
+    }
+
+    /// Feeds raw bytes to the server as if the client sent them; records the error.
+    pub fn inject_to_server(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        let r = self.server.recv(bytes);
+        if let Err(e) = r {
+            self.server_errors.push(e);
+        }
+        r
+    }
+
+    /// Feeds raw bytes to the client as if the server sent them; records the error.
+    pub fn inject_to_client(&mut self, bytes: &[u8]) -> Result<usize, Error> {
+        let r = self.client.recv(bytes);
+        if let Err(e) = r {
+            self.client_errors.push(e);
+        }
+        r
+    }
+
+    /// Advances simulated time by `d` and fires both sides' timers.
+    pub fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.client.handle_timeout(self.now);
+        self.server.handle_timeout(self.now);
+    }
+}

@@ -16,14 +16,27 @@
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
 //! the core never reads a clock.
 
+mod flow;
 pub mod headers;
+pub mod priority;
+mod recv;
+mod send;
+mod settings;
+mod stream;
 
 use core::time::Duration;
+use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::error::{Error, ErrorCode};
-use crate::frame::StreamId;
+use crate::frame::{Frame, FrameDecoder, StreamId, MAX_WINDOW};
+use crate::hpack;
+
+use flow::{RecvWindow, SendWindow};
+use priority::Scheduler;
+use settings::PeerSettings;
+use stream::{ClosedHow, Recent, Stream, StreamMap};
 
 pub use headers::Protocol;
 
@@ -203,23 +216,148 @@ impl core::fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
+/// The client connection preface (RFC 9113 §3.4).
+pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// How many closed stream ids are remembered for late-frame handling.
+const RECENT_CAP: usize = 1024;
+
 /// One HTTP/2 connection endpoint.
+///
+/// Time: the SETTINGS-ACK timer starts at the first [`Connection::handle_timeout`]
+/// call (which tells the connection the adapter's clock); until then
+/// [`Connection::poll_timeout`] returns `None`.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
+    config: Config,
+    decoder: FrameDecoder,
+    /// Server: bytes of the client preface still expected.
+    preface_left: usize,
+    /// The peer's first SETTINGS arrived.
+    seen_settings: bool,
+    peer: PeerSettings,
+    /// Our SETTINGS frames not yet acknowledged.
+    settings_unacked: u32,
+    settings_deadline: Option<Duration>,
+    now: Option<Duration>,
+    hdec: hpack::Decoder,
+    henc: hpack::Encoder,
+    streams: StreamMap,
+    recent: Recent,
+    next_local_id: StreamId,
+    last_remote_id: StreamId,
+    local_open: u32,
+    remote_open: u32,
+    /// Pending CONTINUATION: (stream, END_STREAM of the HEADERS).
+    cont: Option<(StreamId, bool)>,
+    /// Accumulated field block fragments (HEADERS + CONTINUATION).
+    hbuf: Vec<u8>,
+    conn_send: SendWindow,
+    conn_recv: RecvWindow,
+    /// Receive window given to new streams (ours, as the peer currently knows it).
+    local_window: u32,
+    /// Encoded control frames (SETTINGS, ACKs, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY).
+    ctrl: Vec<u8>,
+    /// Encoded HEADERS/CONTINUATION frames, in HPACK encoding order.
+    heads: Vec<u8>,
+    /// Scratch for one HPACK field block.
+    block: Vec<u8>,
+    /// Scratch for framing trailers at write time.
+    tmp: Vec<u8>,
+    /// Staging for frame headers in [`Connection::write_chunks`].
+    chunk_buf: BytesMut,
+    sched: Scheduler,
+    /// Events with, for DATA, the flow-controlled length released when taken.
+    events: VecDeque<(Event, u32)>,
+    goaway_sent: Option<StreamId>,
+    goaway_recv: Option<StreamId>,
+    /// The connection error that ended the connection (returned by `recv` again).
+    error: Option<Error>,
+    /// No more processing: close once the queued output is taken.
+    dead: bool,
 }
 
 impl Connection {
     /// A client endpoint; its preface and SETTINGS are queued for `write_to`.
     pub fn client(config: Config) -> Self {
-        let _ = config;
-        Connection { role: Role::Client }
+        Self::new(Role::Client, config)
     }
 
     /// A server endpoint; its SETTINGS are queued for `write_to`.
     pub fn server(config: Config) -> Self {
-        let _ = config;
-        Connection { role: Role::Server }
+        Self::new(Role::Server, config)
+    }
+
+    fn new(role: Role, config: Config) -> Self {
+        let max_frame = config.max_frame_size.clamp(
+            crate::frame::DEFAULT_MAX_FRAME_SIZE,
+            crate::frame::MAX_MAX_FRAME_SIZE,
+        );
+        let conn_target = config.connection_window_size.clamp(65_535, MAX_WINDOW);
+        let local_window = if config.initial_window_size >= 65_535 {
+            config.initial_window_size.min(MAX_WINDOW)
+        } else {
+            65_535
+        };
+        let mut c = Connection {
+            role,
+            decoder: FrameDecoder::new(max_frame),
+            preface_left: if role == Role::Server {
+                PREFACE.len()
+            } else {
+                0
+            },
+            seen_settings: false,
+            peer: PeerSettings::default(),
+            settings_unacked: 1,
+            settings_deadline: None,
+            now: None,
+            hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
+            henc: hpack::Encoder::default(),
+            streams: StreamMap::with_capacity_and_hasher(
+                (config.max_concurrent_streams as usize).min(128),
+                Default::default(),
+            ),
+            recent: Recent::new(RECENT_CAP),
+            next_local_id: if role == Role::Client { 1 } else { 2 },
+            last_remote_id: 0,
+            local_open: 0,
+            remote_open: 0,
+            cont: None,
+            hbuf: Vec::new(),
+            conn_send: SendWindow::new(65_535),
+            conn_recv: RecvWindow::new(conn_target, conn_target),
+            local_window,
+            ctrl: Vec::with_capacity(256),
+            heads: Vec::new(),
+            block: Vec::new(),
+            tmp: Vec::new(),
+            chunk_buf: BytesMut::new(),
+            sched: Scheduler::default(),
+            events: VecDeque::with_capacity(16),
+            goaway_sent: None,
+            goaway_recv: None,
+            error: None,
+            dead: false,
+            config,
+        };
+        if role == Role::Client {
+            c.ctrl.extend_from_slice(PREFACE);
+        }
+        Frame::Settings {
+            ack: false,
+            settings: settings::local_settings(&c.config, role),
+        }
+        .encode(&mut c.ctrl);
+        if conn_target > 65_535 {
+            Frame::WindowUpdate {
+                stream_id: 0,
+                increment: conn_target - 65_535,
+            }
+            .encode(&mut c.ctrl);
+        }
+        c
     }
 
     /// This endpoint's role.
@@ -227,42 +365,97 @@ impl Connection {
         self.role
     }
 
+    /// The local configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Feeds bytes read from the peer. Returns how many were consumed (always all
     /// of them on success: partial frames are buffered). On a connection error the
     /// GOAWAY is queued for `write_to` and the error returned; the connection then
     /// only drains output.
     pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
-        let _ = data;
-        todo!()
+        self.recv_bytes(data)
     }
 
-    /// Next event, in arrival order.
+    /// Next event, in arrival order. Taking a [`Event::Data`] returns its bytes to
+    /// the flow-control windows (WINDOW_UPDATEs are batched).
     pub fn poll_event(&mut self) -> Option<Event> {
-        todo!()
+        let (ev, flow_len) = self.events.pop_front()?;
+        if flow_len > 0 {
+            if let Event::Data { stream_id, .. } = ev {
+                self.release(stream_id, flow_len);
+            }
+        }
+        Some(ev)
     }
 
     /// Appends pending frames to `out` (control frames first, then HEADERS, then
     /// DATA in scheduler order within flow-control windows), stopping DATA once
     /// `out.len()` reaches `limit`. Returns the number of bytes appended.
     pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
-        let _ = (out, limit);
-        todo!()
+        let start = out.len();
+        let mut sink = send::VecSink(out);
+        self.write_all(&mut sink, limit);
+        out.len() - start
+    }
+
+    /// Vectored variant of [`Connection::write_to`] for one `writev`: pushes the
+    /// output as `Bytes` chunks. Frame headers and control frames are staged in an
+    /// internal buffer split into chunks; DATA payloads are the queued `Bytes`
+    /// themselves (no copy). DATA stops once `limit` bytes were produced by this
+    /// call. Returns the number of bytes pushed.
+    pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
+        let mut buf = core::mem::take(&mut self.chunk_buf);
+        let mut sink = send::ChunkSink {
+            buf: &mut buf,
+            chunks,
+            len: 0,
+        };
+        self.write_all(&mut sink, limit);
+        let n = sink.finish();
+        self.chunk_buf = buf;
+        n
     }
 
     /// True when `write_to` would append something.
     pub fn wants_write(&self) -> bool {
-        todo!()
+        !self.ctrl.is_empty()
+            || (!self.dead
+                && (!self.heads.is_empty()
+                    || (!self.sched.is_empty() && self.conn_send.available() > 0)))
     }
 
     /// When `handle_timeout` should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        todo!()
+        if self.dead || self.settings_unacked == 0 {
+            return None;
+        }
+        self.settings_deadline
     }
 
-    /// Tells the connection the current time; fires expired timers.
+    /// Tells the connection the current time; fires expired timers. The first
+    /// call starts the SETTINGS acknowledgement timer.
     pub fn handle_timeout(&mut self, now: Duration) {
-        let _ = now;
-        todo!()
+        self.now = Some(now);
+        if self.dead || self.settings_unacked == 0 {
+            return;
+        }
+        match self.settings_deadline {
+            None => self.settings_deadline = Some(now + self.config.settings_timeout),
+            Some(d) if now >= d => {
+                self.conn_error(Error::conn(
+                    ErrorCode::SETTINGS_TIMEOUT,
+                    "SETTINGS not acknowledged in time",
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The time given by the last [`Connection::handle_timeout`] call.
+    pub fn now(&self) -> Option<Duration> {
+        self.now
     }
 
     /// Client: opens a stream and queues the request head. The URI must be absolute
@@ -273,8 +466,7 @@ impl Connection {
         request: http::Request<()>,
         end_stream: bool,
     ) -> Result<StreamId, UserError> {
-        let _ = (request, end_stream);
-        todo!()
+        self.open_request(request, end_stream)
     }
 
     /// Server: queues the response head (1xx heads may precede the final one).
@@ -284,8 +476,7 @@ impl Connection {
         response: http::Response<()>,
         end_stream: bool,
     ) -> Result<(), UserError> {
-        let _ = (stream_id, response, end_stream);
-        todo!()
+        self.queue_response(stream_id, response, end_stream)
     }
 
     /// Queues body bytes; they leave as DATA frames as flow control allows.
@@ -295,8 +486,7 @@ impl Connection {
         data: Bytes,
         end_stream: bool,
     ) -> Result<(), UserError> {
-        let _ = (stream_id, data, end_stream);
-        todo!()
+        self.queue_data(stream_id, data, end_stream)
     }
 
     /// Queues trailers, ending the stream's send side.
@@ -305,31 +495,231 @@ impl Connection {
         stream_id: StreamId,
         trailers: http::HeaderMap,
     ) -> Result<(), UserError> {
-        let _ = (stream_id, trailers);
-        todo!()
+        self.queue_trailers(stream_id, trailers)
     }
 
     /// Resets a stream with `code`.
     pub fn reset(&mut self, stream_id: StreamId, code: ErrorCode) -> Result<(), UserError> {
-        let _ = (stream_id, code);
-        todo!()
+        if !self.streams.contains_key(&stream_id) {
+            return Err(UserError::UnknownStream);
+        }
+        self.remove_stream(stream_id, ClosedHow::ResetLocal);
+        self.queue_rst(stream_id, code);
+        Ok(())
     }
 
     /// Sends a PING; the answer comes back as [`Event::PingAck`].
     pub fn ping(&mut self, data: [u8; 8]) {
-        let _ = data;
-        todo!()
+        if self.dead {
+            return;
+        }
+        Frame::Ping { ack: false, data }.encode(&mut self.ctrl);
+    }
+
+    /// Client: changes the priority of a stream we opened; sends an RFC 9218
+    /// PRIORITY_UPDATE and reschedules our own DATA for it.
+    pub fn set_priority(
+        &mut self,
+        stream_id: StreamId,
+        priority: Priority,
+    ) -> Result<(), UserError> {
+        if self.role != Role::Client {
+            return Err(UserError::WrongRole);
+        }
+        if !self.streams.contains_key(&stream_id) {
+            return Err(UserError::UnknownStream);
+        }
+        if self.dead {
+            return Err(UserError::ConnectionClosed);
+        }
+        self.reprioritize(stream_id, priority);
+        let mut v = Vec::with_capacity(8);
+        priority::write(priority, &mut v);
+        Frame::PriorityUpdate {
+            prioritized_id: stream_id,
+            field_value: Bytes::from(v),
+        }
+        .encode(&mut self.ctrl);
+        Ok(())
     }
 
     /// Graceful shutdown: GOAWAY, no new streams, existing streams finish;
-    /// then [`Connection::is_closed`] turns true.
+    /// then [`Connection::is_closed`] turns true. A `code` other than
+    /// `NO_ERROR` closes immediately once the GOAWAY is written.
     pub fn shutdown(&mut self, code: ErrorCode) {
-        let _ = code;
-        todo!()
+        if self.dead {
+            return;
+        }
+        if code != ErrorCode::NO_ERROR {
+            self.dead = true;
+        }
+        if self.goaway_sent.is_some() && code == ErrorCode::NO_ERROR {
+            return;
+        }
+        self.goaway_sent = Some(self.last_remote_id);
+        Frame::GoAway {
+            last_stream_id: self.last_remote_id,
+            code,
+            debug: Bytes::new(),
+        }
+        .encode(&mut self.ctrl);
     }
 
     /// True when the connection is over and all output was taken: close the socket.
     pub fn is_closed(&self) -> bool {
-        todo!()
+        let over = self.dead
+            || ((self.goaway_sent.is_some() || self.goaway_recv.is_some())
+                && self.streams.is_empty());
+        over && self.ctrl.is_empty() && (self.dead || self.heads.is_empty())
+    }
+
+    /// Number of open (or half-closed) streams.
+    pub fn open_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Bytes queued by `send_data` on `stream_id` and not yet written.
+    pub fn queued_len(&self, stream_id: StreamId) -> Option<usize> {
+        self.streams.get(&stream_id).map(|s| s.queued)
+    }
+
+    /// Current send window of a stream (bytes we may send now, ignoring the
+    /// connection window).
+    pub fn send_window(&self, stream_id: StreamId) -> Option<u32> {
+        self.streams
+            .get(&stream_id)
+            .map(|s| s.send_window.available())
+    }
+
+    /// Current connection-level send window.
+    pub fn connection_send_window(&self) -> u32 {
+        self.conn_send.available()
+    }
+
+    /// The peer may still open streams / we may still open streams (no GOAWAY, no error).
+    pub fn is_accepting_streams(&self) -> bool {
+        !self.dead && self.goaway_sent.is_none() && self.goaway_recv.is_none()
+    }
+
+    /// The peer's MAX_CONCURRENT_STREAMS (`u32::MAX` until it says otherwise).
+    pub fn peer_max_concurrent_streams(&self) -> u32 {
+        self.peer.max_concurrent_streams
+    }
+
+    // ---- shared internals ----
+
+    /// Queues a RST_STREAM after any queued HEADERS (so a stream is never reset
+    /// before the peer saw it open).
+    fn queue_rst(&mut self, stream_id: StreamId, code: ErrorCode) {
+        let out = if self.heads.is_empty() {
+            &mut self.ctrl
+        } else {
+            &mut self.heads
+        };
+        Frame::RstStream { stream_id, code }.encode(out);
+    }
+
+    /// Removes a stream from the table and the scheduler, remembering how it ended.
+    fn remove_stream(&mut self, id: StreamId, how: ClosedHow) -> Option<Stream> {
+        let s = self.streams.remove(&id)?;
+        if s.scheduled {
+            self.sched.remove(id, s.priority);
+        }
+        if s.local {
+            self.local_open -= 1;
+        } else {
+            self.remote_open -= 1;
+        }
+        self.recent.insert(id, how);
+        Some(s)
+    }
+
+    /// Closes the stream if both halves are done.
+    fn maybe_close(&mut self, id: StreamId) {
+        if self.streams.get(&id).is_some_and(|s| s.is_done()) {
+            self.remove_stream(id, ClosedHow::EndStream);
+            self.events.push_back((Event::Closed { stream_id: id }, 0));
+        }
+    }
+
+    /// Puts the stream in the scheduler if it has something to send.
+    fn schedule(&mut self, id: StreamId) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if !s.scheduled && s.sendable() {
+                s.scheduled = true;
+                self.sched.insert(id, s.priority);
+            }
+        }
+    }
+
+    fn reprioritize(&mut self, id: StreamId, p: Priority) {
+        if let Some(s) = self.streams.get_mut(&id) {
+            if s.scheduled {
+                self.sched.remove(id, s.priority);
+                self.sched.insert(id, p);
+            }
+            s.priority = p;
+        }
+    }
+
+    /// Returns consumed DATA bytes to the windows, batching WINDOW_UPDATEs.
+    fn release(&mut self, id: StreamId, n: u32) {
+        if let Some(inc) = self.conn_recv.release(n) {
+            Frame::WindowUpdate {
+                stream_id: 0,
+                increment: inc,
+            }
+            .encode(&mut self.ctrl);
+        }
+        if let Some(s) = self.streams.get_mut(&id) {
+            if s.recv_phase != stream::RecvPhase::Closed {
+                if let Some(inc) = s.recv_window.release(n) {
+                    Frame::WindowUpdate {
+                        stream_id: id,
+                        increment: inc,
+                    }
+                    .encode(&mut self.ctrl);
+                }
+            }
+        }
+    }
+
+    /// Records a connection error: GOAWAY queued, no further processing.
+    fn conn_error(&mut self, e: Error) {
+        if self.dead && self.error.is_some() {
+            return;
+        }
+        let (code, reason) = match e {
+            Error::Connection { code, reason } => (code, reason),
+            Error::Stream { code, reason, .. } => (code, reason),
+        };
+        self.error = Some(e);
+        self.dead = true;
+        self.cont = None;
+        self.heads.clear();
+        self.goaway_sent = Some(self.last_remote_id);
+        Frame::GoAway {
+            last_stream_id: self.last_remote_id,
+            code,
+            debug: Bytes::from_static(reason.as_bytes()),
+        }
+        .encode(&mut self.ctrl);
+    }
+
+    /// Handles a stream error: RST_STREAM, and `Event::Reset` if the stream was live.
+    fn stream_error(&mut self, id: StreamId, code: ErrorCode) {
+        if self.remove_stream(id, ClosedHow::ResetLocal).is_some() {
+            self.events.push_back((
+                Event::Reset {
+                    stream_id: id,
+                    code,
+                    remote: false,
+                },
+                0,
+            ));
+        } else if self.recent.get(id) != Some(ClosedHow::ResetLocal) {
+            self.recent.insert(id, ClosedHow::ResetLocal);
+        }
+        self.queue_rst(id, code);
     }
 }

@@ -1,0 +1,650 @@
+//! Receive path: preface check (RFC 9113 §3.4), frame dispatch, stream-state
+//! rules for incoming frames (§5.1, §5.1.1, §5.1.2), header-block assembly
+//! (§4.3, §6.10), receive flow control (§6.9) and message checks (§8.1).
+
+use bytes::Bytes;
+
+use super::headers::{BlockKind, HeadBuilder, HeadKind};
+use super::stream::{ClosedHow, RecvPhase, Stream};
+use super::{priority, Connection, Event, Role, PREFACE};
+use crate::error::{Error, ErrorCode};
+use crate::frame::{Frame, Settings, StreamId};
+
+/// Where a stream id stands for an incoming frame.
+enum Lookup {
+    Open,
+    Idle,
+    Closed(Option<ClosedHow>),
+}
+
+fn conn(code: ErrorCode, reason: &'static str) -> Error {
+    Error::conn(code, reason)
+}
+
+fn protocol(reason: &'static str) -> Error {
+    Error::conn(ErrorCode::PROTOCOL_ERROR, reason)
+}
+
+impl Connection {
+    pub(super) fn recv_bytes(&mut self, mut data: &[u8]) -> Result<usize, Error> {
+        let total = data.len();
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.dead {
+            return Ok(total);
+        }
+        if self.preface_left > 0 {
+            let off = PREFACE.len() - self.preface_left;
+            let n = self.preface_left.min(data.len());
+            if data[..n] != PREFACE[off..off + n] {
+                let e = protocol("invalid connection preface");
+                self.conn_error(e);
+                return Err(e);
+            }
+            self.preface_left -= n;
+            data = &data[n..];
+        }
+        if data.is_empty() {
+            return Ok(total);
+        }
+        self.decoder.push(data);
+        let mut dec = core::mem::take(&mut self.decoder);
+        let mut res = Ok(());
+        for item in dec.frames() {
+            let r = match item {
+                Ok(frame) => self.on_frame(frame),
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => {}
+                Err(Error::Stream {
+                    stream_id, code, ..
+                }) => self.stream_error(stream_id, code),
+                Err(e) => {
+                    res = Err(e);
+                    break;
+                }
+            }
+        }
+        self.decoder = dec;
+        match res {
+            Ok(()) => Ok(total),
+            Err(e) => {
+                self.conn_error(e);
+                Err(e)
+            }
+        }
+    }
+
+    fn lookup(&self, id: StreamId) -> Lookup {
+        if self.streams.contains_key(&id) {
+            return Lookup::Open;
+        }
+        let peer_parity = if self.role == Role::Server { 1 } else { 0 };
+        let idle = if id % 2 == peer_parity {
+            id > self.last_remote_id
+        } else {
+            id >= self.next_local_id
+        };
+        if idle {
+            Lookup::Idle
+        } else {
+            Lookup::Closed(self.recent.get(id))
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame) -> Result<(), Error> {
+        if !self.seen_settings && !matches!(frame, Frame::Settings { ack: false, .. }) {
+            return Err(protocol("first frame from the peer is not SETTINGS"));
+        }
+        if let Some((cid, _)) = self.cont {
+            match frame {
+                Frame::Continuation { stream_id, .. } if stream_id == cid => {}
+                _ => return Err(protocol("expected CONTINUATION")),
+            }
+        }
+        match frame {
+            Frame::Data {
+                stream_id,
+                end_stream,
+                data,
+                flow_len,
+            } => self.on_data(stream_id, end_stream, data, flow_len),
+            Frame::Headers {
+                stream_id,
+                end_stream,
+                end_headers,
+                block,
+                ..
+            } => {
+                if end_headers {
+                    self.on_header_block(stream_id, end_stream, &block)
+                } else {
+                    self.cont = Some((stream_id, end_stream));
+                    self.hbuf.clear();
+                    self.append_fragment(&block)
+                }
+            }
+            Frame::Continuation {
+                stream_id,
+                end_headers,
+                block,
+            } => {
+                let Some((_, end_stream)) = self.cont else {
+                    return Err(protocol("CONTINUATION without HEADERS"));
+                };
+                self.append_fragment(&block)?;
+                if end_headers {
+                    self.cont = None;
+                    let buf = core::mem::take(&mut self.hbuf);
+                    let r = self.on_header_block(stream_id, end_stream, &buf);
+                    self.hbuf = buf;
+                    self.hbuf.clear();
+                    r
+                } else {
+                    Ok(())
+                }
+            }
+            Frame::Priority { stream_id, spec } => {
+                // Deprecated (RFC 9113 §5.3.2): parsed and ignored, except the
+                // self-dependency rule.
+                if spec.dependency == stream_id {
+                    return Err(Error::stream(
+                        stream_id,
+                        ErrorCode::PROTOCOL_ERROR,
+                        "stream depends on itself",
+                    ));
+                }
+                Ok(())
+            }
+            Frame::RstStream { stream_id, code } => match self.lookup(stream_id) {
+                Lookup::Open => {
+                    self.remove_stream(stream_id, ClosedHow::ResetRemote);
+                    self.events.push_back((
+                        Event::Reset {
+                            stream_id,
+                            code,
+                            remote: true,
+                        },
+                        0,
+                    ));
+                    Ok(())
+                }
+                Lookup::Idle => Err(protocol("RST_STREAM on an idle stream")),
+                Lookup::Closed(_) => Ok(()),
+            },
+            Frame::Settings { ack, settings } => self.on_settings(ack, settings),
+            Frame::PushPromise { .. } => Err(protocol("PUSH_PROMISE while push is disabled")),
+            Frame::Ping { ack, data } => {
+                if ack {
+                    self.events.push_back((Event::PingAck(data), 0));
+                } else {
+                    Frame::Ping { ack: true, data }.encode(&mut self.ctrl);
+                    self.events.push_back((Event::Ping(data), 0));
+                }
+                Ok(())
+            }
+            Frame::GoAway {
+                last_stream_id,
+                code,
+                debug,
+            } => {
+                self.on_goaway(last_stream_id, code, debug);
+                Ok(())
+            }
+            Frame::WindowUpdate {
+                stream_id,
+                increment,
+            } => self.on_window_update(stream_id, increment),
+            Frame::PriorityUpdate {
+                prioritized_id,
+                field_value,
+            } => self.on_priority_update(prioritized_id, &field_value),
+            Frame::Unknown { .. } => Ok(()),
+        }
+    }
+
+    fn append_fragment(&mut self, block: &[u8]) -> Result<(), Error> {
+        let cap = (self.config.max_header_list_size as usize)
+            .saturating_mul(2)
+            .saturating_add(16 << 10);
+        if self.hbuf.len() + block.len() > cap {
+            return Err(conn(ErrorCode::ENHANCE_YOUR_CALM, "field block too large"));
+        }
+        if self.hbuf.capacity() == 0 {
+            self.hbuf.reserve(block.len() * 2);
+        }
+        self.hbuf.extend_from_slice(block);
+        Ok(())
+    }
+
+    fn on_data(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        data: Bytes,
+        flow_len: u32,
+    ) -> Result<(), Error> {
+        if self.conn_recv.recv(flow_len).is_err() {
+            return Err(conn(
+                ErrorCode::FLOW_CONTROL_ERROR,
+                "DATA beyond the connection window",
+            ));
+        }
+        let stream_err = match self.lookup(id) {
+            Lookup::Idle => return Err(protocol("DATA on an idle stream")),
+            Lookup::Closed(Some(ClosedHow::ResetLocal)) => {
+                // Late frames after our RST_STREAM: ignore, but keep the
+                // connection window moving.
+                self.release(id, flow_len);
+                return Ok(());
+            }
+            Lookup::Closed(Some(ClosedHow::EndStream)) => {
+                return Err(conn(ErrorCode::STREAM_CLOSED, "DATA on a closed stream"))
+            }
+            Lookup::Closed(_) => Some((ErrorCode::STREAM_CLOSED, "DATA on a closed stream")),
+            Lookup::Open => {
+                let s = self.streams.get_mut(&id).expect("open stream");
+                match s.recv_phase {
+                    RecvPhase::Closed => Some((ErrorCode::STREAM_CLOSED, "DATA after END_STREAM")),
+                    RecvPhase::Head => Some((ErrorCode::PROTOCOL_ERROR, "DATA before HEADERS")),
+                    RecvPhase::Body => {
+                        if s.recv_window.recv(flow_len).is_err() {
+                            Some((
+                                ErrorCode::FLOW_CONTROL_ERROR,
+                                "DATA beyond the stream window",
+                            ))
+                        } else {
+                            s.received += data.len() as u64;
+                            let cl_bad = match s.content_length {
+                                Some(cl) => s.received > cl || (end_stream && s.received != cl),
+                                None => false,
+                            };
+                            if cl_bad {
+                                Some((ErrorCode::PROTOCOL_ERROR, "content-length mismatch"))
+                            } else {
+                                if end_stream {
+                                    s.recv_phase = RecvPhase::Closed;
+                                }
+                                None
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if let Some((code, reason)) = stream_err {
+            self.release(id, flow_len);
+            return Err(Error::stream(id, code, reason));
+        }
+        if data.is_empty() && !end_stream {
+            self.release(id, flow_len);
+            return Ok(());
+        }
+        self.events.push_back((
+            Event::Data {
+                stream_id: id,
+                data,
+                end_stream,
+            },
+            flow_len,
+        ));
+        if end_stream {
+            self.maybe_close(id);
+        }
+        Ok(())
+    }
+
+    /// Decodes a complete field block (always, to keep the HPACK table in sync).
+    /// `kind: None` decodes and discards.
+    fn decode_block(
+        &mut self,
+        kind: Option<BlockKind>,
+        id: StreamId,
+        block: &[u8],
+    ) -> Result<Option<Result<super::headers::Head, Error>>, Error> {
+        match kind {
+            None => {
+                self.hdec
+                    .decode(block, |_| {})
+                    .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                Ok(None)
+            }
+            Some(kind) => {
+                let connect = self.role == Role::Server && self.config.enable_connect_protocol;
+                let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
+                self.hdec
+                    .decode(block, |f| b.field(f))
+                    .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                Ok(Some(b.finish()))
+            }
+        }
+    }
+
+    fn on_header_block(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        block: &[u8],
+    ) -> Result<(), Error> {
+        match self.lookup(id) {
+            Lookup::Idle => {
+                if self.role == Role::Server && id % 2 == 1 {
+                    self.open_remote(id, end_stream, block)
+                } else {
+                    self.decode_block(None, id, block)?;
+                    Err(protocol("HEADERS on an idle stream the peer cannot open"))
+                }
+            }
+            Lookup::Closed(how) => {
+                self.decode_block(None, id, block)?;
+                match how {
+                    Some(ClosedHow::ResetLocal) => Ok(()),
+                    Some(ClosedHow::ResetRemote) => Err(Error::stream(
+                        id,
+                        ErrorCode::STREAM_CLOSED,
+                        "HEADERS on a reset stream",
+                    )),
+                    Some(ClosedHow::EndStream) => {
+                        Err(conn(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"))
+                    }
+                    None => Err(protocol("HEADERS on a closed or skipped stream id")),
+                }
+            }
+            Lookup::Open => {
+                let s = &self.streams[&id];
+                let kind = match s.recv_phase {
+                    RecvPhase::Closed => None,
+                    RecvPhase::Head => Some(BlockKind::Response),
+                    RecvPhase::Body => Some(BlockKind::Trailers),
+                };
+                let Some(head) = self.decode_block(kind, id, block)? else {
+                    return Err(Error::stream(
+                        id,
+                        ErrorCode::STREAM_CLOSED,
+                        "HEADERS after END_STREAM",
+                    ));
+                };
+                let head = head?;
+                let s = self.streams.get_mut(&id).expect("open stream");
+                match head.kind {
+                    HeadKind::Response(response) => {
+                        let status = response.status();
+                        if status.is_informational() {
+                            if end_stream {
+                                return Err(Error::stream(
+                                    id,
+                                    ErrorCode::PROTOCOL_ERROR,
+                                    "1xx response with END_STREAM",
+                                ));
+                            }
+                        } else {
+                            let no_body = s.head_request
+                                || status == http::StatusCode::NO_CONTENT
+                                || status == http::StatusCode::NOT_MODIFIED;
+                            s.content_length = if no_body { None } else { head.content_length };
+                            if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
+                                return Err(Error::stream(
+                                    id,
+                                    ErrorCode::PROTOCOL_ERROR,
+                                    "content-length mismatch",
+                                ));
+                            }
+                            s.recv_phase = if end_stream {
+                                RecvPhase::Closed
+                            } else {
+                                RecvPhase::Body
+                            };
+                        }
+                        self.events.push_back((
+                            Event::Response {
+                                stream_id: id,
+                                response,
+                                end_stream,
+                            },
+                            0,
+                        ));
+                    }
+                    HeadKind::Trailers(trailers) => {
+                        if !end_stream {
+                            return Err(Error::stream(
+                                id,
+                                ErrorCode::PROTOCOL_ERROR,
+                                "trailers without END_STREAM",
+                            ));
+                        }
+                        if s.content_length.is_some_and(|cl| cl != s.received) {
+                            return Err(Error::stream(
+                                id,
+                                ErrorCode::PROTOCOL_ERROR,
+                                "content-length mismatch",
+                            ));
+                        }
+                        s.recv_phase = RecvPhase::Closed;
+                        self.events.push_back((
+                            Event::Trailers {
+                                stream_id: id,
+                                trailers,
+                            },
+                            0,
+                        ));
+                    }
+                    HeadKind::Request(_) => {
+                        return Err(Error::stream(
+                            id,
+                            ErrorCode::PROTOCOL_ERROR,
+                            "unexpected request head",
+                        ))
+                    }
+                }
+                if end_stream {
+                    self.maybe_close(id);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Server: a client opens stream `id` (§5.1.1, §5.1.2).
+    fn open_remote(&mut self, id: StreamId, end_stream: bool, block: &[u8]) -> Result<(), Error> {
+        self.last_remote_id = id;
+        let refuse =
+            self.goaway_sent.is_some() || self.remote_open >= self.config.max_concurrent_streams;
+        if refuse {
+            self.decode_block(None, id, block)?;
+            self.recent.insert(id, ClosedHow::ResetLocal);
+            self.queue_rst(id, ErrorCode::REFUSED_STREAM);
+            return Ok(());
+        }
+        let head = self.decode_block(Some(BlockKind::Request), id, block)?;
+        let head = match head {
+            Some(Ok(h)) => h,
+            Some(Err(e)) => return Err(e),
+            None => return Ok(()),
+        };
+        let HeadKind::Request(request) = head.kind else {
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "not a request head",
+            ));
+        };
+        if end_stream && head.content_length.is_some_and(|cl| cl != 0) {
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "content-length mismatch",
+            ));
+        }
+        let mut s = Stream::new(false, self.peer.initial_window_size, self.local_window);
+        s.content_length = head.content_length;
+        s.recv_phase = if end_stream {
+            RecvPhase::Closed
+        } else {
+            RecvPhase::Body
+        };
+        if let Some(p) = request
+            .headers()
+            .get("priority")
+            .and_then(|v| priority::parse(v.as_bytes()))
+        {
+            s.priority = p;
+        }
+        self.streams.insert(id, s);
+        self.remote_open += 1;
+        self.events.push_back((
+            Event::Request {
+                stream_id: id,
+                request,
+                end_stream,
+            },
+            0,
+        ));
+        Ok(())
+    }
+
+    fn on_settings(&mut self, ack: bool, settings: Settings) -> Result<(), Error> {
+        if ack {
+            if self.settings_unacked == 0 {
+                return Err(protocol("unexpected SETTINGS ACK"));
+            }
+            self.settings_unacked -= 1;
+            if self.settings_unacked == 0 {
+                self.settings_deadline = None;
+                // Our advertised limits now fully apply.
+                self.hdec
+                    .set_max_table_size(self.config.header_table_size as usize);
+                let target = self
+                    .config
+                    .initial_window_size
+                    .min(crate::frame::MAX_WINDOW);
+                if target != self.local_window {
+                    let delta = target as i64 - self.local_window as i64;
+                    self.local_window = target;
+                    for s in self.streams.values_mut() {
+                        s.recv_window.adjust(delta, target);
+                    }
+                }
+            }
+            self.events.push_back((Event::SettingsAcked, 0));
+            return Ok(());
+        }
+        self.seen_settings = true;
+        let delta = self.peer.apply(&settings, self.role)?;
+        if let Some(v) = settings.header_table_size {
+            self.henc.set_max_table_size((v as usize).min(64 << 10));
+        }
+        if delta != 0 {
+            let mut overflow = false;
+            let mut wake = Vec::new();
+            for (&id, s) in self.streams.iter_mut() {
+                if s.send_window.adjust(delta).is_err() {
+                    overflow = true;
+                }
+                if delta > 0 && !s.scheduled && s.sendable() {
+                    wake.push(id);
+                }
+            }
+            if overflow {
+                return Err(conn(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window",
+                ));
+            }
+            for id in wake {
+                self.schedule(id);
+            }
+        }
+        Frame::Settings {
+            ack: true,
+            settings: Settings::default(),
+        }
+        .encode(&mut self.ctrl);
+        self.events.push_back((Event::Settings(settings), 0));
+        Ok(())
+    }
+
+    fn on_goaway(&mut self, last: StreamId, code: ErrorCode, debug: Bytes) {
+        let prev = self.goaway_recv.unwrap_or(u32::MAX);
+        self.goaway_recv = Some(last.min(prev));
+        self.events.push_back((
+            Event::GoAway {
+                last_stream_id: last,
+                code,
+                debug,
+            },
+            0,
+        ));
+        // Streams we opened above `last` were not processed: report them refused
+        // so the application can retry them elsewhere.
+        let mut refused: Vec<StreamId> = self
+            .streams
+            .iter()
+            .filter(|(&id, s)| s.local && id > last)
+            .map(|(&id, _)| id)
+            .collect();
+        refused.sort_unstable();
+        for id in refused {
+            self.remove_stream(id, ClosedHow::ResetRemote);
+            self.events.push_back((
+                Event::Reset {
+                    stream_id: id,
+                    code: ErrorCode::REFUSED_STREAM,
+                    remote: true,
+                },
+                0,
+            ));
+        }
+    }
+
+    fn on_window_update(&mut self, id: StreamId, inc: u32) -> Result<(), Error> {
+        if id == 0 {
+            return self.conn_send.adjust(inc as i64).map_err(|_| {
+                conn(
+                    ErrorCode::FLOW_CONTROL_ERROR,
+                    "connection window above 2^31-1",
+                )
+            });
+        }
+        match self.lookup(id) {
+            Lookup::Open => {
+                let s = self.streams.get_mut(&id).expect("open stream");
+                if s.send_window.adjust(inc as i64).is_err() {
+                    return Err(Error::stream(
+                        id,
+                        ErrorCode::FLOW_CONTROL_ERROR,
+                        "stream window above 2^31-1",
+                    ));
+                }
+                self.schedule(id);
+                Ok(())
+            }
+            Lookup::Idle => Err(protocol("WINDOW_UPDATE on an idle stream")),
+            Lookup::Closed(_) => Ok(()),
+        }
+    }
+
+    fn on_priority_update(&mut self, id: StreamId, value: &[u8]) -> Result<(), Error> {
+        if self.role == Role::Client {
+            return Err(protocol("PRIORITY_UPDATE sent by a server"));
+        }
+        if id == 0 || id % 2 == 0 {
+            return Err(protocol("PRIORITY_UPDATE for a non-request stream"));
+        }
+        let Some(p) = priority::parse(value) else {
+            return Ok(());
+        };
+        if self.streams.contains_key(&id) {
+            self.reprioritize(id, p);
+            self.events.push_back((
+                Event::PriorityUpdate {
+                    stream_id: id,
+                    priority: p,
+                },
+                0,
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,382 @@
+//! Send path: opening streams and queueing heads (HPACK-encoded at call time, so
+//! encoding order equals wire order), DATA queues of `Bytes`, and the output
+//! writer: control frames, then HEADERS, then DATA chosen by the RFC 9218
+//! scheduler within the flow-control windows (RFC 9113 §5.2, §6.1, §6.9).
+
+use bytes::{Bytes, BytesMut};
+
+use super::headers;
+use super::stream::{ClosedHow, Stream};
+use super::{priority, Connection, Event, Protocol, Role, UserError};
+use crate::error::ErrorCode;
+use crate::frame::encode::write_header_block;
+use crate::frame::{flags, FrameHeader, StreamId, MAX_WINDOW};
+
+/// Destination of [`Connection::write_all`].
+pub(super) trait Sink {
+    /// Bytes produced so far.
+    fn len(&self) -> usize;
+    /// Appends (copies) bytes.
+    fn put(&mut self, b: &[u8]);
+    /// Appends a DATA payload (no copy where the sink allows it).
+    fn put_payload(&mut self, b: Bytes);
+}
+
+/// Copies everything into one contiguous buffer.
+pub(super) struct VecSink<'a>(pub &'a mut Vec<u8>);
+
+impl Sink for VecSink<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(b);
+    }
+    #[inline]
+    fn put_payload(&mut self, b: Bytes) {
+        self.0.extend_from_slice(&b);
+    }
+}
+
+/// Produces `Bytes` chunks for a vectored write.
+pub(super) struct ChunkSink<'a> {
+    pub buf: &'a mut BytesMut,
+    pub chunks: &'a mut Vec<Bytes>,
+    pub len: usize,
+}
+
+impl ChunkSink<'_> {
+    /// Flushes staged bytes; returns the total length produced.
+    pub(super) fn finish(&mut self) -> usize {
+        if !self.buf.is_empty() {
+            self.chunks.push(self.buf.split().freeze());
+        }
+        self.len
+    }
+}
+
+impl Sink for ChunkSink<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        if self.buf.capacity() - self.buf.len() < b.len() {
+            self.buf.reserve(b.len().max(4096));
+        }
+        self.buf.extend_from_slice(b);
+        self.len += b.len();
+    }
+    #[inline]
+    fn put_payload(&mut self, b: Bytes) {
+        if !self.buf.is_empty() {
+            self.chunks.push(self.buf.split().freeze());
+        }
+        self.len += b.len();
+        self.chunks.push(b);
+    }
+}
+
+/// HPACK size (RFC 7541 §4.1) of a header map plus pseudo-header sizes.
+fn list_size(pseudo: usize, n_pseudo: usize, headers: &http::HeaderMap) -> u64 {
+    let mut n = (pseudo + 32 * n_pseudo) as u64;
+    for (k, v) in headers {
+        n += (k.as_str().len() + v.len() + 32) as u64;
+    }
+    n
+}
+
+const TOO_LARGE: UserError =
+    UserError::InvalidHeaders("header list larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE");
+
+impl Connection {
+    fn check_open(&self) -> Result<(), UserError> {
+        if self.dead {
+            return Err(UserError::ConnectionClosed);
+        }
+        Ok(())
+    }
+
+    pub(super) fn open_request(
+        &mut self,
+        req: http::Request<()>,
+        end_stream: bool,
+    ) -> Result<StreamId, UserError> {
+        if self.role != Role::Client {
+            return Err(UserError::WrongRole);
+        }
+        self.check_open()?;
+        if self.goaway_sent.is_some() || self.goaway_recv.is_some() {
+            return Err(UserError::GoingAway);
+        }
+        if self.local_open >= self.peer.max_concurrent_streams {
+            return Err(UserError::StreamLimit);
+        }
+        if self.next_local_id > MAX_WINDOW {
+            return Err(UserError::GoingAway);
+        }
+        let protocol = req.extensions().get::<Protocol>();
+        if protocol.is_some() && !self.peer.enable_connect_protocol {
+            return Err(UserError::InvalidHeaders(
+                "extended CONNECT not enabled by the server",
+            ));
+        }
+        let uri = req.uri();
+        let pseudo = req.method().as_str().len()
+            + uri.scheme_str().map_or(0, str::len)
+            + uri.authority().map_or(0, |a| a.as_str().len())
+            + uri.path_and_query().map_or(1, |p| p.as_str().len())
+            + protocol.map_or(0, |p| p.0.len());
+        if list_size(pseudo, 5, req.headers()) > self.peer.max_header_list_size as u64 {
+            return Err(TOO_LARGE);
+        }
+        self.block.clear();
+        headers::encode_request(&req, &mut self.henc, &mut self.block)?;
+        let id = self.next_local_id;
+        self.next_local_id += 2;
+        write_header_block(
+            &mut self.heads,
+            id,
+            &self.block,
+            end_stream,
+            None,
+            self.peer.max_frame_size,
+        );
+        let mut s = Stream::new(true, self.peer.initial_window_size, self.local_window);
+        s.head_request = req.method() == http::Method::HEAD;
+        if let Some(p) = req
+            .headers()
+            .get("priority")
+            .and_then(|v| priority::parse(v.as_bytes()))
+        {
+            s.priority = p;
+        }
+        if end_stream {
+            s.send_closed = true;
+            s.end_sent = true;
+        }
+        self.streams.insert(id, s);
+        self.local_open += 1;
+        Ok(id)
+    }
+
+    pub(super) fn queue_response(
+        &mut self,
+        id: StreamId,
+        resp: http::Response<()>,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        if self.role != Role::Server {
+            return Err(UserError::WrongRole);
+        }
+        self.check_open()?;
+        let s = self.streams.get(&id).ok_or(UserError::UnknownStream)?;
+        if s.head_sent || s.send_closed {
+            return Err(UserError::StreamClosed);
+        }
+        let informational = resp.status().is_informational();
+        if informational && end_stream {
+            return Err(UserError::InvalidHeaders(
+                "1xx response cannot end the stream",
+            ));
+        }
+        if list_size(3, 1, resp.headers()) > self.peer.max_header_list_size as u64 {
+            return Err(TOO_LARGE);
+        }
+        self.block.clear();
+        headers::encode_response(&resp, &mut self.henc, &mut self.block)?;
+        write_header_block(
+            &mut self.heads,
+            id,
+            &self.block,
+            end_stream,
+            None,
+            self.peer.max_frame_size,
+        );
+        let s = self.streams.get_mut(&id).expect("checked above");
+        if !informational {
+            s.head_sent = true;
+        }
+        if end_stream {
+            s.send_closed = true;
+            s.end_sent = true;
+            self.maybe_close(id);
+        }
+        Ok(())
+    }
+
+    fn sendable_stream(&mut self, id: StreamId) -> Result<&mut Stream, UserError> {
+        if self.dead {
+            return Err(UserError::ConnectionClosed);
+        }
+        let s = self.streams.get_mut(&id).ok_or(UserError::UnknownStream)?;
+        if s.send_closed {
+            return Err(UserError::StreamClosed);
+        }
+        if !s.head_sent {
+            return Err(UserError::InvalidHeaders("send the response head first"));
+        }
+        Ok(s)
+    }
+
+    pub(super) fn queue_data(
+        &mut self,
+        id: StreamId,
+        data: Bytes,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        let s = self.sendable_stream(id)?;
+        if !data.is_empty() {
+            s.queued += data.len();
+            s.queue.push_back(data);
+        }
+        if end_stream {
+            s.send_closed = true;
+        }
+        self.schedule(id);
+        Ok(())
+    }
+
+    pub(super) fn queue_trailers(
+        &mut self,
+        id: StreamId,
+        trailers: http::HeaderMap,
+    ) -> Result<(), UserError> {
+        let max = self.peer.max_header_list_size as u64;
+        let s = self.sendable_stream(id)?;
+        if list_size(0, 0, &trailers) > max {
+            return Err(TOO_LARGE);
+        }
+        s.trailers = Some(trailers);
+        s.send_closed = true;
+        self.schedule(id);
+        Ok(())
+    }
+
+    /// Writes control frames, then HEADERS, then DATA until `limit`.
+    pub(super) fn write_all<S: Sink>(&mut self, sink: &mut S, limit: usize) {
+        if !self.ctrl.is_empty() {
+            sink.put(&self.ctrl);
+            self.ctrl.clear();
+        }
+        if self.dead {
+            return;
+        }
+        if !self.heads.is_empty() {
+            sink.put(&self.heads);
+            self.heads.clear();
+        }
+        while sink.len() < limit {
+            let Some(id) = self.sched.peek() else { break };
+            let Some(s) = self.streams.get_mut(&id) else {
+                // Cannot happen: removal also unschedules. Be defensive.
+                self.sched.remove(id, Default::default());
+                break;
+            };
+            let mut reset = false;
+            if s.queued > 0 {
+                let conn_avail = self.conn_send.available();
+                if conn_avail == 0 {
+                    break;
+                }
+                let room = (limit - sink.len()).min(u32::MAX as usize) as u32;
+                let max = s
+                    .send_window
+                    .available()
+                    .min(conn_avail)
+                    .min(self.peer.max_frame_size)
+                    .min(room.max(1));
+                if max > 0 {
+                    let n = (s.queued as u64).min(max as u64) as u32;
+                    let end = n as usize == s.queued && s.send_closed && s.trailers.is_none();
+                    let hdr = FrameHeader {
+                        len: n,
+                        ty: 0,
+                        flags: if end { flags::END_STREAM } else { 0 },
+                        stream_id: id,
+                    };
+                    sink.put(&hdr.to_bytes());
+                    let mut left = n as usize;
+                    while left > 0 {
+                        let front = s.queue.front_mut().expect("queued > 0");
+                        if front.len() <= left {
+                            left -= front.len();
+                            let b = s.queue.pop_front().expect("non-empty");
+                            sink.put_payload(b);
+                        } else {
+                            sink.put_payload(front.split_to(left));
+                            left = 0;
+                        }
+                    }
+                    s.queued -= n as usize;
+                    s.send_window.consume(n);
+                    self.conn_send.consume(n);
+                    if end {
+                        s.end_sent = true;
+                    }
+                    self.sched.served(id, s.priority);
+                }
+            } else if let Some(t) = s.trailers.take() {
+                self.block.clear();
+                match headers::encode_trailers(&t, &mut self.henc, &mut self.block) {
+                    Ok(()) => {
+                        self.tmp.clear();
+                        write_header_block(
+                            &mut self.tmp,
+                            id,
+                            &self.block,
+                            true,
+                            None,
+                            self.peer.max_frame_size,
+                        );
+                        sink.put(&self.tmp);
+                        s.end_sent = true;
+                    }
+                    Err(_) => reset = true,
+                }
+            } else {
+                let hdr = FrameHeader {
+                    len: 0,
+                    ty: 0,
+                    flags: flags::END_STREAM,
+                    stream_id: id,
+                };
+                sink.put(&hdr.to_bytes());
+                s.end_sent = true;
+            }
+            if reset {
+                self.remove_stream(id, ClosedHow::ResetLocal);
+                self.events.push_back((
+                    Event::Reset {
+                        stream_id: id,
+                        code: ErrorCode::INTERNAL_ERROR,
+                        remote: false,
+                    },
+                    0,
+                ));
+                let hdr = crate::frame::Frame::RstStream {
+                    stream_id: id,
+                    code: ErrorCode::INTERNAL_ERROR,
+                };
+                self.tmp.clear();
+                hdr.encode(&mut self.tmp);
+                sink.put(&self.tmp);
+                continue;
+            }
+            if !s.sendable() {
+                s.scheduled = false;
+                self.sched.remove(id, s.priority);
+                if s.queued == 0 && !s.send_closed {
+                    self.events
+                        .push_back((Event::SendReady { stream_id: id }, 0));
+                }
+            }
+            if s.end_sent {
+                self.maybe_close(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Per-stream state (RFC 9113 §5.1): the send and receive halves of a stream,
+//! the table of live streams, and a bounded memory of recently closed ones so
+//! that late frames get the right treatment (ignore vs STREAM_CLOSED).
+//!
+//! Idle streams are not stored; a stream enters the table when it opens and
+//! leaves it when it is closed (both halves done) or reset.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
+
+use bytes::Bytes;
+
+use super::flow::{RecvWindow, SendWindow};
+use super::Priority;
+use crate::frame::StreamId;
+
+/// Where the receive half is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RecvPhase {
+    /// Waiting for the (final) response head (client; 1xx heads keep it here).
+    Head,
+    /// Head received: DATA or trailers may follow.
+    Body,
+    /// END_STREAM received: half-closed (remote).
+    Closed,
+}
+
+/// One open or half-closed stream.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    /// Opened by us.
+    pub local: bool,
+    // --- receive half ---
+    pub recv_phase: RecvPhase,
+    pub recv_window: RecvWindow,
+    /// content-length of the message being received, if any.
+    pub content_length: Option<u64>,
+    /// DATA bytes received so far (without padding).
+    pub received: u64,
+    /// Client: the request was HEAD (the response has no body).
+    pub head_request: bool,
+    // --- send half ---
+    pub send_window: SendWindow,
+    /// Queued DATA payloads not yet written.
+    pub queue: VecDeque<Bytes>,
+    /// Sum of `queue` lengths.
+    pub queued: usize,
+    /// Server: a final (non-1xx) response head was queued. Client: always true.
+    pub head_sent: bool,
+    /// The application ended its send half (END_STREAM or trailers requested).
+    pub send_closed: bool,
+    /// Trailers to send once `queue` drains.
+    pub trailers: Option<http::HeaderMap>,
+    /// END_STREAM has been put on the wire (or into the output queue).
+    pub end_sent: bool,
+    pub priority: Priority,
+    /// Present in the scheduler (under `priority`).
+    pub scheduled: bool,
+}
+
+impl Stream {
+    pub(crate) fn new(local: bool, send_window: u32, recv_window: u32) -> Self {
+        Stream {
+            local,
+            recv_phase: RecvPhase::Head,
+            recv_window: RecvWindow::new(recv_window, recv_window),
+            content_length: None,
+            received: 0,
+            head_request: false,
+            send_window: SendWindow::new(send_window),
+            queue: VecDeque::new(),
+            queued: 0,
+            head_sent: local,
+            send_closed: false,
+            trailers: None,
+            end_sent: false,
+            priority: Priority::default(),
+            scheduled: false,
+        }
+    }
+
+    /// Something for the DATA scheduler: payload within the window, or a final
+    /// frame (empty END_STREAM DATA or trailers) once the queue is empty.
+    pub(crate) fn sendable(&self) -> bool {
+        if self.end_sent || !self.head_sent {
+            return false;
+        }
+        if self.queued > 0 {
+            self.send_window.available() > 0
+        } else {
+            self.send_closed
+        }
+    }
+
+    /// Both halves are done.
+    pub(crate) fn is_done(&self) -> bool {
+        self.end_sent && self.recv_phase == RecvPhase::Closed
+    }
+}
+
+/// Multiplicative hasher for stream ids (no SipHash on the hot path).
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ b as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Live streams by id.
+pub(crate) type StreamMap = HashMap<StreamId, Stream, BuildHasherDefault<IdHasher>>;
+
+/// How a stream that is no longer in the table ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ClosedHow {
+    /// We sent RST_STREAM (or refused it): late frames are ignored.
+    ResetLocal,
+    /// The peer sent RST_STREAM: further frames are a STREAM_CLOSED stream error.
+    ResetRemote,
+    /// Both END_STREAMs: further DATA/HEADERS are a STREAM_CLOSED connection error.
+    EndStream,
+}
+
+/// Bounded FIFO memory of recently closed streams.
+#[derive(Debug)]
+pub(crate) struct Recent {
+    ring: VecDeque<(StreamId, ClosedHow)>,
+    cap: usize,
+}
+
+impl Recent {
+    pub(crate) fn new(cap: usize) -> Self {
+        Recent {
+            ring: VecDeque::with_capacity(cap),
+            cap,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, id: StreamId, how: ClosedHow) {
+        if self.ring.len() == self.cap {
+            self.ring.pop_front();
+        }
+        self.ring.push_back((id, how));
+    }
+
+    pub(crate) fn get(&self, id: StreamId) -> Option<ClosedHow> {
+        self.ring
+            .iter()
+            .rev()
+            .find(|&&(i, _)| i == id)
+            .map(|&(_, h)| h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_is_bounded() {
+        let mut r = Recent::new(2);
+        r.insert(1, ClosedHow::ResetLocal);
+        r.insert(3, ClosedHow::EndStream);
+        r.insert(5, ClosedHow::ResetRemote);
+        assert_eq!(r.get(1), None);
+        assert_eq!(r.get(3), Some(ClosedHow::EndStream));
+        assert_eq!(r.get(5), Some(ClosedHow::ResetRemote));
+    }
+
+    #[test]
+    fn sendable_rules() {
+        let mut s = Stream::new(true, 10, 10);
+        assert!(!s.sendable());
+        s.queue.push_back(Bytes::from_static(b"abc"));
+        s.queued = 3;
+        assert!(s.sendable());
+        s.send_window.consume(10);
+        assert!(!s.sendable());
+        s.queue.clear();
+        s.queued = 0;
+        s.send_closed = true;
+        assert!(s.sendable());
+    }
+}

@@ -1,0 +1,217 @@
+//! Request/response exchanges through the in-memory Pair: bodies both ways,
+//! trailers, many concurrent streams, PING, SETTINGS events.
+
+mod conn_common;
+use conn_common::*;
+
+use bytes::Bytes;
+use h2o::conn::{Config, Event};
+use h2o::pair::Pair;
+
+#[test]
+fn settings_exchange() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    p.drive();
+    assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+    for evs in [&p.client_events, &p.server_events] {
+        assert!(evs.iter().any(|e| matches!(e, Event::Settings(_))));
+        assert!(evs.iter().any(|e| matches!(e, Event::SettingsAcked)));
+    }
+    assert_eq!(p.client.poll_timeout(), None);
+    assert_eq!(p.client.peer_max_concurrent_streams(), 100);
+}
+
+#[test]
+fn get_with_body_response() {
+    let mut p = connected();
+    let id = p.client.send_request(get("/x"), true).unwrap();
+    assert_eq!(id, 1);
+    p.drive();
+    let Some(Event::Request {
+        stream_id,
+        request,
+        end_stream,
+    }) = p.server_events.pop()
+    else {
+        panic!("no request: {:?}", p.server_events)
+    };
+    assert_eq!((stream_id, end_stream), (1, true));
+    assert_eq!(request.uri().path(), "/x");
+    assert_eq!(request.uri().authority().unwrap().as_str(), "example.com");
+    p.server.send_response(1, ok(), false).unwrap();
+    p.server
+        .send_data(1, Bytes::from_static(b"hello "), false)
+        .unwrap();
+    p.server
+        .send_data(1, Bytes::from_static(b"world"), true)
+        .unwrap();
+    p.drive();
+    assert!(matches!(
+        p.client_events[0],
+        Event::Response { stream_id: 1, ref response, end_stream: false } if response.status() == 200
+    ));
+    assert_eq!(
+        body_of(&p.client_events, 1),
+        (b"hello world".to_vec(), true)
+    );
+    assert!(closed(&p.client_events, 1));
+    assert!(closed(&p.server_events, 1));
+    assert_eq!(p.client.open_streams(), 0);
+    assert_eq!(p.server.open_streams(), 0);
+}
+
+#[test]
+fn post_body_both_ways_and_write_chunks() {
+    let mut p = connected();
+    let body = pattern(100_000);
+    let id = p.client.send_request(post("/up"), false).unwrap();
+    p.client.send_data(id, body.clone(), true).unwrap();
+    p.drive();
+    assert_eq!(body_of(&p.server_events, id), (body.to_vec(), true));
+    p.server.send_response(id, ok(), false).unwrap();
+    p.server.send_data(id, body.slice(..50_000), false).unwrap();
+    p.server.send_data(id, body.slice(50_000..), true).unwrap();
+    // Use the vectored writer on the server side by hand.
+    let mut chunks = Vec::new();
+    let n = p.server.write_chunks(&mut chunks, usize::MAX);
+    assert_eq!(n, chunks.iter().map(|c| c.len()).sum::<usize>());
+    // Payload chunks are the queued Bytes themselves (no copy).
+    assert!(chunks
+        .iter()
+        .any(|c| c.len() == 16_384 && c.as_ptr() == body.as_ptr()));
+    for c in &chunks {
+        p.client.recv(c).unwrap();
+    }
+    p.drive();
+    assert_eq!(body_of(&p.client_events, id), (body.to_vec(), true));
+    assert!(closed(&p.server_events, id));
+}
+
+#[test]
+fn trailers_both_ways() {
+    let mut p = connected();
+    let id = p.client.send_request(post("/t"), false).unwrap();
+    p.client
+        .send_data(id, Bytes::from_static(b"abc"), false)
+        .unwrap();
+    let mut t = http::HeaderMap::new();
+    t.insert("x-checksum", "123".parse().unwrap());
+    p.client.send_trailers(id, t.clone()).unwrap();
+    assert_eq!(
+        p.client.send_data(id, Bytes::from_static(b"x"), false),
+        Err(h2o::conn::UserError::StreamClosed)
+    );
+    p.drive();
+    assert_eq!(body_of(&p.server_events, id).0, b"abc");
+    assert!(p.server_events.iter().any(
+        |e| matches!(e, Event::Trailers { stream_id, trailers } if *stream_id == id && trailers == &t)
+    ));
+    p.server.send_response(id, ok(), false).unwrap();
+    p.server.send_trailers(id, t.clone()).unwrap();
+    p.drive();
+    assert!(p.client_events.iter().any(
+        |e| matches!(e, Event::Trailers { stream_id, trailers } if *stream_id == id && trailers == &t)
+    ));
+    assert!(closed(&p.client_events, id) && closed(&p.server_events, id));
+}
+
+#[test]
+fn informational_then_final() {
+    let mut p = connected();
+    let id = p.client.send_request(post("/c"), false).unwrap();
+    p.drive();
+    let cont = http::Response::builder().status(100).body(()).unwrap();
+    p.server.send_response(id, cont, false).unwrap();
+    p.client
+        .send_data(id, Bytes::from_static(b"b"), true)
+        .unwrap();
+    p.drive();
+    p.server.send_response(id, ok(), true).unwrap();
+    p.drive();
+    let statuses: Vec<u16> = p
+        .client_events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response { response, .. } => Some(response.status().as_u16()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(statuses, [100, 200]);
+    assert!(closed(&p.client_events, id));
+}
+
+#[test]
+fn hundred_concurrent_streams() {
+    let mut p = connected();
+    let mut ids = Vec::new();
+    for i in 0..100 {
+        ids.push(p.client.send_request(get(&format!("/{i}")), true).unwrap());
+    }
+    p.drive();
+    assert_eq!(request_ids(&p.server_events), ids);
+    for (i, &id) in ids.iter().enumerate() {
+        p.server.send_response(id, ok(), false).unwrap();
+        p.server
+            .send_data(id, Bytes::from(format!("body {i}")), true)
+            .unwrap();
+    }
+    p.drive();
+    for (i, &id) in ids.iter().enumerate() {
+        assert_eq!(
+            body_of(&p.client_events, id),
+            (format!("body {i}").into_bytes(), true)
+        );
+        assert!(closed(&p.client_events, id));
+    }
+    assert_eq!(p.server.open_streams(), 0);
+    assert_eq!(p.client.open_streams(), 0);
+}
+
+#[test]
+fn ping_roundtrip() {
+    let mut p = connected();
+    p.client.ping(*b"12345678");
+    p.drive();
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, Event::Ping(d) if d == b"12345678")));
+    assert!(p
+        .client_events
+        .iter()
+        .any(|e| matches!(e, Event::PingAck(d) if d == b"12345678")));
+}
+
+#[test]
+fn head_response_with_content_length_no_body() {
+    let mut p = connected();
+    let req = http::Request::builder()
+        .method("HEAD")
+        .uri("https://example.com/")
+        .body(())
+        .unwrap();
+    let id = p.client.send_request(req, true).unwrap();
+    p.drive();
+    let resp = http::Response::builder()
+        .status(200)
+        .header("content-length", "1234")
+        .body(())
+        .unwrap();
+    p.server.send_response(id, resp, true).unwrap();
+    p.drive();
+    assert!(resets(&p.client_events).is_empty());
+    assert!(closed(&p.client_events, id));
+}
+
+#[test]
+fn send_ready_after_drain() {
+    let mut p = connected();
+    let id = p.client.send_request(post("/s"), false).unwrap();
+    p.client.send_data(id, pattern(1000), false).unwrap();
+    p.drive();
+    assert!(p
+        .client_events
+        .iter()
+        .any(|e| matches!(e, Event::SendReady { stream_id } if *stream_id == id)));
+    assert_eq!(p.client.queued_len(id), Some(0));
+}
