@@ -78,15 +78,9 @@ fn run_connection(
     let (slot_tx, slot_rx) = mpsc::channel::<()>();
     let (done_tx, done_rx) = mpsc::channel::<()>();
 
-    // ---- writer ----
-    let w_shared = Arc::clone(&shared);
-    let w_sock = Arc::clone(&wsock);
-    let w_files = Arc::clone(&files);
-    let writer = std::thread::spawn(move || -> Result<(), String> {
-        let mut rng = seed;
-        let mut enc = Encoder::default();
-        let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
-        buf.extend_from_slice(PREFACE);
+    // The preface goes out before the reader may answer the server's SETTINGS.
+    {
+        let mut buf = PREFACE.to_vec();
         Frame::Settings {
             ack: false,
             settings: Settings {
@@ -101,7 +95,21 @@ fn run_connection(
             increment: (1 << 30),
         }
         .encode(&mut buf);
-        w_shared.lock().unwrap().settings_sent += 1;
+        shared.lock().unwrap().settings_sent += 1;
+        wsock
+            .lock()
+            .unwrap()
+            .write_all(&buf)
+            .map_err(|e| format!("write preface: {e}"))?;
+    }
+    // ---- writer ----
+    let w_shared = Arc::clone(&shared);
+    let w_sock = Arc::clone(&wsock);
+    let w_files = Arc::clone(&files);
+    let writer = std::thread::spawn(move || -> Result<(), String> {
+        let mut rng = seed;
+        let mut enc = Encoder::default();
+        let mut buf: Vec<u8> = Vec::with_capacity(64 << 10);
         let mut in_flight = 0usize;
         let mut last_sid = 0u32;
         let flush = |buf: &mut Vec<u8>| -> Result<(), String> {
