@@ -263,17 +263,15 @@ pub fn get(
                     last_stream_id,
                     code,
                     debug,
-                } => {
-                    if last_stream_id < sid || code != ErrorCode::NO_ERROR {
-                        return err(format!(
-                            "server sent GOAWAY {code} (last stream {last_stream_id}){}",
-                            if debug.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", String::from_utf8_lossy(&debug))
-                            }
-                        ));
-                    }
+                } if last_stream_id < sid || code != ErrorCode::NO_ERROR => {
+                    let debug = if debug.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", String::from_utf8_lossy(&debug))
+                    };
+                    return err(format!(
+                        "server sent GOAWAY {code} (last stream {last_stream_id}){debug}"
+                    ));
                 }
                 _ => {}
             }
