@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
+echo "--- tests/wasm-probe natively: the probe really completes a request"
+(cd tests/wasm-probe && CARGO_TARGET_DIR="$TARGET_DIR/wasm-probe" cargo test --quiet)
+
 echo "--- wasm32-unknown-unknown: tests/wasm-probe"
 (cd tests/wasm-probe && CARGO_TARGET_DIR="$TARGET_DIR/wasm-probe" \
     cargo build --release --target wasm32-unknown-unknown --quiet)
