@@ -223,10 +223,12 @@ fn fast_paths_match_frame_encode() {
 
 #[test]
 fn settings_written_in_id_order_only_present() {
-    let mut s = Settings::default();
-    s.no_rfc7540_priorities = Some(1);
-    s.header_table_size = Some(0);
-    s.max_frame_size = Some(20_000);
+    let s = Settings {
+        no_rfc7540_priorities: Some(1),
+        header_table_size: Some(0),
+        max_frame_size: Some(20_000),
+        ..Settings::default()
+    };
     let mut out = Vec::new();
     encode::write_settings(&mut out, &s);
     assert_eq!(

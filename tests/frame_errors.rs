@@ -303,8 +303,10 @@ fn settings_values() {
         p.extend_from_slice(&v.to_be_bytes());
     }
     let f = expect_ok(&raw(0x4, 0, 0, &p));
-    let mut want = Settings::default();
-    want.max_concurrent_streams = Some(20);
+    let want = Settings {
+        max_concurrent_streams: Some(20),
+        ..Settings::default()
+    };
     assert_eq!(
         f,
         Frame::Settings {
@@ -356,7 +358,6 @@ fn poisoned_decoder_yields_nothing_more() {
     assert!(matches!(it.next(), Some(Err(Error::Connection { .. }))));
     assert_eq!(it.next(), None);
     assert_eq!(it.next(), None);
-    drop(it);
     assert!(d.is_poisoned());
     d.push(&ping_ok());
     assert_eq!(d.frames().count(), 0);

@@ -34,7 +34,10 @@ fn lut_and_generic_agree_everywhere() {
         }
     }
     // Sanity: both outcomes were exercised in bulk.
-    assert!(errors > 100_000 && checked - errors > 100_000, "{errors}/{checked}");
+    assert!(
+        errors > 100_000 && checked - errors > 100_000,
+        "{errors}/{checked}"
+    );
 }
 
 #[test]

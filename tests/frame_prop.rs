@@ -21,7 +21,11 @@ fn opt<S: Strategy<Value = u32>>(s: S) -> impl Strategy<Value = Option<u32>> {
 fn settings() -> impl Strategy<Value = Settings> {
     (
         (opt(any::<u32>()), opt(0..=1u32), opt(any::<u32>())),
-        (opt(0..=0x7fff_ffffu32), opt(16_384..=16_777_215u32), opt(any::<u32>())),
+        (
+            opt(0..=0x7fff_ffffu32),
+            opt(16_384..=16_777_215u32),
+            opt(any::<u32>()),
+        ),
         (opt(0..=1u32), opt(0..=1u32)),
     )
         .prop_map(|((a, b, c), (d, e, f), (g, h))| Settings {
