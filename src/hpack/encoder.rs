@@ -116,7 +116,9 @@ impl Encoder {
         } = field;
         out.reserve(name.len() + value.len() + 8);
         let sidx = static_table::name_index(name);
-        if sidx != 0 {
+        // An explicit never-indexed field stays a never-indexed literal even
+        // if it matches a static entry, so that intermediaries keep it so.
+        if sidx != 0 && !never_index {
             let exact = static_table::exact_index(sidx, value);
             if exact != 0 {
                 write_int(out, 0x80, 7, exact);

@@ -136,13 +136,8 @@ pub(crate) fn exact_index(name_idx: usize, value: &[u8]) -> usize {
         2 => hit(2..4),
         4 => hit(4..6),
         6 => hit(6..8),
-        8 => {
-            if value.len() == 3 {
-                hit(8..15)
-            } else {
-                0
-            }
-        }
+        8 if value.len() == 3 => hit(8..15),
+        8 => 0,
         16 => hit(16..17),
         _ if value.is_empty() => name_idx,
         _ => 0,
