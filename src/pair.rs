@@ -79,7 +79,7 @@ impl Pair {
     }
 
     /// Moves one hop of output each way and takes events. Returns whether any
-    /// byte moved.
+    /// byte moved or either side has output pending.
     pub fn step(&mut self) -> bool {
         let mut moved = false;
         self.buf.clear();
@@ -100,6 +100,8 @@ impl Pair {
         }
         if self.auto_poll {
             self.poll_events();
+            // Taking events may have queued WINDOW_UPDATEs.
+            moved |= self.client.wants_write() || self.server.wants_write();
         }
         moved
     }

@@ -102,3 +102,69 @@ pub fn pattern(n: usize) -> Bytes {
 pub fn connected() -> Pair {
     Pair::connected()
 }
+
+/// An HPACK block of never-indexed literals (does not touch the peer's dynamic table).
+pub fn block(fields: &[(&str, &str)]) -> Bytes {
+    let mut enc = h2o::hpack::Encoder::new(4096);
+    let mut out = Vec::new();
+    enc.encode(
+        fields.iter().map(|(n, v)| h2o::hpack::HeaderField {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: true,
+        }),
+        &mut out,
+    );
+    Bytes::from(out)
+}
+
+pub fn get_block(path: &str) -> Bytes {
+    block(&[
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "example.com"),
+        (":path", path),
+    ])
+}
+
+pub fn headers(stream_id: u32, block: Bytes, end_stream: bool) -> Frame {
+    Frame::Headers {
+        stream_id,
+        end_stream,
+        end_headers: true,
+        priority: None,
+        block,
+    }
+}
+
+pub fn data(stream_id: u32, d: &'static [u8], end_stream: bool) -> Frame {
+    Frame::Data {
+        stream_id,
+        end_stream,
+        data: Bytes::from_static(d),
+        flow_len: d.len() as u32,
+    }
+}
+
+/// The (code) of the connection error recorded, if any.
+pub fn conn_err(errs: &[h2o::Error]) -> Option<h2o::ErrorCode> {
+    errs.iter().find_map(|e| match e {
+        h2o::Error::Connection { code, .. } => Some(*code),
+        _ => None,
+    })
+}
+
+/// GOAWAY codes received in `events`.
+pub fn goaways(events: &[Event]) -> Vec<(u32, h2o::ErrorCode)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::GoAway {
+                last_stream_id,
+                code,
+                ..
+            } => Some((*last_stream_id, *code)),
+            _ => None,
+        })
+        .collect()
+}

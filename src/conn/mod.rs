@@ -268,6 +268,8 @@ pub struct Connection {
     /// Staging for frame headers in [`Connection::write_chunks`].
     chunk_buf: BytesMut,
     sched: Scheduler,
+    /// Emptied DATA queues of closed streams, reused by new streams.
+    deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
     events: VecDeque<(Event, u32)>,
     goaway_sent: Option<StreamId>,
@@ -335,6 +337,7 @@ impl Connection {
             tmp: Vec::new(),
             chunk_buf: BytesMut::new(),
             sched: Scheduler::default(),
+            deque_pool: Vec::new(),
             events: VecDeque::with_capacity(16),
             goaway_sent: None,
             goaway_recv: None,
@@ -621,7 +624,12 @@ impl Connection {
 
     /// Removes a stream from the table and the scheduler, remembering how it ended.
     fn remove_stream(&mut self, id: StreamId, how: ClosedHow) -> Option<Stream> {
-        let s = self.streams.remove(&id)?;
+        let mut s = self.streams.remove(&id)?;
+        if s.queue.capacity() > 0 && self.deque_pool.len() < 64 {
+            let mut q = core::mem::take(&mut s.queue);
+            q.clear();
+            self.deque_pool.push(q);
+        }
         if s.scheduled {
             self.sched.remove(id, s.priority);
         }
@@ -632,6 +640,15 @@ impl Connection {
         }
         self.recent.insert(id, how);
         Some(s)
+    }
+
+    /// A new stream with the current windows, reusing a pooled DATA queue.
+    fn new_stream(&mut self, local: bool) -> Stream {
+        let mut s = Stream::new(local, self.peer.initial_window_size, self.local_window);
+        if let Some(q) = self.deque_pool.pop() {
+            s.queue = q;
+        }
+        s
     }
 
     /// Closes the stream if both halves are done.

@@ -38,10 +38,8 @@ pub fn parse(value: &[u8]) -> Option<Priority> {
         }
         match key {
             b"u" => {
-                if let Some(v) = val {
-                    if let [d @ b'0'..=b'7'] = v {
-                        p.urgency = d - b'0';
-                    }
+                if let Some([d @ b'0'..=b'7']) = val {
+                    p.urgency = d - b'0';
                 }
             }
             b"i" => match val {

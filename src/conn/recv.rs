@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::headers::{BlockKind, HeadBuilder, HeadKind};
-use super::stream::{ClosedHow, RecvPhase, Stream};
+use super::stream::{ClosedHow, RecvPhase};
 use super::{priority, Connection, Event, Role, PREFACE};
 use crate::error::{Error, ErrorCode};
 use crate::frame::{Frame, Settings, StreamId};
@@ -477,7 +477,7 @@ impl Connection {
                 "content-length mismatch",
             ));
         }
-        let mut s = Stream::new(false, self.peer.initial_window_size, self.local_window);
+        let mut s = self.new_stream(false);
         s.content_length = head.content_length;
         s.recv_phase = if end_stream {
             RecvPhase::Closed

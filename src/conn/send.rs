@@ -145,7 +145,7 @@ impl Connection {
             None,
             self.peer.max_frame_size,
         );
-        let mut s = Stream::new(true, self.peer.initial_window_size, self.local_window);
+        let mut s = self.new_stream(true);
         s.head_request = req.method() == http::Method::HEAD;
         if let Some(p) = req
             .headers()

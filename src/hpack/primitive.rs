@@ -8,11 +8,7 @@ use super::{huffman, DecodeError};
 /// above `u32::MAX`, and encodings longer than 5 continuation octets (the most
 /// a `u32` needs), are [`DecodeError::IntegerOverflow`].
 #[inline]
-pub(crate) fn read_int(
-    block: &[u8],
-    pos: usize,
-    prefix: u32,
-) -> Result<(usize, usize), DecodeError> {
+pub(crate) fn read_int(block: &[u8], pos: usize, prefix: u32) -> Result<(usize, usize), DecodeError> {
     let mask = ((1u16 << prefix) - 1) as u8;
     let first = block.get(pos).ok_or(DecodeError::Truncated)? & mask;
     if first < mask {
@@ -140,23 +136,9 @@ mod tests {
     fn integer_edges() {
         for prefix in 1..=8 {
             let max = (1usize << prefix) - 1;
-            for v in [
-                0,
-                1,
-                max - 1,
-                max,
-                max + 1,
-                127 + max,
-                128 + max,
-                65535,
-                u32::MAX as usize,
-            ] {
+            for v in [0, 1, max - 1, max, max + 1, 127 + max, 128 + max, 65535, u32::MAX as usize] {
                 let e = enc(0, prefix, v);
-                assert_eq!(
-                    read_int(&e, 0, prefix),
-                    Ok((v, e.len())),
-                    "prefix {prefix} value {v}"
-                );
+                assert_eq!(read_int(&e, 0, prefix), Ok((v, e.len())), "prefix {prefix} value {v}");
             }
         }
         // u32::MAX with a 5-bit prefix: 31 + 5 continuation octets.
@@ -172,10 +154,7 @@ mod tests {
             Err(DecodeError::IntegerOverflow)
         );
         // Five octets whose value exceeds u32.
-        assert_eq!(
-            read_int(&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], 0, 5),
-            Err(DecodeError::IntegerOverflow)
-        );
+        assert_eq!(read_int(&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], 0, 5), Err(DecodeError::IntegerOverflow));
         // Truncated.
         assert_eq!(read_int(&[0x1f], 0, 5), Err(DecodeError::Truncated));
         assert_eq!(read_int(&[0x1f, 0x80], 0, 5), Err(DecodeError::Truncated));
@@ -195,13 +174,7 @@ mod tests {
         let mut out = Vec::new();
         write_string(&mut out, b"\x00\x01");
         assert_eq!(out, [0x02, 0x00, 0x01]);
-        assert_eq!(
-            read_string(&out, 0, &mut scratch, 1),
-            Err(DecodeError::StringTooLong)
-        );
-        assert_eq!(
-            read_string(&out[..2], 0, &mut scratch, 100),
-            Err(DecodeError::Truncated)
-        );
+        assert_eq!(read_string(&out, 0, &mut scratch, 1), Err(DecodeError::StringTooLong));
+        assert_eq!(read_string(&out[..2], 0, &mut scratch, 100), Err(DecodeError::Truncated));
     }
 }

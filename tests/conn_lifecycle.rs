@@ -1,0 +1,278 @@
+//! Connection lifecycle: MAX_CONCURRENT_STREAMS, SETTINGS timeout, GOAWAY
+//! (graceful shutdown with in-flight streams, refused streams above
+//! last_stream_id), RST_STREAM both ways, is_closed.
+
+mod conn_common;
+use conn_common::*;
+
+use bytes::Bytes;
+use core::time::Duration;
+use h2o::conn::{Config, Event, UserError};
+use h2o::frame::Frame;
+use h2o::pair::Pair;
+use h2o::ErrorCode;
+
+#[test]
+fn client_respects_peer_concurrency_limit() {
+    let server = Config {
+        max_concurrent_streams: 2,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), server);
+    p.drive();
+    let a = p.client.send_request(get("/a"), true).unwrap();
+    let _b = p.client.send_request(get("/b"), true).unwrap();
+    assert_eq!(
+        p.client.send_request(get("/c"), true),
+        Err(UserError::StreamLimit)
+    );
+    p.drive();
+    p.server.send_response(a, ok(), true).unwrap();
+    p.drive();
+    assert!(closed(&p.client_events, a));
+    assert!(p.client.send_request(get("/c"), true).is_ok());
+}
+
+#[test]
+fn server_refuses_streams_beyond_its_limit() {
+    let server = Config {
+        max_concurrent_streams: 1,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), server);
+    p.drive();
+    p.inject_to_server(&enc(&[
+        headers(1, get_block("/1"), true),
+        headers(3, get_block("/3"), true),
+    ]))
+    .unwrap();
+    p.poll_events();
+    assert_eq!(request_ids(&p.server_events), [1]);
+    let mut buf = Vec::new();
+    p.server.write_to(&mut buf, usize::MAX);
+    let mut dec = h2o::frame::FrameDecoder::default();
+    dec.push(&buf);
+    let out: Vec<Frame> = dec.frames().map(|f| f.unwrap()).collect();
+    assert!(out.contains(&Frame::RstStream {
+        stream_id: 3,
+        code: ErrorCode::REFUSED_STREAM
+    }));
+    // Late DATA for the refused stream is ignored.
+    p.inject_to_server(&enc(&[data(3, b"x", true)])).unwrap();
+    assert!(p.server_errors.is_empty());
+}
+
+#[test]
+fn settings_timeout() {
+    // A server that never ACKs: only the client's preface reaches it, and we drop
+    // the server's output.
+    let mut c = h2o::Connection::client(Config {
+        settings_timeout: Duration::from_secs(5),
+        ..Config::default()
+    });
+    c.handle_timeout(Duration::from_secs(100));
+    assert_eq!(c.poll_timeout(), Some(Duration::from_secs(105)));
+    c.handle_timeout(Duration::from_secs(104));
+    assert!(!c.is_closed());
+    c.handle_timeout(Duration::from_secs(105));
+    let mut out = Vec::new();
+    c.write_to(&mut out, usize::MAX);
+    // Preface + SETTINGS + WINDOW_UPDATE + GOAWAY(SETTINGS_TIMEOUT).
+    let mut dec = h2o::frame::FrameDecoder::default();
+    dec.push(&out[24..]);
+    let frames: Vec<Frame> = dec.frames().map(|f| f.unwrap()).collect();
+    assert!(frames.iter().any(|f| matches!(
+        f,
+        Frame::GoAway {
+            code: ErrorCode::SETTINGS_TIMEOUT,
+            ..
+        }
+    )));
+    assert!(c.is_closed());
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn settings_acked_in_time_disarms_timer() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    assert!(p.client.poll_timeout().is_some());
+    p.drive();
+    assert_eq!(p.client.poll_timeout(), None);
+    assert_eq!(p.server.poll_timeout(), None);
+    p.advance(Duration::from_secs(3600));
+    assert!(!p.client.is_closed() && !p.server.is_closed());
+}
+
+#[test]
+fn graceful_shutdown_lets_streams_finish() {
+    let mut p = connected();
+    let a = p.client.send_request(post("/a"), false).unwrap();
+    p.drive();
+    p.server.shutdown(ErrorCode::NO_ERROR);
+    p.drive();
+    assert_eq!(goaways(&p.client_events), [(a, ErrorCode::NO_ERROR)]);
+    assert_eq!(
+        p.client.send_request(get("/late"), true),
+        Err(UserError::GoingAway)
+    );
+    assert!(!p.server.is_closed());
+    // In-flight stream finishes.
+    p.client
+        .send_data(a, Bytes::from_static(b"body"), true)
+        .unwrap();
+    p.drive();
+    p.server.send_response(a, ok(), false).unwrap();
+    p.server
+        .send_data(a, Bytes::from_static(b"done"), true)
+        .unwrap();
+    p.drive();
+    assert_eq!(body_of(&p.client_events, a), (b"done".to_vec(), true));
+    assert!(p.server.is_closed());
+    assert!(p.client.is_closed());
+}
+
+#[test]
+fn goaway_refuses_streams_above_last_id() {
+    let mut p = connected();
+    let a = p.client.send_request(get("/a"), true).unwrap();
+    p.drive();
+    p.server.shutdown(ErrorCode::NO_ERROR);
+    // Client opens b before it sees the GOAWAY.
+    let b = p.client.send_request(get("/b"), true).unwrap();
+    p.drive();
+    // The server ignores (refuses) b, the client reports it refused.
+    assert_eq!(request_ids(&p.server_events), [a]);
+    assert!(resets(&p.client_events).contains(&(b, ErrorCode::REFUSED_STREAM, true)));
+    p.server.send_response(a, ok(), true).unwrap();
+    p.drive();
+    assert!(closed(&p.client_events, a));
+    assert!(p.client.is_closed() && p.server.is_closed());
+}
+
+#[test]
+fn received_goaway_refuses_our_streams_above_last() {
+    let mut p = connected();
+    let a = p.client.send_request(get("/a"), true).unwrap();
+    let b = p.client.send_request(get("/b"), true).unwrap();
+    let c = p.client.send_request(get("/c"), true).unwrap();
+    p.drive();
+    p.inject_to_client(&enc(&[Frame::GoAway {
+        last_stream_id: a,
+        code: ErrorCode::NO_ERROR,
+        debug: bytes::Bytes::from_static(b"bye"),
+    }]))
+    .unwrap();
+    p.poll_events();
+    assert!(matches!(
+        &p.client_events[0],
+        Event::GoAway { last_stream_id, debug, .. } if *last_stream_id == a && debug == "bye"
+    ));
+    let r = resets(&p.client_events);
+    assert_eq!(
+        r,
+        [
+            (b, ErrorCode::REFUSED_STREAM, true),
+            (c, ErrorCode::REFUSED_STREAM, true)
+        ]
+    );
+    assert_eq!(p.client.open_streams(), 1);
+}
+
+#[test]
+fn connection_error_sends_goaway_and_closes() {
+    let mut p = connected();
+    let a = p.client.send_request(get("/a"), true).unwrap();
+    p.drive();
+    let _ = p.inject_to_client(&enc(&[data(99, b"x", false)]));
+    assert_eq!(conn_err(&p.client_errors), Some(ErrorCode::PROTOCOL_ERROR));
+    assert!(!p.client.is_closed(), "GOAWAY not yet written");
+    p.drive();
+    assert!(p.client.is_closed());
+    assert!(p.server_events.iter().any(|e| matches!(
+        e,
+        Event::GoAway { code: ErrorCode::PROTOCOL_ERROR, debug, .. } if !debug.is_empty()
+    )));
+    assert_eq!(
+        p.client.send_request(get("/b"), true),
+        Err(UserError::ConnectionClosed)
+    );
+    let _ = a;
+}
+
+#[test]
+fn reset_both_ways() {
+    let mut p = connected();
+    let a = p.client.send_request(post("/a"), false).unwrap();
+    p.drive();
+    p.client.reset(a, ErrorCode::CANCEL).unwrap();
+    p.drive();
+    assert!(resets(&p.server_events).contains(&(a, ErrorCode::CANCEL, true)));
+    assert_eq!(
+        p.client.reset(a, ErrorCode::CANCEL),
+        Err(UserError::UnknownStream)
+    );
+    assert_eq!(
+        p.server.send_response(a, ok(), true),
+        Err(UserError::UnknownStream)
+    );
+    let b = p.client.send_request(post("/b"), false).unwrap();
+    p.drive();
+    p.server.reset(b, ErrorCode::INTERNAL_ERROR).unwrap();
+    p.drive();
+    assert!(resets(&p.client_events).contains(&(b, ErrorCode::INTERNAL_ERROR, true)));
+    assert_eq!(p.client.open_streams(), 0);
+    assert_eq!(p.server.open_streams(), 0);
+    assert!(p.client_errors.is_empty() && p.server_errors.is_empty());
+}
+
+#[test]
+fn reset_before_headers_written_keeps_order() {
+    // The RST_STREAM must not overtake the HEADERS that open the stream.
+    let mut p = connected();
+    let a = p.client.send_request(post("/a"), false).unwrap();
+    p.client.reset(a, ErrorCode::CANCEL).unwrap();
+    p.drive();
+    assert!(p.server_errors.is_empty(), "{:?}", p.server_errors);
+    assert!(resets(&p.server_events).contains(&(a, ErrorCode::CANCEL, true)));
+}
+
+#[test]
+fn api_misuse() {
+    let mut p = connected();
+    assert_eq!(
+        p.server.send_request(get("/"), true),
+        Err(UserError::WrongRole)
+    );
+    assert_eq!(
+        p.client.send_response(1, ok(), true),
+        Err(UserError::WrongRole)
+    );
+    assert_eq!(
+        p.client.send_data(1, Bytes::new(), true),
+        Err(UserError::UnknownStream)
+    );
+    let a = p.client.send_request(get("/"), true).unwrap();
+    assert_eq!(
+        p.client.send_data(a, Bytes::from_static(b"x"), true),
+        Err(UserError::StreamClosed)
+    );
+    p.drive();
+    assert!(matches!(
+        p.server.send_data(a, Bytes::from_static(b"x"), true),
+        Err(UserError::InvalidHeaders(_))
+    ));
+    let bad = http::Response::builder()
+        .status(200)
+        .header("connection", "close")
+        .body(())
+        .unwrap();
+    assert!(matches!(
+        p.server.send_response(a, bad, true),
+        Err(UserError::InvalidHeaders(_))
+    ));
+    p.server.send_response(a, ok(), true).unwrap();
+    assert_eq!(
+        p.server.send_response(a, ok(), true),
+        Err(UserError::UnknownStream)
+    );
+}
