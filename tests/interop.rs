@@ -76,6 +76,13 @@ fn nghttp_fetches_each_file_byte_exact() {
         assert!(o.status.success(), "nghttp /{name}: {}", stderr(&o));
         assert_same(&o.stdout, &root.path().join(name));
     }
+    // Tiny flow-control windows (4 KiB stream, 16 KiB connection): the 5 MiB
+    // body leaves in many window-sized pieces as WINDOW_UPDATEs arrive.
+    let o = run(Command::new(&nghttp)
+        .args(["-t", "60", "-w", "12", "-W", "14"])
+        .arg(server.url("/big.bin")));
+    assert!(o.status.success(), "nghttp -w 12 -W 14: {}", stderr(&o));
+    assert_same(&o.stdout, &root.path().join("big.bin"));
 }
 
 /// Parses `nghttp -s` statistics rows: (code, path).
