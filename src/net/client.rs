@@ -279,7 +279,9 @@ pub fn get(
         if done {
             break;
         }
-        if conn.wants_write() {
+        // More output only counts if the last turn could write something
+        // (otherwise it is waiting on the peer's flow-control window).
+        if !wbuf.is_empty() && conn.wants_write() {
             continue;
         }
         if conn.is_closed() {
