@@ -608,7 +608,7 @@ fn mixed_frame_load() {
     let (conns, per_conn) = if cfg!(debug_assertions) {
         (3, 600)
     } else {
-        (4, 2500)
+        (4, 5000)
     };
     let start = Instant::now();
     let deadline = start + Duration::from_secs(20);
