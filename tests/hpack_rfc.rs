@@ -524,3 +524,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn huge_initial_table_is_cheap_and_works() {
+    // Index memory is capped; a table larger than the cap still round-trips.
+    let mut enc = Encoder::new(1 << 30);
+    let mut dec = Decoder::new(1 << 30);
+    for i in 0..2000 {
+        let v = format!("value-{i}");
+        let list = [("x-k", v.as_str()), ("x-k", v.as_str())];
+        let out = encode(&mut enc, &list);
+        assert_eq!(decode(&mut dec, &out).unwrap(), fields(&list));
+        assert_eq!(*out.last().unwrap(), 0xbe, "second copy is indexed");
+    }
+    assert_eq!(enc.table_len(), 2000);
+    assert_eq!(enc.table_size(), dec.table_size());
+    // The peer's limit above our cap: we announce the cap.
+    enc.set_max_table_size(1 << 20);
+    let out = encode(&mut enc, &[]);
+    let mut dec = Decoder::new(1 << 20);
+    decode(&mut dec, &out).unwrap();
+    assert_eq!(dec.table_max_size(), h2o::hpack::MAX_ENCODER_TABLE_SIZE);
+}

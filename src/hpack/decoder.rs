@@ -24,7 +24,8 @@ pub struct Decoder {
     max_table_size: usize,
     max_string_len: usize,
     table: DynTable,
-    /// Huffman-decoded strings of the current field.
+    /// Huffman-decoded strings of the current field (only grows; each field
+    /// tracks how much of it is in use).
     scratch: Vec<u8>,
 }
 
@@ -160,10 +161,16 @@ impl Decoder {
     where
         F: FnMut(HeaderField<'_>),
     {
-        self.scratch.clear();
+        let mut used = 0;
         let (idx, mut pos) = read_int(block, pos, prefix)?;
         let name = if idx == 0 {
-            let (s, p) = read_string(block, pos, &mut self.scratch, self.max_string_len)?;
+            let (s, p) = read_string(
+                block,
+                pos,
+                &mut self.scratch,
+                &mut used,
+                self.max_string_len,
+            )?;
             pos = p;
             Name::Str(s)
         } else if let Some(&(n, _)) = STATIC_TABLE.get(idx - 1) {
@@ -175,7 +182,13 @@ impl Decoder {
             }
             Name::Dynamic(i)
         };
-        let (value, pos) = read_string(block, pos, &mut self.scratch, self.max_string_len)?;
+        let (value, pos) = read_string(
+            block,
+            pos,
+            &mut self.scratch,
+            &mut used,
+            self.max_string_len,
+        )?;
         if index {
             let name = match name {
                 Name::Static(n) => n,
@@ -184,9 +197,12 @@ impl Decoder {
                     // The insertion may evict the entry the name comes from
                     // (§4.4): copy it out first.
                     let (n, _) = self.table.get(i).ok_or(DecodeError::InvalidIndex)?;
-                    let start = self.scratch.len();
-                    self.scratch.extend_from_slice(n);
-                    &self.scratch[start..]
+                    let end = used + n.len();
+                    if self.scratch.len() < end {
+                        self.scratch.resize(end, 0);
+                    }
+                    self.scratch[used..end].copy_from_slice(n);
+                    &self.scratch[used..end]
                 }
             };
             let value = value.get(block, &self.scratch);

@@ -2,14 +2,18 @@
 //! fields, Huffman when shorter, pending table size updates.
 //!
 //! Lookup order for a field:
-//! 1. static table: the name is matched by length and first/last byte before a
-//!    full comparison, exact pairs are checked only for the few static entries
-//!    that have values; no hashing for fields that hit the static table;
+//! 1. static table: a perfect hash of (length, first byte, last byte) gives
+//!    the only candidate name, confirmed by one comparison; exact pairs are
+//!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
-//! 3. dynamic table: two hash maps from a 64-bit hash of (name, value) and of
-//!    name to the entry's absolute insertion index; a hit is verified against
-//!    the entry's bytes, and evictions remove the map entries that still point
-//!    to the evicted index, so the maps stay consistent with the table;
+//! 3. dynamic table: two small 4-way set-associative indexes (no hash map,
+//!    no allocation after construction) from a 64-bit hash of (name, value)
+//!    and of name to the entry's absolute insertion index; a hit is verified
+//!    against the entry's bytes, and evictions clear the slots that still
+//!    point to the evicted index, so the indexes stay consistent with the
+//!    table. A slot lost to a collision only costs a missed compression
+//!    opportunity, never a wrong index. Static names hash by their static
+//!    index, so their bytes are not hashed;
 //! 4. otherwise a literal, added to the table unless the policy says not to.
 //!
 //! Indexing policy (literal *with* incremental indexing unless one applies):
@@ -22,17 +26,16 @@
 //! `proxy-authorization`, and `cookie` / `set-cookie` values shorter than 20
 //! bytes (short values can be guessed by probing the compression, §7.1.3).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use super::primitive::{write_int, write_string};
-use super::static_table::{self, idx, STATIC_TABLE};
+use super::static_table::{self, bytes_eq, idx, STATIC_TABLE};
 use super::table::{DynTable, ENTRY_OVERHEAD};
 use super::{HeaderField, DEFAULT_TABLE_SIZE};
 
 /// Largest dynamic table the encoder uses, whatever the peer allows: a bigger
 /// table costs memory per connection for little compression gain.
-pub const MAX_ENCODER_TABLE_SIZE: usize = 64 * 1024;
+pub const MAX_ENCODER_TABLE_SIZE: usize = 16 * 1024;
 
 /// Cookie values shorter than this are encoded never-indexed (§7.1.3).
 const SHORT_COOKIE: usize = 20;
@@ -43,9 +46,9 @@ pub struct Encoder {
     table: DynTable,
     /// (pair hash, name hash if the name is in `by_name`), one per table entry, oldest first.
     hashes: VecDeque<(u64, Option<u64>)>,
-    by_pair: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    by_pair: Index,
     /// Names that are not in the static table.
-    by_name: HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    by_name: Index,
     /// Smallest and last size set since the last block (§4.2).
     pending: Option<(usize, usize)>,
 }
@@ -57,13 +60,15 @@ impl Default for Encoder {
 }
 
 impl Encoder {
-    /// An encoder whose dynamic table starts at `max_table_size`.
+    /// An encoder whose dynamic table starts at `max_table_size` (the size
+    /// both ends assume, normally [`DEFAULT_TABLE_SIZE`]; it is not capped by
+    /// [`MAX_ENCODER_TABLE_SIZE`], since that would need a size update).
     pub fn new(max_table_size: usize) -> Self {
         Encoder {
             table: DynTable::new(max_table_size),
             hashes: VecDeque::new(),
-            by_pair: HashMap::default(),
-            by_name: HashMap::default(),
+            by_pair: Index::new(max_table_size),
+            by_name: Index::new(max_table_size),
             pending: None,
         }
     }
@@ -114,7 +119,6 @@ impl Encoder {
             value,
             never_index,
         } = field;
-        out.reserve(name.len() + value.len() + 8);
         let sidx = static_table::name_index(name);
         // An explicit never-indexed field stays a never-indexed literal even
         // if it matches a static entry, so that intermediaries keep it so.
@@ -152,9 +156,13 @@ impl Encoder {
         }
         let pair_hash = hash_bytes(name_hash, value);
         if use_table {
-            if let Some(&abs) = self.by_pair.get(&pair_hash) {
-                if let Some(i) = self.table.relative(abs) {
-                    if self.table.get(i) == Some((name, value)) {
+            if let Some(abs) = self.by_pair.get(pair_hash) {
+                if let Some(i) = self.table.relative32(abs) {
+                    if self
+                        .table
+                        .get(i)
+                        .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
+                    {
                         write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
                         return;
                     }
@@ -173,9 +181,9 @@ impl Encoder {
     /// HPACK index of a dynamic entry named `name`, or 0.
     #[inline]
     fn dynamic_name(&self, name_hash: u64, name: &[u8]) -> usize {
-        if let Some(&abs) = self.by_name.get(&name_hash) {
-            if let Some(i) = self.table.relative(abs) {
-                if self.table.get(i).is_some_and(|(n, _)| n == name) {
+        if let Some(abs) = self.by_name.get(name_hash) {
+            if let Some(i) = self.table.relative32(abs) {
+                if self.table.get(i).is_some_and(|(n, _)| bytes_eq(n, name)) {
                     return STATIC_TABLE.len() + 1 + i;
                 }
             }
@@ -230,24 +238,122 @@ impl Encoder {
             self.table
                 .set_max_size(last, |evicted| evict_hashes(hashes, by_pair, by_name, evicted));
         }
+        if Index::buckets_for(self.table.max_size()) != self.by_pair.buckets() {
+            // Resize the indexes to the new table size and re-add live entries.
+            self.by_pair = Index::new(self.table.max_size());
+            self.by_name = Index::new(self.table.max_size());
+            let first = self.table.next_abs() - self.hashes.len() as u64;
+            for (i, &(pair, name)) in self.hashes.iter().enumerate() {
+                self.by_pair.insert(pair, first + i as u64);
+                if let Some(name) = name {
+                    self.by_name.insert(name, first + i as u64);
+                }
+            }
+        }
     }
 }
 
-/// Drops the map entries of the evicted entry `abs` (the oldest), unless a
+/// Clears the index slots of the evicted entry `abs` (the oldest), unless a
 /// newer entry with the same key took them over.
 fn evict_hashes(
     hashes: &mut VecDeque<(u64, Option<u64>)>,
-    by_pair: &mut HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
-    by_name: &mut HashMap<u64, u64, BuildHasherDefault<PassThrough>>,
+    by_pair: &mut Index,
+    by_name: &mut Index,
     abs: u64,
 ) {
     if let Some((pair, name)) = hashes.pop_front() {
-        if by_pair.get(&pair) == Some(&abs) {
-            by_pair.remove(&pair);
-        }
+        by_pair.remove(pair, abs);
         if let Some(name) = name {
-            if by_name.get(&name) == Some(&abs) {
-                by_name.remove(&name);
+            by_name.remove(name, abs);
+        }
+    }
+}
+
+/// A 4-way set-associative map from a key hash to the absolute index of the
+/// newest table entry with that key. A slot holds `(tag, abs + 1)` in 32 bits
+/// each (tag = high half of the hash, `abs + 1` truncated, 0 = empty), so a
+/// bucket is half a cache line. There are two slots per entry that can fit in
+/// the table, so collisions are rare; when all the slots of a bucket are taken
+/// the oldest entry loses its slot (a missed compression opportunity, never a
+/// wrong index: the caller checks the entry is live and its bytes match).
+#[derive(Debug)]
+struct Index {
+    slots: Vec<[(u32, u32); WAYS]>,
+    /// Bucket count − 1 (a power of two − 1).
+    mask: usize,
+}
+
+const WAYS: usize = 4;
+
+impl Index {
+    /// Bucket count for a table of `table_size` bytes (sized for at most
+    /// [`MAX_ENCODER_TABLE_SIZE`]: a larger table given to [`Encoder::new`]
+    /// works, with more collisions).
+    fn buckets_for(table_size: usize) -> usize {
+        let size = table_size.min(MAX_ENCODER_TABLE_SIZE);
+        (size / ENTRY_OVERHEAD * 2 / WAYS)
+            .max(1)
+            .next_power_of_two()
+    }
+
+    fn new(table_size: usize) -> Self {
+        let buckets = Self::buckets_for(table_size);
+        Index {
+            slots: vec![[(0, 0); WAYS]; buckets],
+            mask: buckets - 1,
+        }
+    }
+
+    fn buckets(&self) -> usize {
+        self.mask + 1
+    }
+
+    #[inline]
+    fn split(&self, hash: u64) -> (usize, u32) {
+        (hash as usize & self.mask, (hash >> 32) as u32)
+    }
+
+    /// Truncated absolute index of the entry stored for `hash`.
+    #[inline]
+    fn get(&self, hash: u64) -> Option<u32> {
+        let (b, tag) = self.split(hash);
+        self.slots[b]
+            .iter()
+            .find(|&&(t, a)| t == tag && a != 0)
+            .map(|&(_, a)| a.wrapping_sub(1))
+    }
+
+    #[inline]
+    fn insert(&mut self, hash: u64, abs: u64) {
+        let (b, tag) = self.split(hash);
+        let new = (abs as u32).wrapping_add(1);
+        let bucket = &mut self.slots[b];
+        // Same key, else an empty slot, else the oldest entry's slot.
+        let i = match bucket.iter().position(|&(t, a)| t == tag && a != 0) {
+            Some(i) => i,
+            None => match bucket.iter().position(|&(_, a)| a == 0) {
+                Some(i) => i,
+                None => {
+                    let mut oldest = 0;
+                    for i in 1..WAYS {
+                        if new.wrapping_sub(bucket[i].1) > new.wrapping_sub(bucket[oldest].1) {
+                            oldest = i;
+                        }
+                    }
+                    oldest
+                }
+            },
+        };
+        bucket[i] = (tag, new);
+    }
+
+    #[inline]
+    fn remove(&mut self, hash: u64, abs: u64) {
+        let (b, tag) = self.split(hash);
+        let old = (abs as u32).wrapping_add(1);
+        for slot in &mut self.slots[b] {
+            if *slot == (tag, old) {
+                *slot = (0, 0);
             }
         }
     }
@@ -264,8 +370,8 @@ fn write_literal(out: &mut Vec<u8>, first: u8, prefix: u32, name_idx: usize, nam
 
 const K: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Finaliser (murmur3 fmix64): spreads every input bit over the output, as
-/// the hash map uses both the low and the high bits.
+/// Finaliser (murmur3 fmix64): spreads every input bit over the low bits
+/// that select an index bucket.
 #[inline]
 fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
@@ -275,43 +381,48 @@ fn mix(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
-/// 64-bit hash of `s`, 8 bytes per step. Not keyed: hits are verified against
-/// the table, and the table holds at most `MAX_ENCODER_TABLE_SIZE / 32` entries.
+/// 64-bit hash of `s`: two independent multiply-rotate lanes over 16-byte
+/// steps (so the multiply latency of one lane overlaps the other's), short
+/// tails read as overlapping words. Not keyed: hits are verified against the
+/// table, and a collision only costs an index slot.
 #[inline]
 fn hash_bytes(seed: u64, s: &[u8]) -> u64 {
-    let mut h = seed ^ (s.len() as u64).wrapping_mul(K);
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+    let n = s.len();
+    let mut a = seed ^ (n as u64).wrapping_mul(K);
+    let mut b = seed.rotate_left(32) ^ K2;
+    if n >= 8 {
+        let mut chunks = s.chunks_exact(16);
+        for c in &mut chunks {
+            a = (a.rotate_left(23) ^ word8(c, 0)).wrapping_mul(K);
+            b = (b.rotate_left(23) ^ word8(c, 8)).wrapping_mul(K2);
+        }
+        let rest = chunks.remainder();
+        if rest.len() > 8 {
+            a = (a.rotate_left(23) ^ word8(rest, 0)).wrapping_mul(K);
+        }
+        if !rest.is_empty() {
+            // The last 8 bytes of `s`, overlapping what came before.
+            b = (b.rotate_left(23) ^ word8(s, n - 8)).wrapping_mul(K2);
+        }
+    } else if n >= 4 {
+        a = (a ^ ((word4(s, 0) as u64) << 32 | word4(s, n - 4) as u64)).wrapping_mul(K);
+    } else if n > 0 {
+        a = (a ^ (s[0] as u64 | (s[n / 2] as u64) << 8 | (s[n - 1] as u64) << 16)).wrapping_mul(K);
     }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    mix(h)
+    mix(a ^ b.rotate_left(29))
 }
 
-/// The keys are already hashes.
-#[derive(Default, Clone, Copy, Debug)]
-struct PassThrough(u64);
+#[inline(always)]
+fn word8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
+}
 
-impl Hasher for PassThrough {
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8 | b as u64).wrapping_mul(K);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v;
-    }
+#[inline(always)]
+fn word4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
 }

@@ -8,7 +8,11 @@ use super::{huffman, DecodeError};
 /// above `u32::MAX`, and encodings longer than 5 continuation octets (the most
 /// a `u32` needs), are [`DecodeError::IntegerOverflow`].
 #[inline]
-pub(crate) fn read_int(block: &[u8], pos: usize, prefix: u32) -> Result<(usize, usize), DecodeError> {
+pub(crate) fn read_int(
+    block: &[u8],
+    pos: usize,
+    prefix: u32,
+) -> Result<(usize, usize), DecodeError> {
     let mask = ((1u16 << prefix) - 1) as u8;
     let first = block.get(pos).ok_or(DecodeError::Truncated)? & mask;
     if first < mask {
@@ -56,6 +60,18 @@ pub(crate) fn write_int(out: &mut Vec<u8>, first: u8, prefix: u32, value: usize)
 /// Appends a string literal, Huffman coded only when strictly shorter.
 #[inline]
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() < 0x7f {
+        // Both lengths fit the 7-bit prefix: encode once, fall back to raw.
+        let at = out.len();
+        out.push(0);
+        if let Some(n) = huffman::encode_shorter(s, out, s.len()) {
+            out[at] = 0x80 | n as u8;
+        } else {
+            out[at] = s.len() as u8;
+            out.extend_from_slice(s);
+        }
+        return;
+    }
     let hlen = huffman::encoded_len(s);
     if hlen < s.len() {
         write_int(out, 0x80, 7, hlen);
@@ -86,13 +102,16 @@ impl Str {
     }
 }
 
-/// Reads a string literal at `block[pos]`; Huffman strings are appended to
-/// `scratch`. Returns the string and the position after it.
+/// Reads a string literal at `block[pos]`; Huffman strings are decoded into
+/// `scratch[*used..]` (`scratch` only grows, so its bytes are not cleared
+/// again for every string) and `*used` advances. Returns the string and the
+/// position after it.
 #[inline]
 pub(crate) fn read_string(
     block: &[u8],
     pos: usize,
     scratch: &mut Vec<u8>,
+    used: &mut usize,
     max_len: usize,
 ) -> Result<(Str, usize), DecodeError> {
     let huff = block.get(pos).ok_or(DecodeError::Truncated)? & 0x80 != 0;
@@ -105,10 +124,13 @@ pub(crate) fn read_string(
     if !huff {
         return Ok((Str::Block(pos, end), end));
     }
-    let start = scratch.len();
-    scratch.resize(start + huffman::max_decoded_len(len), 0);
+    let start = *used;
+    let need = start + huffman::max_decoded_len(len);
+    if scratch.len() < need {
+        scratch.resize(need, 0);
+    }
     let n = huffman::decode_into(src, &mut scratch[start..])?;
-    scratch.truncate(start + n);
+    *used = start + n;
     Ok((Str::Scratch(start, start + n), end))
 }
 
@@ -136,9 +158,23 @@ mod tests {
     fn integer_edges() {
         for prefix in 1..=8 {
             let max = (1usize << prefix) - 1;
-            for v in [0, 1, max - 1, max, max + 1, 127 + max, 128 + max, 65535, u32::MAX as usize] {
+            for v in [
+                0,
+                1,
+                max - 1,
+                max,
+                max + 1,
+                127 + max,
+                128 + max,
+                65535,
+                u32::MAX as usize,
+            ] {
                 let e = enc(0, prefix, v);
-                assert_eq!(read_int(&e, 0, prefix), Ok((v, e.len())), "prefix {prefix} value {v}");
+                assert_eq!(
+                    read_int(&e, 0, prefix),
+                    Ok((v, e.len())),
+                    "prefix {prefix} value {v}"
+                );
             }
         }
         // u32::MAX with a 5-bit prefix: 31 + 5 continuation octets.
@@ -154,7 +190,10 @@ mod tests {
             Err(DecodeError::IntegerOverflow)
         );
         // Five octets whose value exceeds u32.
-        assert_eq!(read_int(&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], 0, 5), Err(DecodeError::IntegerOverflow));
+        assert_eq!(
+            read_int(&[0x1f, 0xff, 0xff, 0xff, 0xff, 0x7f], 0, 5),
+            Err(DecodeError::IntegerOverflow)
+        );
         // Truncated.
         assert_eq!(read_int(&[0x1f], 0, 5), Err(DecodeError::Truncated));
         assert_eq!(read_int(&[0x1f, 0x80], 0, 5), Err(DecodeError::Truncated));
@@ -167,14 +206,22 @@ mod tests {
         write_string(&mut out, b"custom-key");
         assert_eq!(out[0], 0x88); // Huffman, 8 bytes
         let mut scratch = Vec::new();
-        let (s, end) = read_string(&out, 0, &mut scratch, 100).unwrap();
+        let mut used = 0;
+        let (s, end) = read_string(&out, 0, &mut scratch, &mut used, 100).unwrap();
+        assert_eq!(used, 10);
         assert_eq!(end, out.len());
         assert_eq!(s.get(&out, &scratch), b"custom-key");
         // Raw when Huffman is not shorter.
         let mut out = Vec::new();
         write_string(&mut out, b"\x00\x01");
         assert_eq!(out, [0x02, 0x00, 0x01]);
-        assert_eq!(read_string(&out, 0, &mut scratch, 1), Err(DecodeError::StringTooLong));
-        assert_eq!(read_string(&out[..2], 0, &mut scratch, 100), Err(DecodeError::Truncated));
+        assert_eq!(
+            read_string(&out, 0, &mut scratch, &mut used, 1),
+            Err(DecodeError::StringTooLong)
+        );
+        assert_eq!(
+            read_string(&out[..2], 0, &mut scratch, &mut used, 100),
+            Err(DecodeError::Truncated)
+        );
     }
 }

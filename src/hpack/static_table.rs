@@ -2,7 +2,9 @@
 //! allocation-free lookups into it.
 
 /// Appendix A: entries 1..=61 at positions 0..=60.
-pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = [
+pub(crate) static STATIC_TABLE: [(&[u8], &[u8]); 61] = ENTRIES;
+
+const ENTRIES: [(&[u8], &[u8]); 61] = [
     (b":authority", b""),
     (b":method", b"GET"),
     (b":method", b"POST"),
@@ -81,45 +83,101 @@ pub(crate) mod idx {
     pub const SET_COOKIE: usize = 55;
 }
 
-/// First static index of every distinct name, grouped by name length.
-fn candidates(len: usize) -> &'static [u8] {
-    match len {
-        3 => &[21, 60],
-        4 => &[33, 34, 37, 38, 45, 59],
-        5 => &[4, 22, 50],
-        6 => &[19, 32, 35, 54],
-        7 => &[2, 6, 8, 36, 51, 52],
-        8 => &[39, 42, 46],
-        10 => &[1, 55, 58],
-        11 => &[53],
-        12 => &[31, 47],
-        13 => &[18, 23, 24, 30, 41, 44],
-        14 => &[15, 28],
-        15 => &[16, 17],
-        16 => &[26, 27, 29, 61],
-        17 => &[40, 57],
-        18 => &[48],
-        19 => &[25, 43, 49],
-        25 => &[56],
-        27 => &[20],
-        _ => &[],
-    }
+/// Multiplier of a perfect hash of `(length, first byte, last byte)` over the
+/// 52 distinct static names into 7 bits (found by a search; [`NAME_SLOTS`] is
+/// built at compile time and the build fails if it stops being perfect).
+const NAME_HASH_MUL: u32 = 0x64ad_062f;
+
+#[inline(always)]
+const fn name_hash(len: usize, first: u8, last: u8) -> usize {
+    let key = (len as u32 & 0xff) | (first as u32) << 8 | (last as u32) << 16;
+    (key.wrapping_mul(NAME_HASH_MUL) >> 25) as usize
 }
 
-/// The first static index whose name is `name`, or 0.
+/// `name_hash` → first static index with that name (0 = none).
+static NAME_SLOTS: [u8; 128] = build_name_slots();
+
+const fn const_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const fn build_name_slots() -> [u8; 128] {
+    let mut slots = [0u8; 128];
+    let mut i = 0;
+    while i < ENTRIES.len() {
+        let n = ENTRIES[i].0;
+        let h = name_hash(n.len(), n[0], n[n.len() - 1]);
+        if slots[h] == 0 {
+            slots[h] = (i + 1) as u8;
+        } else if !const_eq(ENTRIES[slots[h] as usize - 1].0, n) {
+            panic!("static name hash is not perfect");
+        }
+        i += 1;
+    }
+    slots
+}
+
+/// The first static index whose name is `name`, or 0: one perfect-hash
+/// lookup, then one comparison.
 #[inline]
 pub(crate) fn name_index(name: &[u8]) -> usize {
     let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return 0;
     };
-    for &i in candidates(name.len()) {
-        let n = STATIC_TABLE[i as usize - 1].0;
-        // Cheap filters before the full comparison.
-        if n[0] == first && n[n.len() - 1] == last && n == name {
-            return i as usize;
-        }
+    let i = NAME_SLOTS[name_hash(name.len(), first, last)] as usize;
+    if i != 0 && bytes_eq(STATIC_TABLE[i - 1].0, name) {
+        i
+    } else {
+        0
     }
-    0
+}
+
+/// Equality of byte strings with word-sized loads, cheaper than a `memcmp`
+/// call for the short strings of header fields.
+#[inline]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if load8(a, i) != load8(b, i) {
+                return false;
+            }
+            i += 8;
+        }
+        load8(a, n - 8) == load8(b, n - 8)
+    } else if n >= 4 {
+        load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4)
+    } else {
+        a.iter().zip(b).all(|(x, y)| x == y)
+    }
+}
+
+#[inline(always)]
+fn load8(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_ne_bytes(w)
+}
+
+#[inline(always)]
+fn load4(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_ne_bytes(w)
 }
 
 /// The static index of the exact pair (`name` at `name_idx`, `value`), or 0.
@@ -128,7 +186,7 @@ pub(crate) fn exact_index(name_idx: usize, value: &[u8]) -> usize {
     let hit = |range: core::ops::Range<usize>| {
         range
             .into_iter()
-            .find(|&i| STATIC_TABLE[i - 1].1 == value)
+            .find(|&i| bytes_eq(STATIC_TABLE[i - 1].1, value))
             .unwrap_or(0)
     };
     match name_idx {
@@ -160,5 +218,23 @@ mod tests {
         assert_eq!(name_index(b"dates"), 0);
         assert_eq!(exact_index(8, b"201"), 0);
         assert_eq!(exact_index(31, b"text/html"), 0);
+        // Same (length, first, last) as a static name, different middle.
+        assert_eq!(name_index(b":authorit_"), 0);
+        assert_eq!(name_index(b"c_ntent-type"), 0);
+    }
+
+    #[test]
+    fn bytes_eq_agrees_with_slice_eq() {
+        let base: Vec<u8> = (0..40u8).collect();
+        for n in 0..40 {
+            let a = &base[..n];
+            assert!(bytes_eq(a, a));
+            assert!(!bytes_eq(a, &base[..n + 1]));
+            for k in 0..n {
+                let mut b = a.to_vec();
+                b[k] ^= 0x20;
+                assert!(!bytes_eq(a, &b), "len {n} pos {k}");
+            }
+        }
     }
 }

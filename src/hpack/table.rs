@@ -91,14 +91,16 @@ impl DynTable {
     }
 
     /// Position from the newest (as for [`get`](Self::get)) of the entry with
-    /// absolute index `abs`, if it is still in the table.
+    /// absolute index `abs` truncated to 32 bits, if it is still in the table
+    /// (the table never holds 2^32 entries, so the distance to the next index
+    /// is unambiguous).
     #[inline]
-    pub(crate) fn relative(&self, abs: u64) -> Option<usize> {
-        let next = self.next_abs();
-        if abs < self.evicted || abs >= next {
+    pub(crate) fn relative32(&self, abs: u32) -> Option<usize> {
+        let dist = (self.next_abs() as u32).wrapping_sub(abs) as usize;
+        if dist == 0 || dist > self.entries.len() {
             return None;
         }
-        Some((next - 1 - abs) as usize)
+        Some(dist - 1)
     }
 
     fn evict_oldest(&mut self, on_evict: &mut impl FnMut(u64)) {
@@ -177,10 +179,11 @@ mod tests {
         assert_eq!(t.get(0), Some((&b"e"[..], &b"f"[..])));
         assert_eq!(t.get(1), Some((&b"cccc"[..], &b"dddd"[..])));
         assert_eq!(t.get(2), None);
-        assert_eq!(t.relative(0), None);
-        assert_eq!(t.relative(1), Some(1));
-        assert_eq!(t.relative(2), Some(0));
-        assert_eq!(t.relative(3), None);
+        assert_eq!(t.relative32(0), None);
+        assert_eq!(t.relative32(1), Some(1));
+        assert_eq!(t.relative32(2), Some(0));
+        assert_eq!(t.relative32(3), None);
+        assert_eq!(t.relative32(u32::MAX), None);
         // Too large: empties the table.
         assert!(!t.insert(&[b'x'; 60], &[b'y'; 10], |a| ev.push(a)));
         assert_eq!(ev, [0, 1, 2]);

@@ -26,20 +26,78 @@ pub fn encoded_len(src: &[u8]) -> usize {
 /// Appends the Huffman encoding of `src` to `out` (padded with EOS-prefix ones).
 #[inline]
 pub fn encode(src: &[u8], out: &mut Vec<u8>) {
-    out.reserve(src.len());
-    // Invariant: fewer than 32 pending bits before each symbol, codes are at most
-    // 30 bits, so the accumulator never holds more than 62 meaningful bits.
+    encode_bounded::<false>(src, out, usize::MAX);
+}
+
+/// Appends the Huffman encoding of `src` to `out` if it is strictly shorter
+/// than `limit` bytes and returns its length; otherwise leaves `out` as it was
+/// (giving up as soon as the output reaches `limit`). One pass instead of
+/// [`encoded_len`] followed by [`encode`].
+#[inline]
+pub(crate) fn encode_shorter(src: &[u8], out: &mut Vec<u8>, limit: usize) -> Option<usize> {
+    encode_bounded::<true>(src, out, limit)
+}
+
+#[inline(always)]
+fn encode_bounded<const BOUNDED: bool>(
+    src: &[u8],
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> Option<usize> {
+    let start = out.len();
+    out.reserve(if BOUNDED { limit } else { src.len() });
+    // Invariant: fewer than 32 pending bits in `acc` between steps. A step adds
+    // at most 32 bits (four symbols whose codes total ≤ 32 bits, the common
+    // case for text, or a single symbol of ≤ 30 bits), so nothing is lost.
     let mut acc: u64 = 0;
     let mut bits: u32 = 0;
-    for &b in src {
+    macro_rules! flush {
+        () => {
+            if bits >= 32 {
+                bits -= 32;
+                out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
+                if BOUNDED && out.len() - start >= limit {
+                    out.truncate(start);
+                    return None;
+                }
+            }
+        };
+    }
+    let mut quads = src.chunks_exact(4);
+    for q in &mut quads {
+        let e = [
+            ENCODE[q[0] as usize],
+            ENCODE[q[1] as usize],
+            ENCODE[q[2] as usize],
+            ENCODE[q[3] as usize],
+        ];
+        let l = [
+            (e[0] & 0xff) as u32,
+            (e[1] & 0xff) as u32,
+            (e[2] & 0xff) as u32,
+            (e[3] & 0xff) as u32,
+        ];
+        let total = l[0] + l[1] + l[2] + l[3];
+        if total <= 32 {
+            let code =
+                ((((e[0] >> 8) << l[1] | (e[1] >> 8)) << l[2] | (e[2] >> 8)) << l[3]) | (e[3] >> 8);
+            acc = (acc << total) | code;
+            bits += total;
+            flush!();
+        } else {
+            for i in 0..4 {
+                acc = (acc << l[i]) | (e[i] >> 8);
+                bits += l[i];
+                flush!();
+            }
+        }
+    }
+    for &b in quads.remainder() {
         let e = ENCODE[b as usize];
         let len = (e & 0xff) as u32;
         acc = (acc << len) | (e >> 8);
         bits += len;
-        if bits >= 32 {
-            bits -= 32;
-            out.extend_from_slice(&((acc >> bits) as u32).to_be_bytes());
-        }
+        flush!();
     }
     if bits > 0 {
         let pad = (8 - bits % 8) % 8;
@@ -50,6 +108,12 @@ pub fn encode(src: &[u8], out: &mut Vec<u8>) {
             out.push((acc >> bits) as u8);
         }
     }
+    let n = out.len() - start;
+    if BOUNDED && n >= limit {
+        out.truncate(start);
+        return None;
+    }
+    Some(n)
 }
 
 /// Appends the decoding of `src` to `out`.
@@ -171,6 +235,19 @@ mod tests {
         let mut dec = Vec::new();
         decode(&enc, &mut dec).unwrap();
         assert_eq!(dec, all);
+    }
+
+    #[test]
+    fn encode_shorter_gives_up_when_not_shorter() {
+        let mut out = vec![7];
+        assert_eq!(encode_shorter(b"www.example.com", &mut out, 15), Some(12));
+        assert_eq!(out.len(), 13);
+        // "307": 3 bytes either way.
+        assert_eq!(encode_shorter(b"307", &mut out, 3), None);
+        assert_eq!(out.len(), 13);
+        // Rare symbols, early exit.
+        assert_eq!(encode_shorter(&[0u8; 64], &mut out, 64), None);
+        assert_eq!(out.len(), 13);
     }
 
     #[test]
