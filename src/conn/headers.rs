@@ -1333,6 +1333,96 @@ mod tests {
         assert_eq!(back.headers(), resp.headers());
     }
 
+    // ---- HPACK round trips ----
+
+    fn decode_block(dec: &mut crate::hpack::Decoder, kind: BlockKind, block: &[u8]) -> Head {
+        let mut b = HeadBuilder::new(kind, 5, MAX, true);
+        dec.decode(block, |f| b.field(f)).unwrap();
+        b.finish().unwrap()
+    }
+
+    #[test]
+    fn hpack_round_trip() {
+        let mut enc = Encoder::default();
+        let mut dec = crate::hpack::Decoder::default();
+        let mut secret = HeaderValue::from_static("Bearer t0k3n");
+        secret.set_sensitive(true);
+        let req = Request::post("https://example.com/upload?x=1")
+            .header("authorization", secret)
+            .header("content-type", "text/plain")
+            .header("content-length", "11")
+            .header("cookie", "a=1")
+            .header("cookie", "b=2")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        // Twice, so the second block is served from the dynamic table.
+        for _ in 0..2 {
+            let mut out = Vec::new();
+            encode_request(&req, &mut enc, &mut out).unwrap();
+            let head = decode_block(&mut dec, BlockKind::Request, &out);
+            assert_eq!(head.content_length, Some(11));
+            let HeadKind::Request(back) = head.kind else {
+                panic!()
+            };
+            assert_eq!(back.method(), req.method());
+            assert_eq!(back.uri(), req.uri());
+            assert_eq!(back.headers(), req.headers());
+            assert!(back.headers()["authorization"].is_sensitive());
+            assert!(!back.headers()["content-type"].is_sensitive());
+        }
+
+        // A refused head leaves no bytes and no table change behind.
+        let bad = Request::get("https://example.com/")
+            .header("connection", "close")
+            .body(())
+            .unwrap();
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_request(&bad, &mut enc, &mut out),
+            Err(UserError::InvalidHeaders("connection-specific field"))
+        );
+        assert!(out.is_empty());
+
+        let mut ws = Request::connect("https://example.com/chat")
+            .body(())
+            .unwrap();
+        ws.extensions_mut().insert(Protocol("websocket".into()));
+        encode_request(&ws, &mut enc, &mut out).unwrap();
+        let HeadKind::Request(back) = decode_block(&mut dec, BlockKind::Request, &out).kind else {
+            panic!()
+        };
+        assert_eq!(back.uri(), ws.uri());
+        assert_eq!(back.extensions().get::<Protocol>(), ws.extensions().get());
+
+        let resp = Response::builder()
+            .status(200)
+            .header("content-length", "0")
+            .header("server", "h2o")
+            .body(())
+            .unwrap();
+        out.clear();
+        encode_response(&resp, &mut enc, &mut out).unwrap();
+        let head = decode_block(&mut dec, BlockKind::Response, &out);
+        assert_eq!(head.content_length, Some(0));
+        let HeadKind::Response(back) = head.kind else {
+            panic!()
+        };
+        assert_eq!(back.status(), 200);
+        assert_eq!(back.headers(), resp.headers());
+
+        let mut t = HeaderMap::new();
+        t.insert("grpc-status", HeaderValue::from_static("0"));
+        t.append("x-checksum", HeaderValue::from_static("abc"));
+        out.clear();
+        encode_trailers(&t, &mut enc, &mut out).unwrap();
+        let HeadKind::Trailers(back) = decode_block(&mut dec, BlockKind::Trailers, &out).kind
+        else {
+            panic!()
+        };
+        assert_eq!(back, t);
+    }
+
     mod props {
         use super::*;
         use proptest::prelude::*;
@@ -1399,12 +1489,18 @@ mod tests {
                     v.set_sensitive(*sensitive);
                     req.headers_mut().append(HeaderName::from_bytes(n.as_bytes()).unwrap(), v);
                 }
-                let head = feed(BlockKind::Request, request_fields(&req).unwrap()).unwrap();
-                let HeadKind::Request(back) = head.kind else { panic!() };
-                prop_assert_eq!(back.uri(), req.uri());
-                prop_assert_eq!(back.headers(), req.headers());
-                for ((_, a), (_, b)) in back.headers().iter().zip(req.headers()) {
-                    prop_assert_eq!(a.is_sensitive(), b.is_sensitive());
+                // Straight from the field list, and through HPACK.
+                let direct = feed(BlockKind::Request, request_fields(&req).unwrap()).unwrap();
+                let mut out = Vec::new();
+                encode_request(&req, &mut Encoder::default(), &mut out).unwrap();
+                let via_hpack = decode_block(&mut crate::hpack::Decoder::default(), BlockKind::Request, &out);
+                for head in [direct, via_hpack] {
+                    let HeadKind::Request(back) = head.kind else { panic!() };
+                    prop_assert_eq!(back.uri(), req.uri());
+                    prop_assert_eq!(back.headers(), req.headers());
+                    for ((_, a), (_, b)) in back.headers().iter().zip(req.headers()) {
+                        prop_assert_eq!(a.is_sensitive(), b.is_sensitive());
+                    }
                 }
             }
         }
