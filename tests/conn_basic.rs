@@ -215,3 +215,39 @@ fn send_ready_after_drain() {
         .any(|e| matches!(e, Event::SendReady { stream_id } if *stream_id == id)));
     assert_eq!(p.client.queued_len(id), Some(0));
 }
+
+#[test]
+fn peer_header_table_size_zero() {
+    // The server asks for no dynamic table; the client's queued and later heads
+    // must still decode (ACK ordered after already-encoded blocks).
+    let server = Config {
+        header_table_size: 0,
+        ..Config::default()
+    };
+    let mut p = Pair::new(Config::default(), server);
+    // Requests queued before the server's SETTINGS arrive.
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let req = http::Request::builder()
+            .uri(format!("https://example.com/{i}"))
+            .header("x-custom", "some-value-that-gets-indexed")
+            .body(())
+            .unwrap();
+        ids.push(p.client.send_request(req, true).unwrap());
+    }
+    // Deliver the server's SETTINGS to the client first.
+    let mut buf = Vec::new();
+    p.server.write_to(&mut buf, usize::MAX);
+    p.client.recv(&buf).unwrap();
+    for i in 3..6 {
+        let req = http::Request::builder()
+            .uri(format!("https://example.com/{i}"))
+            .header("x-custom", "some-value-that-gets-indexed")
+            .body(())
+            .unwrap();
+        ids.push(p.client.send_request(req, true).unwrap());
+    }
+    p.drive();
+    assert!(p.server_errors.is_empty(), "{:?}", p.server_errors);
+    assert_eq!(request_ids(&p.server_events), ids);
+}

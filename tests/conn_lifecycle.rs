@@ -276,3 +276,90 @@ fn api_misuse() {
         Err(UserError::UnknownStream)
     );
 }
+
+#[test]
+fn rapid_reset_flood_is_refused() {
+    let mut p = connected();
+    let mut frames = Vec::new();
+    let mut id = 1;
+    for _ in 0..1100 {
+        frames.push(headers(id, get_block("/"), true));
+        frames.push(Frame::RstStream {
+            stream_id: id,
+            code: ErrorCode::CANCEL,
+        });
+        id += 2;
+    }
+    let _ = p.inject_to_server(&enc(&frames));
+    assert_eq!(
+        conn_err(&p.server_errors),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn empty_data_flood_is_refused() {
+    let mut p = connected();
+    let mut frames = vec![headers(1, get_block("/"), false)];
+    for _ in 0..1100 {
+        frames.push(data(1, b"", false));
+    }
+    let _ = p.inject_to_server(&enc(&frames));
+    assert_eq!(
+        conn_err(&p.server_errors),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn ping_flood_without_reading_is_refused() {
+    let mut p = connected();
+    let frames: Vec<Frame> = (0..70_000u64)
+        .map(|i| Frame::Ping {
+            ack: false,
+            data: i.to_be_bytes(),
+        })
+        .collect();
+    let _ = p.inject_to_server(&enc(&frames));
+    assert_eq!(
+        conn_err(&p.server_errors),
+        Some(ErrorCode::ENHANCE_YOUR_CALM)
+    );
+}
+
+#[test]
+fn normal_traffic_with_cancellations_is_fine() {
+    // Many completed streams offset occasional cancellations.
+    let mut p = connected();
+    for round in 0..30 {
+        let mut ids = Vec::new();
+        for _ in 0..50 {
+            ids.push(p.client.send_request(get("/"), true).unwrap());
+        }
+        p.drive();
+        for (i, &id) in ids.iter().enumerate() {
+            if i % 2 == 0 {
+                p.client.reset(id, ErrorCode::CANCEL).unwrap();
+            } else {
+                p.server.send_response(id, ok(), true).unwrap();
+            }
+        }
+        p.drive();
+        assert!(p.server_errors.is_empty(), "round {round}");
+    }
+}
+
+#[test]
+fn settings_timeout_default_origin_is_creation() {
+    // An adapter that never calls handle_timeout before I/O: origin = creation.
+    let mut c = h2o::Connection::client(Config::default());
+    let mut out = Vec::new();
+    c.write_to(&mut out, usize::MAX);
+    assert_eq!(c.poll_timeout(), Some(Duration::from_secs(10)));
+    c.handle_timeout(Duration::from_secs(9));
+    assert!(!c.is_closed());
+    c.handle_timeout(Duration::from_secs(10));
+    out.clear();
+    c.write_to(&mut out, usize::MAX);
+    assert!(c.is_closed());
+}

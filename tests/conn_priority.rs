@@ -200,3 +200,29 @@ fn deprecated_priority_frames_ignored() {
     p.poll_events();
     assert_eq!(request_ids(&p.server_events), [a, 3]);
 }
+
+#[test]
+fn priority_update_before_stream_opens() {
+    let mut p = connected();
+    let f = Frame::PriorityUpdate {
+        prioritized_id: 3,
+        field_value: Bytes::from_static(b"u=0"),
+    };
+    p.inject_to_server(&enc(&[f])).unwrap();
+    let a = p
+        .client
+        .send_request(req_with_priority("/a", None), true)
+        .unwrap();
+    let b = p
+        .client
+        .send_request(req_with_priority("/b", Some("u=5")), true)
+        .unwrap();
+    assert_eq!(b, 3);
+    p.drive();
+    for id in [a, b] {
+        p.server.send_response(id, ok(), false).unwrap();
+        p.server.send_data(id, pattern(40_000), true).unwrap();
+    }
+    p.drive();
+    assert_eq!(data_order(&p.client_events), [b, b, b, a, a, a]);
+}

@@ -15,6 +15,18 @@
 //!
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
 //! the core never reads a clock.
+//!
+//! Stream lifecycle as seen through events: a stream ends with exactly one of
+//! [`Event::Closed`] (both directions finished cleanly) or [`Event::Reset`]
+//! (RST_STREAM from the peer, a stream error we detected, or refusal by a
+//! GOAWAY); a stream reset by the application's own [`Connection::reset`] just
+//! disappears. Taking an [`Event::Data`] with `poll_event` counts it as
+//! consumed for flow control: WINDOW_UPDATEs are queued once half a window was
+//! consumed, so not taking events is backpressure.
+//!
+//! Modules: stream state (`stream.rs`), windows (`flow.rs`), SETTINGS
+//! (`settings.rs`), RFC 9218 ([`priority`]), receive path (`recv.rs`), send path
+//! and scheduler-driven writer (`send.rs`), field blocks ([`headers`]).
 
 mod flow;
 pub mod headers;
@@ -222,11 +234,25 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// How many closed stream ids are remembered for late-frame handling.
 const RECENT_CAP: usize = 1024;
 
+/// Abuse score above which the peer gets GOAWAY(ENHANCE_YOUR_CALM). Suspicious
+/// frames (peer RST_STREAM of an open stream — "rapid reset", CVE-2023-44487 —
+/// and empty non-final DATA, CVE-2019-9518) add 1; every stream completed
+/// normally removes 1. PING/SETTINGS floods are bounded by [`CTRL_LIMIT`].
+const ABUSE_LIMIT: u32 = 1000;
+
+/// Unsent control output above which the peer is considered flooding us
+/// (it makes us queue PING/SETTINGS ACKs or RST_STREAMs without reading them).
+const CTRL_LIMIT: usize = 1 << 20;
+
+/// PRIORITY_UPDATEs remembered for streams not opened yet (RFC 9218 §7.1).
+const PENDING_PRIORITY_CAP: usize = 16;
+
 /// One HTTP/2 connection endpoint.
 ///
-/// Time: the SETTINGS-ACK timer starts at the first [`Connection::handle_timeout`]
-/// call (which tells the connection the adapter's clock); until then
-/// [`Connection::poll_timeout`] returns `None`.
+/// Time: by default the clock origin is the creation of the connection (time
+/// zero), so the SETTINGS-ACK deadline is `config.settings_timeout`. An adapter
+/// with another origin calls [`Connection::handle_timeout`] once before any I/O
+/// (`recv`/`write_to`): that first call re-bases the timer to `now + settings_timeout`.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -241,6 +267,8 @@ pub struct Connection {
     settings_unacked: u32,
     settings_deadline: Option<Duration>,
     now: Option<Duration>,
+    /// `recv` or `write_to` was called (the time origin is fixed from then on).
+    io_started: bool,
     hdec: hpack::Decoder,
     henc: hpack::Encoder,
     streams: StreamMap,
@@ -268,6 +296,10 @@ pub struct Connection {
     /// Staging for frame headers in [`Connection::write_chunks`].
     chunk_buf: BytesMut,
     sched: Scheduler,
+    /// Peer misbehaviour score (see [`ABUSE_LIMIT`]).
+    abuse: u32,
+    /// PRIORITY_UPDATEs received for idle streams.
+    pending_priority: Vec<(StreamId, Priority)>,
     /// Emptied DATA queues of closed streams, reused by new streams.
     deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
@@ -313,8 +345,9 @@ impl Connection {
             seen_settings: false,
             peer: PeerSettings::default(),
             settings_unacked: 1,
-            settings_deadline: None,
+            settings_deadline: Some(config.settings_timeout),
             now: None,
+            io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
             streams: StreamMap::with_capacity_and_hasher(
@@ -338,6 +371,8 @@ impl Connection {
             chunk_buf: BytesMut::new(),
             sched: Scheduler::default(),
             deque_pool: Vec::new(),
+            abuse: 0,
+            pending_priority: Vec::new(),
             events: VecDeque::with_capacity(16),
             goaway_sent: None,
             goaway_recv: None,
@@ -378,6 +413,7 @@ impl Connection {
     /// GOAWAY is queued for `write_to` and the error returned; the connection then
     /// only drains output.
     pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
+        self.io_started = true;
         self.recv_bytes(data)
     }
 
@@ -397,6 +433,7 @@ impl Connection {
     /// DATA in scheduler order within flow-control windows), stopping DATA once
     /// `out.len()` reaches `limit`. Returns the number of bytes appended.
     pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
+        self.io_started = true;
         let start = out.len();
         let mut sink = send::VecSink(out);
         self.write_all(&mut sink, limit);
@@ -409,6 +446,7 @@ impl Connection {
     /// themselves (no copy). DATA stops once `limit` bytes were produced by this
     /// call. Returns the number of bytes pushed.
     pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
+        self.io_started = true;
         let mut buf = core::mem::take(&mut self.chunk_buf);
         let mut sink = send::ChunkSink {
             buf: &mut buf,
@@ -437,15 +475,20 @@ impl Connection {
         self.settings_deadline
     }
 
-    /// Tells the connection the current time; fires expired timers. The first
-    /// call starts the SETTINGS acknowledgement timer.
+    /// Tells the connection the current time; fires expired timers. A call
+    /// before any I/O sets the clock origin (see [`Connection`]).
     pub fn handle_timeout(&mut self, now: Duration) {
+        let first = self.now.is_none() && !self.io_started;
         self.now = Some(now);
         if self.dead || self.settings_unacked == 0 {
             return;
         }
+        if first {
+            self.settings_deadline = Some(now + self.config.settings_timeout);
+            return;
+        }
         match self.settings_deadline {
-            None => self.settings_deadline = Some(now + self.config.settings_timeout),
+            None => {}
             Some(d) if now >= d => {
                 self.conn_error(Error::conn(
                     ErrorCode::SETTINGS_TIMEOUT,
@@ -655,6 +698,7 @@ impl Connection {
     fn maybe_close(&mut self, id: StreamId) {
         if self.streams.get(&id).is_some_and(|s| s.is_done()) {
             self.remove_stream(id, ClosedHow::EndStream);
+            self.abuse = self.abuse.saturating_sub(1);
             self.events.push_back((Event::Closed { stream_id: id }, 0));
         }
     }

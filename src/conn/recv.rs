@@ -68,6 +68,12 @@ impl Connection {
             }
         }
         self.decoder = dec;
+        if res.is_ok() && self.ctrl.len() > super::CTRL_LIMIT {
+            res = Err(conn(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "peer does not read our control frames",
+            ));
+        }
         match res {
             Ok(()) => Ok(total),
             Err(e) => {
@@ -92,6 +98,18 @@ impl Connection {
         } else {
             Lookup::Closed(self.recent.get(id))
         }
+    }
+
+    /// Counts a suspicious frame; too many is a connection error.
+    fn suspicious(&mut self) -> Result<(), Error> {
+        self.abuse += 1;
+        if self.abuse > super::ABUSE_LIMIT {
+            return Err(conn(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "too many stream resets or empty DATA frames",
+            ));
+        }
+        Ok(())
     }
 
     fn on_frame(&mut self, frame: Frame) -> Result<(), Error> {
@@ -160,6 +178,10 @@ impl Connection {
             }
             Frame::RstStream { stream_id, code } => match self.lookup(stream_id) {
                 Lookup::Open => {
+                    if self.role == Role::Server {
+                        // "Rapid reset" (CVE-2023-44487) is a server-side concern.
+                        self.suspicious()?;
+                    }
                     self.remove_stream(stream_id, ClosedHow::ResetRemote);
                     self.events.push_back((
                         Event::Reset {
@@ -279,6 +301,7 @@ impl Connection {
             return Err(Error::stream(id, code, reason));
         }
         if data.is_empty() && !end_stream {
+            self.suspicious()?;
             self.release(id, flow_len);
             return Ok(());
         }
@@ -491,6 +514,10 @@ impl Connection {
         {
             s.priority = p;
         }
+        if let Some(i) = self.pending_priority.iter().position(|&(pid, _)| pid == id) {
+            // A PRIORITY_UPDATE that arrived first takes precedence (RFC 9218 §7.1).
+            s.priority = self.pending_priority.swap_remove(i).1;
+        }
         self.streams.insert(id, s);
         self.remote_open += 1;
         self.events.push_back((
@@ -556,11 +583,21 @@ impl Connection {
                 self.schedule(id);
             }
         }
+        // Field blocks already encoded/framed for the old HEADER_TABLE_SIZE or
+        // MAX_FRAME_SIZE must reach the peer before our ACK lets it apply the new
+        // values (RFC 9113 §6.5.3, RFC 7541 §4.2).
+        let out = if (settings.header_table_size.is_some() || settings.max_frame_size.is_some())
+            && !self.heads.is_empty()
+        {
+            &mut self.heads
+        } else {
+            &mut self.ctrl
+        };
         Frame::Settings {
             ack: true,
             settings: Settings::default(),
         }
-        .encode(&mut self.ctrl);
+        .encode(out);
         self.events.push_back((Event::Settings(settings), 0));
         Ok(())
     }
@@ -644,6 +681,13 @@ impl Connection {
                 },
                 0,
             ));
+        } else if id > self.last_remote_id {
+            // Idle: remember it (bounded) for when the stream opens.
+            if let Some(e) = self.pending_priority.iter_mut().find(|e| e.0 == id) {
+                e.1 = p;
+            } else if self.pending_priority.len() < super::PENDING_PRIORITY_CAP {
+                self.pending_priority.push((id, p));
+            }
         }
         Ok(())
     }
