@@ -657,3 +657,97 @@ fn mixed_frame_load() {
     assert!(server.alive());
     let _ = small;
 }
+
+#[test]
+fn misbehaving_clients_do_not_hurt_the_server() {
+    let dir = TempDir::new("stress-bad");
+    let small = b"hello world\n".to_vec();
+    let big = random_bytes(5 << 20, 5);
+    std::fs::write(dir.path().join("small.txt"), &small).unwrap();
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    let mut server = spawn_h2o_serve(dir.path());
+    let addr = server.addr;
+
+    // HTTP/1.1 instead of the preface: the server answers GOAWAY and/or closes.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut got = Vec::new();
+    s.read_to_end(&mut got)
+        .expect("server closes a non-HTTP/2 connection within 10 s");
+    let mut dec = FrameDecoder::new(frame::DEFAULT_MAX_FRAME_SIZE);
+    dec.push(&got);
+    // RFC 9113 §3.4: a connection error; the GOAWAY may be omitted.
+    for f in dec.frames() {
+        let f = f.expect("well-formed frames");
+        assert!(
+            matches!(
+                f,
+                Frame::Settings { .. }
+                    | Frame::WindowUpdate { .. }
+                    | Frame::GoAway {
+                        code: ErrorCode::PROTOCOL_ERROR,
+                        ..
+                    }
+            ),
+            "unexpected {f:?} after an HTTP/1.1 request"
+        );
+    }
+
+    // Preface and half a frame, then gone.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(PREFACE).unwrap();
+    s.write_all(&[0, 0, 40, 1, 4, 0, 0, 0, 1, 0x82]).unwrap();
+    drop(s);
+
+    // A 5 MiB download abandoned after the request, with an abortive close.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut buf = PREFACE.to_vec();
+    Frame::Settings {
+        ack: false,
+        settings: Settings::default(),
+    }
+    .encode(&mut buf);
+    let mut block = Vec::new();
+    Encoder::default().encode(
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "x"),
+            (":path", "/big.bin"),
+        ]
+        .iter()
+        .map(|(n, v)| HeaderField {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: false,
+        }),
+        &mut block,
+    );
+    write_header_block(&mut buf, 1, &block, true, None, 16_384);
+    s.write_all(&buf).unwrap();
+    let mut some = [0u8; 1024];
+    let _ = s.read(&mut some);
+    drop(s);
+
+    // A connection that never sends anything stays open beside the others.
+    let _idle = TcpStream::connect(addr).unwrap();
+
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(server.alive(), "server died");
+    let files = Arc::new(Files {
+        small: Arc::new(small),
+        mid: Arc::new(random_bytes(100 << 10, 7)),
+        big: Arc::new(random_bytes(600 << 10, 11)),
+        empty: Arc::new(Vec::new()),
+        not_found: Arc::new(b"404 Not Found\n".to_vec()),
+    });
+    // Only small/missing/405 answers are checkable here (mid/big differ), so
+    // write those files too.
+    std::fs::write(dir.path().join("mid.bin"), &*files.mid).unwrap();
+    std::fs::write(dir.path().join("big.bin"), &*files.big).unwrap();
+    std::fs::write(dir.path().join("empty"), b"").unwrap();
+    let fresh = run_connection(addr, 50, 7, files, Instant::now() + Duration::from_secs(20));
+    assert_eq!(fresh.map(|r| r.0), Ok(50));
+    assert!(server.alive());
+}
