@@ -84,7 +84,7 @@ fn inflate_matches_other_implementations() {
         "python-hpack",
         "node-http2-hpack",
     ] {
-        for path in stories(sub, 8) {
+        for path in stories(sub, usize::MAX) {
             let out = h2o(&["hpack", "inflate", path.to_str().unwrap()], None);
             assert!(
                 out.status.success(),
@@ -104,7 +104,7 @@ fn inflate_matches_other_implementations() {
 
 #[test]
 fn deflate_then_inflate_round_trips() {
-    for path in stories("raw-data", 10) {
+    for path in stories("raw-data", usize::MAX) {
         let deflated = h2o(&["hpack", "deflate", path.to_str().unwrap()], None);
         assert!(
             deflated.status.success(),
