@@ -227,3 +227,57 @@ impl Decoder {
         Ok(pos)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hpack::Encoder;
+
+    /// Steady state: once the buffers have grown, decoding more blocks (with
+    /// table churn and Huffman strings) does not reallocate them.
+    #[test]
+    fn steady_state_does_not_grow_buffers() {
+        let mut enc = Encoder::default();
+        let mut dec = Decoder::default();
+        let mut blocks = Vec::new();
+        for i in 0..400 {
+            let v = format!("some-value-{i}-with-some-length");
+            let path = format!("/p/{}", i % 7);
+            let fields = [
+                HeaderField {
+                    name: b":path",
+                    value: path.as_bytes(),
+                    never_index: false,
+                },
+                HeaderField {
+                    name: b"x-request-id",
+                    value: v.as_bytes(),
+                    never_index: false,
+                },
+            ];
+            let mut out = Vec::new();
+            enc.encode(fields.iter().copied(), &mut out);
+            blocks.push(out);
+        }
+        let run = |dec: &mut Decoder, blocks: &[Vec<u8>]| {
+            for b in blocks {
+                dec.decode(b, |f| assert!(!f.name.is_empty())).unwrap();
+            }
+        };
+        run(&mut dec, &blocks[..200]);
+        let caps = (
+            dec.scratch.capacity(),
+            dec.table.buf_capacity(),
+            dec.table.entries_capacity(),
+        );
+        run(&mut dec, &blocks[200..]);
+        assert_eq!(
+            caps,
+            (
+                dec.scratch.capacity(),
+                dec.table.buf_capacity(),
+                dec.table.entries_capacity()
+            )
+        );
+    }
+}

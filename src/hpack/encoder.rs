@@ -426,3 +426,75 @@ fn word4(s: &[u8], i: usize) -> u32 {
     w.copy_from_slice(&s[i..i + 4]);
     u32::from_le_bytes(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steady state: with table churn, the encoder's buffers stop growing.
+    #[test]
+    fn steady_state_does_not_grow_buffers() {
+        let mut enc = Encoder::default();
+        let mut out = Vec::new();
+        let mut run = |enc: &mut Encoder, range: core::ops::Range<usize>| {
+            for i in range {
+                let v = format!("some-value-{i}-with-some-length");
+                out.clear();
+                enc.encode(
+                    [
+                        HeaderField {
+                            name: b"x-request-id",
+                            value: v.as_bytes(),
+                            never_index: false,
+                        },
+                        HeaderField {
+                            name: b"user-agent",
+                            value: b"test/1.0",
+                            never_index: false,
+                        },
+                    ],
+                    &mut out,
+                );
+            }
+        };
+        run(&mut enc, 0..300);
+        let caps = (
+            enc.table.buf_capacity(),
+            enc.table.entries_capacity(),
+            enc.hashes.capacity(),
+            enc.by_pair.slots.capacity(),
+        );
+        run(&mut enc, 300..1000);
+        assert_eq!(
+            caps,
+            (
+                enc.table.buf_capacity(),
+                enc.table.entries_capacity(),
+                enc.hashes.capacity(),
+                enc.by_pair.slots.capacity(),
+            )
+        );
+    }
+
+    #[test]
+    fn index_keeps_newest_and_forgets_evicted() {
+        let mut ix = Index::new(128); // 2 buckets of 4 ways
+        ix.insert(5, 10);
+        assert_eq!(ix.get(5), Some(10));
+        ix.insert(5, 11); // same key: replaced by the newer entry
+        assert_eq!(ix.get(5), Some(11));
+        ix.remove(5, 10); // stale eviction leaves the newer entry alone
+        assert_eq!(ix.get(5), Some(11));
+        ix.remove(5, 11);
+        assert_eq!(ix.get(5), None);
+        // A full bucket gives up the oldest slot.
+        let bucket_keys: Vec<u64> = (0..5u64).map(|k| (k << 32) | 1).collect();
+        for (abs, &k) in bucket_keys.iter().enumerate() {
+            ix.insert(k, abs as u64);
+        }
+        assert_eq!(ix.get(bucket_keys[0]), None);
+        for (abs, &k) in bucket_keys.iter().enumerate().skip(1) {
+            assert_eq!(ix.get(k), Some(abs as u32));
+        }
+    }
+}

@@ -103,6 +103,18 @@ impl DynTable {
         Some(dist - 1)
     }
 
+    /// Capacity of the byte buffer (for steady-state tests).
+    #[cfg(test)]
+    pub(crate) fn buf_capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Capacity of the entry ring (for steady-state tests).
+    #[cfg(test)]
+    pub(crate) fn entries_capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+
     fn evict_oldest(&mut self, on_evict: &mut impl FnMut(u64)) {
         if let Some(e) = self.entries.pop_front() {
             self.size -= ENTRY_OVERHEAD + e.name_len as usize + e.value_len as usize;

@@ -65,29 +65,27 @@ fn encode_bounded<const BOUNDED: bool>(
     }
     let mut quads = src.chunks_exact(4);
     for q in &mut quads {
-        let e = [
+        let (e0, e1, e2, e3) = (
             ENCODE[q[0] as usize],
             ENCODE[q[1] as usize],
             ENCODE[q[2] as usize],
             ENCODE[q[3] as usize],
-        ];
-        let l = [
-            (e[0] & 0xff) as u32,
-            (e[1] & 0xff) as u32,
-            (e[2] & 0xff) as u32,
-            (e[3] & 0xff) as u32,
-        ];
-        let total = l[0] + l[1] + l[2] + l[3];
+        );
+        let (l1, l2, l3) = ((e1 & 0xff) as u32, (e2 & 0xff) as u32, (e3 & 0xff) as u32);
+        let total = (e0 & 0xff) as u32 + l1 + l2 + l3;
         if total <= 32 {
-            let code =
-                ((((e[0] >> 8) << l[1] | (e[1] >> 8)) << l[2] | (e[2] >> 8)) << l[3]) | (e[3] >> 8);
+            let code = ((((e0 >> 8) << l1 | (e1 >> 8)) << l2 | (e2 >> 8)) << l3) | (e3 >> 8);
             acc = (acc << total) | code;
             bits += total;
             flush!();
         } else {
-            for i in 0..4 {
-                acc = (acc << l[i]) | (e[i] >> 8);
-                bits += l[i];
+            // Long codes: one symbol at a time (entries reloaded, which keeps
+            // the fast path free of spills).
+            for &b in q {
+                let e = ENCODE[b as usize];
+                let len = (e & 0xff) as u32;
+                acc = (acc << len) | (e >> 8);
+                bits += len;
                 flush!();
             }
         }
