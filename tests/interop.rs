@@ -282,7 +282,7 @@ fn h2o_get_from_nghttpd() {
     let root = make_docroot("nghttpd");
     let port = free_port();
     let child = Command::new(nghttpd)
-        .args(["--no-tls", "-d"])
+        .args(["--no-tls", "--trailer", "x-trailer: yes", "-d"])
         .arg(root.path())
         .arg(port.to_string())
         .stdout(std::process::Stdio::null())
@@ -295,6 +295,13 @@ fn h2o_get_from_nghttpd() {
     };
     wait_port(&mut server, Duration::from_secs(10));
     check_get_against(&server, root.path());
+    // Trailers end the response and show up with -v.
+    let o = run(Command::new(env!("CARGO_BIN_EXE_h2o"))
+        .args(["get", "-v"])
+        .arg(server.url("/small.txt")));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"hello world\n");
+    assert!(stderr(&o).contains("< x-trailer: yes"), "{}", stderr(&o));
 }
 
 #[test]
