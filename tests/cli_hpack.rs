@@ -8,15 +8,16 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// `$CARGO_MANIFEST_DIR/../shared/vectors/hpack-test-case`, or `$H2O_HPACK_VECTORS`
+/// (same convention as tests/hpack_vectors.rs). Missing vectors fail the test.
 fn vectors() -> PathBuf {
-    let dir = match std::env::var_os("H2O_VECTORS") {
+    let dir = match std::env::var_os("H2O_HPACK_VECTORS") {
         Some(v) => PathBuf::from(v),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"),
-    }
-    .join("hpack-test-case");
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/hpack-test-case"),
+    };
     assert!(
         dir.join("raw-data").is_dir(),
-        "hpack-test-case vectors not found at {} (set H2O_VECTORS)",
+        "hpack-test-case vectors not found at {} (set H2O_HPACK_VECTORS)",
         dir.display()
     );
     dir
