@@ -1,1 +1,171 @@
-//! Command-line front end.
+//! Command-line front end of the `h2o` binary (clap derive).
+//!
+//! - `h2o serve --addr ADDR --root DIR`: h2c static file server ([`crate::net::server`]);
+//! - `h2o get URL [-o FILE] [-v] [--fail] [--timeout SECS]`: h2c client ([`crate::net::client`]);
+//! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]).
+
+pub mod hpack;
+
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::net::{client, files::DocRoot, server};
+
+/// The `h2o` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "h2o",
+    version,
+    about = "HTTP/2 engine: h2c file server, client and HPACK tools"
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c).
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Document root.
+        #[arg(long, default_value = ".")]
+        root: PathBuf,
+    },
+    /// Fetch a URL over HTTP/2 cleartext (prior knowledge) and print the body.
+    ///
+    /// Exit status: 0 when a response was received (any status), 1 on any failure.
+    /// With --fail a status >= 400 is a failure too and no body is written.
+    Get {
+        /// http:// URL (https is not supported yet).
+        url: String,
+        /// Write the body to FILE instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Print the request (`> `) and response (`< `) heads to stderr.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Fail (exit 1, no body) when the status is 400 or more, like `curl --fail`.
+        #[arg(long)]
+        fail: bool,
+        /// Give up after SECS seconds (connect + whole response).
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        timeout: f64,
+    },
+    /// HPACK story tools (hpack-test-case JSON format).
+    Hpack {
+        /// Direction.
+        #[command(subcommand)]
+        command: HpackCommand,
+    },
+}
+
+/// `h2o hpack` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HpackCommand {
+    /// Decode each case's `wire` into `headers` (like nghttp2's inflatehd).
+    Inflate {
+        /// Story file (stdin when absent).
+        file: Option<PathBuf>,
+    },
+    /// Encode each case's `headers` into `wire` (like nghttp2's deflatehd).
+    Deflate {
+        /// Story file (stdin when absent).
+        file: Option<PathBuf>,
+    },
+}
+
+/// Parses the process arguments and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("h2o: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve { addr, root } => {
+            let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
+            let listener = std::net::TcpListener::bind(addr.as_str())
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let mut stdout = io::stdout();
+            let _ = writeln!(stdout, "listening on {local}");
+            let _ = stdout.flush();
+            server::serve(listener, root).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Get {
+            url,
+            output,
+            verbose,
+            fail,
+            timeout,
+        } => {
+            if !(timeout.is_finite() && timeout > 0.0) {
+                return Err("--timeout must be a positive number of seconds".into());
+            }
+            let opts = client::GetOptions {
+                verbose,
+                timeout: Duration::from_secs_f64(timeout),
+                fail,
+            };
+            let mut log = io::stderr();
+            match output {
+                Some(path) => {
+                    let f = std::fs::File::create(&path)
+                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                    let mut w = io::BufWriter::new(f);
+                    client::get(&url, &opts, &mut w, &mut log).map_err(|e| e.to_string())?;
+                    w.flush()
+                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                }
+                None => {
+                    let stdout = io::stdout();
+                    let mut w = io::BufWriter::new(stdout.lock());
+                    let res = client::get(&url, &opts, &mut w, &mut log);
+                    let _ = w.flush();
+                    res.map_err(|e| e.to_string())?;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Hpack { command } => {
+            let (file, mode) = match command {
+                HpackCommand::Inflate { file } => (file, hpack::Mode::Inflate),
+                HpackCommand::Deflate { file } => (file, hpack::Mode::Deflate),
+            };
+            let input = match file {
+                Some(p) => std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+                None => {
+                    let mut s = String::new();
+                    io::stdin()
+                        .read_to_string(&mut s)
+                        .map_err(|e| format!("cannot read stdin: {e}"))?;
+                    s
+                }
+            };
+            let out = hpack::run_story(&input, mode).map_err(|e| e.to_string())?;
+            let mut stdout = io::stdout();
+            stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+                .map_err(|e| format!("cannot write output: {e}"))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

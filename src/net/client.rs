@@ -1,0 +1,367 @@
+//! Blocking one-request HTTP/2 cleartext (h2c, prior knowledge) client used by
+//! `h2o get`.
+//!
+//! Drives one client [`Connection`] over a std `TcpStream`: queue the request,
+//! then loop write → read → `recv` → events until the response ends, failing
+//! with one clear [`ClientError`] on connect/DNS errors, non-HTTP/2 peers,
+//! resets, GOAWAY, early close or timeout.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::conn::{Config, Connection, Event};
+use crate::error::ErrorCode;
+
+/// A failed fetch, with a one-line human-readable reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError(pub String);
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ClientError> {
+    Err(ClientError(msg.into()))
+}
+
+/// A parsed `http://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Url {
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (80 when absent).
+    pub port: u16,
+    /// `:authority` value as written in the URL.
+    pub authority: String,
+    /// `:path` value (path and query; `/` when empty).
+    pub path: String,
+}
+
+impl Url {
+    /// Parses an absolute `http://` URL; `https://` is refused (no TLS yet).
+    pub fn parse(s: &str) -> Result<Url, ClientError> {
+        let rest = if let Some(r) = s.strip_prefix("http://") {
+            r
+        } else if s.starts_with("https://") {
+            return err("TLS not supported yet: use an http:// URL (h2c with prior knowledge)");
+        } else {
+            return err(format!(
+                "unsupported URL {s:?}: expected http://HOST[:PORT]/PATH"
+            ));
+        };
+        let (authority, path) = match rest.find(['/', '?', '#']) {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let path = path.split('#').next().unwrap_or("/");
+        let path = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!("/{path}")
+        };
+        if authority.is_empty() || authority.contains('@') {
+            return err(format!("invalid URL {s:?}: bad host"));
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let end = v6
+                .find(']')
+                .ok_or_else(|| ClientError(format!("invalid URL {s:?}: bad IPv6 host")))?;
+            let port = match &v6[end + 1..] {
+                "" => None,
+                p => Some(p.strip_prefix(':').unwrap_or("x")),
+            };
+            (v6[..end].to_string(), port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (authority.to_string(), None),
+            }
+        };
+        let port = match port {
+            None => 80,
+            Some(p) => p
+                .parse::<u16>()
+                .map_err(|_| ClientError(format!("invalid URL {s:?}: bad port")))?,
+        };
+        if host.is_empty() {
+            return err(format!("invalid URL {s:?}: empty host"));
+        }
+        Ok(Url {
+            host,
+            port,
+            authority: authority.to_string(),
+            path,
+        })
+    }
+}
+
+/// Options of one fetch.
+#[derive(Debug, Clone)]
+pub struct GetOptions {
+    /// Print request/response heads to the log writer (`> ` / `< ` prefixed lines).
+    pub verbose: bool,
+    /// Deadline for the whole fetch (connect, request, response).
+    pub timeout: Duration,
+    /// Treat a status ≥ 400 as a failure (like `curl --fail`): no body is written.
+    pub fail: bool,
+}
+
+impl Default for GetOptions {
+    fn default() -> Self {
+        GetOptions {
+            verbose: false,
+            timeout: Duration::from_secs(30),
+            fail: false,
+        }
+    }
+}
+
+/// What a successful fetch returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// Final response status.
+    pub status: u16,
+    /// Body bytes written to the output.
+    pub body_len: u64,
+}
+
+fn connect(url: &Url, deadline: Instant) -> Result<TcpStream, ClientError> {
+    let addrs: Vec<SocketAddr> = match (url.host.as_str(), url.port).to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => return err(format!("cannot resolve host {:?}: {e}", url.host)),
+    };
+    if addrs.is_empty() {
+        return err(format!("cannot resolve host {:?}: no addresses", url.host));
+    }
+    let mut last = None;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = Some((addr, e)),
+        }
+    }
+    match last {
+        Some((addr, e)) => err(format!("cannot connect to {addr}: {e}")),
+        None => err("timed out while connecting"),
+    }
+}
+
+/// Fetches `url` with GET, writing the body to `out` and (when verbose) the
+/// heads to `log`. Any failure is one [`ClientError`].
+pub fn get(
+    url: &str,
+    opts: &GetOptions,
+    out: &mut dyn Write,
+    log: &mut dyn Write,
+) -> Result<Fetched, ClientError> {
+    let url = Url::parse(url)?;
+    let start = Instant::now();
+    let deadline = start + opts.timeout;
+    let mut sock = connect(&url, deadline)?;
+    let _ = sock.set_nodelay(true);
+
+    let mut conn = Connection::client(Config::default());
+    let uri = format!("http://{}{}", url.authority, url.path);
+    let request = http::Request::get(uri.as_str())
+        .header("user-agent", concat!("h2o/", env!("CARGO_PKG_VERSION")))
+        .header("accept", "*/*")
+        .body(())
+        .map_err(|e| ClientError(format!("invalid request: {e}")))?;
+    if opts.verbose {
+        let _ = writeln!(log, "> :method: GET");
+        let _ = writeln!(log, "> :scheme: http");
+        let _ = writeln!(log, "> :authority: {}", url.authority);
+        let _ = writeln!(log, "> :path: {}", url.path);
+        for (k, v) in request.headers() {
+            let _ = writeln!(log, "> {}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+        }
+    }
+    let sid = conn
+        .send_request(request, true)
+        .map_err(|e| ClientError(format!("cannot send request: {e}")))?;
+
+    let mut status: Option<u16> = None;
+    let mut body_len = 0u64;
+    let mut done = false;
+    let mut rbuf = vec![0u8; 64 << 10];
+    let mut wbuf = Vec::with_capacity(16 << 10);
+    let mut first_bytes = true;
+    let io_err = |what: &str, e: io::Error| ClientError(format!("{what}: {e}"));
+    while !done {
+        wbuf.clear();
+        conn.write_to(&mut wbuf, 256 << 10);
+        if !wbuf.is_empty() {
+            sock.write_all(&wbuf)
+                .map_err(|e| io_err("write failed", e))?;
+        }
+        while let Some(ev) = conn.poll_event() {
+            match ev {
+                Event::Response {
+                    stream_id,
+                    response,
+                    end_stream,
+                } if stream_id == sid => {
+                    let code = response.status().as_u16();
+                    if opts.verbose {
+                        let _ = writeln!(log, "< :status: {code}");
+                        for (k, v) in response.headers() {
+                            let _ =
+                                writeln!(log, "< {}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+                        }
+                    }
+                    if response.status().is_informational() {
+                        continue;
+                    }
+                    if opts.fail && code >= 400 {
+                        return err(format!("server returned HTTP status {code}"));
+                    }
+                    status = Some(code);
+                    done |= end_stream;
+                }
+                Event::Data {
+                    stream_id,
+                    data,
+                    end_stream,
+                } if stream_id == sid => {
+                    out.write_all(&data)
+                        .map_err(|e| io_err("cannot write output", e))?;
+                    body_len += data.len() as u64;
+                    done |= end_stream;
+                }
+                Event::Trailers {
+                    stream_id,
+                    trailers,
+                } if stream_id == sid => {
+                    if opts.verbose {
+                        for (k, v) in &trailers {
+                            let _ =
+                                writeln!(log, "< {}: {}", k, String::from_utf8_lossy(v.as_bytes()));
+                        }
+                    }
+                    done = true;
+                }
+                Event::Reset {
+                    stream_id,
+                    code,
+                    remote,
+                } if stream_id == sid => {
+                    let by = if remote { "by the server" } else { "locally" };
+                    return err(format!("stream reset {by}: {code}"));
+                }
+                Event::Closed { stream_id } if stream_id == sid => done = true,
+                Event::GoAway {
+                    last_stream_id,
+                    code,
+                    debug,
+                } if last_stream_id < sid || code != ErrorCode::NO_ERROR => {
+                    let debug = if debug.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", String::from_utf8_lossy(&debug))
+                    };
+                    return err(format!(
+                        "server sent GOAWAY {code} (last stream {last_stream_id}){debug}"
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if done {
+            break;
+        }
+        // More output only counts if the last turn could write something
+        // (otherwise it is waiting on the peer's flow-control window).
+        if !wbuf.is_empty() && conn.wants_write() {
+            continue;
+        }
+        if conn.is_closed() {
+            return err("connection closed before the response completed");
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return err(format!("timed out after {} s", opts.timeout.as_secs_f64()));
+        }
+        let mut wait = deadline - now;
+        if let Some(t) = conn.poll_timeout() {
+            wait = wait.min(t.saturating_sub(start.elapsed()));
+        }
+        let _ = sock.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
+        match sock.read(&mut rbuf) {
+            Ok(0) => {
+                if first_bytes {
+                    return err("connection closed by the server without an HTTP/2 response (not an h2c server?)");
+                }
+                return err("connection closed by the server before the response completed");
+            }
+            Ok(n) => {
+                let data = &rbuf[..n];
+                let not_h2 = first_bytes && data.starts_with(b"HTTP/");
+                first_bytes = false;
+                if not_h2 {
+                    return err(
+                        "server does not speak HTTP/2 with prior knowledge (got an HTTP/1.x reply)",
+                    );
+                }
+                if let Err(e) = conn.recv(data) {
+                    return err(format!("HTTP/2 protocol error: {e}"));
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                conn.handle_timeout(start.elapsed());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("read failed", e)),
+        }
+    }
+    // Polite close; errors here do not matter any more.
+    conn.shutdown(ErrorCode::NO_ERROR);
+    wbuf.clear();
+    conn.write_to(&mut wbuf, 64 << 10);
+    let _ = sock.write_all(&wbuf);
+    match status {
+        Some(status) => Ok(Fetched { status, body_len }),
+        None => err("stream ended without a response"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_parse() {
+        let u = Url::parse("http://example.com:8080/a/b?x=1#frag").unwrap();
+        assert_eq!(u.host, "example.com");
+        assert_eq!(u.port, 8080);
+        assert_eq!(u.authority, "example.com:8080");
+        assert_eq!(u.path, "/a/b?x=1");
+        let u = Url::parse("http://[::1]:9/").unwrap();
+        assert_eq!((u.host.as_str(), u.port), ("::1", 9));
+        let u = Url::parse("http://h").unwrap();
+        assert_eq!((u.port, u.path.as_str()), (80, "/"));
+        let u = Url::parse("http://h?q").unwrap();
+        assert_eq!(u.path, "/?q");
+        assert!(Url::parse("https://h/")
+            .unwrap_err()
+            .0
+            .contains("TLS not supported yet"));
+        assert!(Url::parse("ftp://h/").is_err());
+        assert!(Url::parse("http://h:99999/").is_err());
+        assert!(Url::parse("http:///x").is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! Shared helpers of the native integration tests: temp dirs, deterministic
+//! random files, spawning `h2o serve` and external servers with guards that
+//! kill them on drop, and locating external binaries.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// A fresh, empty directory.
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let p = std::env::temp_dir().join(format!(
+            "h2o-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    /// Path of the directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v.extend_from_slice(&x.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// A child process killed (and reaped) on drop.
+pub struct ServerGuard {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// What it is, for messages.
+    pub name: String,
+}
+
+impl ServerGuard {
+    /// True while the process runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+    /// `http://ADDR` + path.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `h2o serve --addr 127.0.0.1:0 --root ROOT` and waits (≤10 s) for its
+/// `listening on ADDR` line.
+pub fn spawn_h2o_serve(root: &Path) -> ServerGuard {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_h2o"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--root"])
+        .arg(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn h2o serve");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = r.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keep draining so the server never blocks on a full pipe.
+        let mut sink = String::new();
+        while r.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    let mut guard = ServerGuard {
+        child,
+        addr: "0.0.0.0:0".parse().unwrap(),
+        name: "h2o serve".into(),
+    };
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("h2o serve did not print `listening on ADDR` within 10 s");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from h2o serve: {line:?}"));
+    guard.addr = addr.parse().expect("listening address");
+    guard
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts TCP connections on `addr` (panics after `limit`).
+pub fn wait_port(guard: &mut ServerGuard, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        if TcpStream::connect_timeout(&guard.addr, Duration::from_millis(200)).is_ok() {
+            return;
+        }
+        if !guard.alive() {
+            panic!("{} exited before listening on {}", guard.name, guard.addr);
+        }
+        if start.elapsed() > limit {
+            panic!(
+                "{} not listening on {} after {limit:?}",
+                guard.name, guard.addr
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Finds an external binary on PATH (or /usr/sbin, /sbin); panics naming the
+/// Debian package that provides it.
+pub fn require_bin(name: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from));
+    for d in dirs {
+        let p = d.join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{name}` not found: install the Debian package `{package}` (scripts/test.sh does)");
+}
