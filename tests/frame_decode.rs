@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use h2o::error::{Error, ErrorCode};
 use h2o::frame::{
-    encode, write_data_header, write_header_block, Frame, FrameDecoder, FrameHeader,
-    PrioritySpec, Settings, FRAME_HEADER_LEN,
+    encode, write_data_header, write_header_block, Frame, FrameDecoder, FrameHeader, PrioritySpec,
+    Settings, FRAME_HEADER_LEN,
 };
 
 fn decode(bytes: &[u8]) -> Vec<Result<Frame, Error>> {

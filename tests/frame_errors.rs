@@ -285,7 +285,11 @@ fn settings_values() {
         (0x6, u32::MAX),
     ] {
         let f = expect_ok(&setting(id, v));
-        let Frame::Settings { ack: false, settings } = f else {
+        let Frame::Settings {
+            ack: false,
+            settings,
+        } = f
+        else {
             panic!("{f:?}")
         };
         let id = h2o::frame::SettingId::from_u16(id).unwrap();

@@ -44,7 +44,13 @@ fn padded(
     if pad.is_some() {
         fl |= flags::PADDED;
     }
-    write_header(out, pad_bytes + fixed.len() + content.len(), ty, fl, stream_id);
+    write_header(
+        out,
+        pad_bytes + fixed.len() + content.len(),
+        ty,
+        fl,
+        stream_id,
+    );
     if let Some(p) = pad {
         out.push(p);
     }
@@ -115,7 +121,15 @@ impl Frame {
                     fl |= flags::PRIORITY;
                 }
                 let (pb, n) = priority_bytes(priority);
-                padded(out, FrameType::Headers as u8, fl, *stream_id, pad, &pb[..n], block);
+                padded(
+                    out,
+                    FrameType::Headers as u8,
+                    fl,
+                    *stream_id,
+                    pad,
+                    &pb[..n],
+                    block,
+                );
             }
             Frame::Priority { stream_id, spec } => {
                 write_priority(out, *stream_id, spec);
@@ -136,7 +150,15 @@ impl Frame {
             } => {
                 let fl = if *end_headers { flags::END_HEADERS } else { 0 };
                 let id = (promised_id & MAX_WINDOW).to_be_bytes();
-                padded(out, FrameType::PushPromise as u8, fl, *stream_id, pad, &id, block);
+                padded(
+                    out,
+                    FrameType::PushPromise as u8,
+                    fl,
+                    *stream_id,
+                    pad,
+                    &id,
+                    block,
+                );
             }
             Frame::Ping { ack, data } => write_ping(out, *ack, data),
             Frame::GoAway {
@@ -154,7 +176,13 @@ impl Frame {
                 block,
             } => {
                 let fl = if *end_headers { flags::END_HEADERS } else { 0 };
-                write_header(out, block.len(), FrameType::Continuation as u8, fl, *stream_id);
+                write_header(
+                    out,
+                    block.len(),
+                    FrameType::Continuation as u8,
+                    fl,
+                    *stream_id,
+                );
                 out.extend_from_slice(block);
             }
             Frame::PriorityUpdate {
@@ -202,7 +230,13 @@ pub fn write_header_block(
         fl |= flags::PRIORITY;
     }
     out.reserve(block.len() + prio_len + FRAME_HEADER_LEN * (1 + block.len() / max));
-    write_header(out, prio_len + head.len(), FrameType::Headers as u8, fl, stream_id);
+    write_header(
+        out,
+        prio_len + head.len(),
+        FrameType::Headers as u8,
+        fl,
+        stream_id,
+    );
     if let Some(p) = &priority {
         put_priority(out, p);
     }
@@ -210,7 +244,11 @@ pub fn write_header_block(
     while !rest.is_empty() {
         let n = rest.len().min(max);
         let (part, tail) = rest.split_at(n);
-        let fl = if tail.is_empty() { flags::END_HEADERS } else { 0 };
+        let fl = if tail.is_empty() {
+            flags::END_HEADERS
+        } else {
+            0
+        };
         write_header(out, n, FrameType::Continuation as u8, fl, stream_id);
         out.extend_from_slice(part);
         rest = tail;
@@ -288,7 +326,13 @@ pub fn write_priority(out: &mut Vec<u8>, stream_id: StreamId, spec: &PrioritySpe
 /// Appends a PRIORITY_UPDATE frame (RFC 9218 §7.1) on stream 0.
 #[inline]
 pub fn write_priority_update(out: &mut Vec<u8>, prioritized_id: StreamId, field_value: &[u8]) {
-    write_header(out, 4 + field_value.len(), FrameType::PriorityUpdate as u8, 0, 0);
+    write_header(
+        out,
+        4 + field_value.len(),
+        FrameType::PriorityUpdate as u8,
+        0,
+        0,
+    );
     out.extend_from_slice(&(prioritized_id & MAX_WINDOW).to_be_bytes());
     out.extend_from_slice(field_value);
 }

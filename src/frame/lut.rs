@@ -84,7 +84,13 @@ pub const SKIP: Rule = Rule {
     known: false,
 };
 
-const fn rule(min_len: u8, max_len: u32, flags_mask: u8, stream_forbid: u8, size_scope: Scope) -> Rule {
+const fn rule(
+    min_len: u8,
+    max_len: u32,
+    flags_mask: u8,
+    stream_forbid: u8,
+    size_scope: Scope,
+) -> Rule {
     Rule {
         max_len,
         min_len,
@@ -102,7 +108,13 @@ const fn build() -> [Rule; 256] {
     use Scope::{Connection as C, Stream as S};
     let mut t = [SKIP; 256];
     // DATA §6.1: END_STREAM|PADDED, stream ≠ 0.
-    t[FrameType::Data as usize] = rule(0, ANY_LEN, flags::END_STREAM | flags::PADDED, FORBID_ZERO, C);
+    t[FrameType::Data as usize] = rule(
+        0,
+        ANY_LEN,
+        flags::END_STREAM | flags::PADDED,
+        FORBID_ZERO,
+        C,
+    );
     // HEADERS §6.2: END_STREAM|END_HEADERS|PADDED|PRIORITY, stream ≠ 0, carries a field block.
     t[FrameType::Headers as usize] = rule(
         0,
@@ -121,8 +133,13 @@ const fn build() -> [Rule; 256] {
     s.len_multiple = 6;
     t[FrameType::Settings as usize] = s;
     // PUSH_PROMISE §6.6: promised stream id (4 bytes) + optional pad length.
-    t[FrameType::PushPromise as usize] =
-        rule(4, ANY_LEN, flags::END_HEADERS | flags::PADDED, FORBID_ZERO, C);
+    t[FrameType::PushPromise as usize] = rule(
+        4,
+        ANY_LEN,
+        flags::END_HEADERS | flags::PADDED,
+        FORBID_ZERO,
+        C,
+    );
     // PING §6.7: exactly 8 bytes, stream 0.
     t[FrameType::Ping as usize] = rule(8, 8, flags::ACK, FORBID_NONZERO, C);
     // GOAWAY §6.8: at least 8 bytes, stream 0.
@@ -257,7 +274,11 @@ mod tests {
     fn priority_size_error_is_stream_scoped() {
         assert_eq!(
             check(&hdr(4, 0x2, 0, 3), 16384),
-            Err(Error::stream(3, ErrorCode::FRAME_SIZE_ERROR, size_reason(2)))
+            Err(Error::stream(
+                3,
+                ErrorCode::FRAME_SIZE_ERROR,
+                size_reason(2)
+            ))
         );
         // On stream 0 the stream-id rule fires first (connection error).
         assert_eq!(

@@ -6,17 +6,17 @@
 //! contiguous output buffer ([`encode`]). It knows nothing of stream state or
 //! HPACK: field blocks are opaque bytes here.
 
+mod decode;
 pub mod encode;
 #[doc(hidden)]
 pub mod generic;
 pub mod lut;
-mod decode;
 mod settings;
 
 pub use decode::{FrameDecoder, Frames, RECV_RESERVE};
 pub use encode::{
-    write_data, write_data_header, write_goaway, write_header_block, write_ping,
-    write_priority, write_priority_update, write_rst_stream, write_settings, write_settings_ack,
+    write_data, write_data_header, write_goaway, write_header_block, write_ping, write_priority,
+    write_priority_update, write_rst_stream, write_settings, write_settings_ack,
     write_window_update,
 };
 pub use settings::{SettingId, Settings};
@@ -129,7 +129,9 @@ impl FrameHeader {
     pub fn to_bytes(&self) -> [u8; FRAME_HEADER_LEN] {
         let l = self.len.to_be_bytes();
         let s = (self.stream_id & MAX_WINDOW).to_be_bytes();
-        [l[1], l[2], l[3], self.ty, self.flags, s[0], s[1], s[2], s[3]]
+        [
+            l[1], l[2], l[3], self.ty, self.flags, s[0], s[1], s[2], s[3],
+        ]
     }
 }
 

@@ -96,7 +96,9 @@ impl Decoder {
         let mut pos = 0;
         // §4.2: after our limit went below the table's size, the peer must
         // acknowledge it with a size update at the start of the next block.
-        if self.table.max_size() > self.max_table_size && block.first().is_none_or(|b| b & 0xe0 != 0x20) {
+        if self.table.max_size() > self.max_table_size
+            && block.first().is_none_or(|b| b & 0xe0 != 0x20)
+        {
             return Err(DecodeError::InvalidTableSizeUpdate);
         }
         // Size updates, only at the start of the block (§4.2, §6.3).

@@ -150,7 +150,11 @@ impl Encoder {
             hash_bytes(0x6e61_6d65, name)
         };
         if sensitive {
-            let name_idx = if sidx != 0 { sidx } else { self.dynamic_name(name_hash, name) };
+            let name_idx = if sidx != 0 {
+                sidx
+            } else {
+                self.dynamic_name(name_hash, name)
+            };
             write_literal(out, 0x10, 4, name_idx, name, value);
             return;
         }
@@ -169,7 +173,11 @@ impl Encoder {
                 }
             }
         }
-        let name_idx = if sidx != 0 { sidx } else { self.dynamic_name(name_hash, name) };
+        let name_idx = if sidx != 0 {
+            sidx
+        } else {
+            self.dynamic_name(name_hash, name)
+        };
         if !index {
             write_literal(out, 0x00, 4, name_idx, name, value);
             return;
@@ -230,13 +238,15 @@ impl Encoder {
         let (hashes, by_pair, by_name) = (&mut self.hashes, &mut self.by_pair, &mut self.by_name);
         if min < self.table.max_size() {
             write_int(out, 0x20, 5, min);
-            self.table
-                .set_max_size(min, |evicted| evict_hashes(hashes, by_pair, by_name, evicted));
+            self.table.set_max_size(min, |evicted| {
+                evict_hashes(hashes, by_pair, by_name, evicted)
+            });
         }
         if last != self.table.max_size() {
             write_int(out, 0x20, 5, last);
-            self.table
-                .set_max_size(last, |evicted| evict_hashes(hashes, by_pair, by_name, evicted));
+            self.table.set_max_size(last, |evicted| {
+                evict_hashes(hashes, by_pair, by_name, evicted)
+            });
         }
         if Index::buckets_for(self.table.max_size()) != self.by_pair.buckets() {
             // Resize the indexes to the new table size and re-add live entries.
@@ -360,7 +370,14 @@ impl Index {
 }
 
 #[inline]
-fn write_literal(out: &mut Vec<u8>, first: u8, prefix: u32, name_idx: usize, name: &[u8], value: &[u8]) {
+fn write_literal(
+    out: &mut Vec<u8>,
+    first: u8,
+    prefix: u32,
+    name_idx: usize,
+    name: &[u8],
+    value: &[u8],
+) {
     write_int(out, first, prefix, name_idx);
     if name_idx == 0 {
         write_string(out, name);

@@ -71,7 +71,10 @@ impl DynTable {
     fn slices(&self, e: &Entry) -> (&[u8], &[u8]) {
         let start = (e.pos - self.base) as usize;
         let mid = start + e.name_len as usize;
-        (&self.buf[start..mid], &self.buf[mid..mid + e.value_len as usize])
+        (
+            &self.buf[start..mid],
+            &self.buf[mid..mid + e.value_len as usize],
+        )
     }
 
     /// Entry `i` counting from the newest (0), i.e. HPACK index `62 + i`.
@@ -138,7 +141,12 @@ impl DynTable {
     /// Adds an entry (§4.4), evicting older ones; an entry larger than the
     /// maximum size empties the table and is not added (returns false).
     /// `on_evict` gets the absolute index of every evicted entry.
-    pub(crate) fn insert(&mut self, name: &[u8], value: &[u8], mut on_evict: impl FnMut(u64)) -> bool {
+    pub(crate) fn insert(
+        &mut self,
+        name: &[u8],
+        value: &[u8],
+        mut on_evict: impl FnMut(u64),
+    ) -> bool {
         let bytes = name.len() + value.len();
         let size = ENTRY_OVERHEAD + bytes;
         if size > self.max_size {
@@ -220,6 +228,10 @@ mod tests {
             assert_eq!(t.get(0).unwrap().1, v.as_bytes());
             assert!(t.size() <= 4096);
         }
-        assert!(t.buf.capacity() <= 8 * 4096, "capacity {}", t.buf.capacity());
+        assert!(
+            t.buf.capacity() <= 8 * 4096,
+            "capacity {}",
+            t.buf.capacity()
+        );
     }
 }

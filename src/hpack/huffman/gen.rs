@@ -90,7 +90,10 @@ fn build_tree() -> Vec<[Child; 2]> {
         for i in (0..len).rev() {
             let bit = ((code >> i) & 1) as usize;
             if i == 0 {
-                assert!(nodes[node][bit] == Child::Unset, "code of {sym} is not prefix-free");
+                assert!(
+                    nodes[node][bit] == Child::Unset,
+                    "code of {sym} is not prefix-free"
+                );
                 nodes[node][bit] = Child::Leaf(sym as u16);
             } else {
                 node = match nodes[node][bit] {
@@ -106,9 +109,15 @@ fn build_tree() -> Vec<[Child; 2]> {
             }
         }
     }
-    assert_eq!(nodes.len(), 256, "a complete code over 257 symbols has 256 internal nodes");
+    assert_eq!(
+        nodes.len(),
+        256,
+        "a complete code over 257 symbols has 256 internal nodes"
+    );
     assert!(
-        nodes.iter().all(|n| n[0] != Child::Unset && n[1] != Child::Unset),
+        nodes
+            .iter()
+            .all(|n| n[0] != Child::Unset && n[1] != Child::Unset),
         "the code is not complete"
     );
     nodes
@@ -146,7 +155,10 @@ fn transition(nodes: &[[Child; 2]], accepting: &[bool], state: usize, octet: u8)
 
 /// The encoder table: `code << 8 | bit length` for octets 0..=255.
 pub fn encode_table() -> Vec<u64> {
-    CODES[..256].iter().map(|&(c, l)| (c as u64) << 8 | l as u64).collect()
+    CODES[..256]
+        .iter()
+        .map(|&(c, l)| (c as u64) << 8 | l as u64)
+        .collect()
 }
 
 /// The decoder FSM: `256 × 256` entries, index `state << 8 | octet`.

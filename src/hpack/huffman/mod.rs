@@ -265,13 +265,22 @@ mod tests {
         decode(&[0b0001_1111], &mut out).unwrap();
         assert_eq!(out, b"a");
         // Padding not all ones.
-        assert_eq!(decode(&[0b0001_1110], &mut out), Err(DecodeError::InvalidHuffman));
+        assert_eq!(
+            decode(&[0b0001_1110], &mut out),
+            Err(DecodeError::InvalidHuffman)
+        );
         // 'a' + a whole extra octet of ones: padding of 11 bits.
-        assert_eq!(decode(&[0b0001_1111, 0xff], &mut out), Err(DecodeError::InvalidHuffman));
+        assert_eq!(
+            decode(&[0b0001_1111, 0xff], &mut out),
+            Err(DecodeError::InvalidHuffman)
+        );
         // A lone 0xff: 8 bits of padding.
         assert_eq!(decode(&[0xff], &mut out), Err(DecodeError::InvalidHuffman));
         // EOS (30 ones) + padding: explicit EOS is an error.
-        assert_eq!(decode(&[0xff, 0xff, 0xff, 0xff], &mut out), Err(DecodeError::InvalidHuffman));
+        assert_eq!(
+            decode(&[0xff, 0xff, 0xff, 0xff], &mut out),
+            Err(DecodeError::InvalidHuffman)
+        );
         // Truncated in the middle of a long code that is not all ones.
         assert_eq!(decode(&[0xfe], &mut out), Err(DecodeError::InvalidHuffman));
         // Failure keeps `out` unchanged.
