@@ -22,3 +22,5 @@ pub mod net;
 
 pub use conn::{Config, Connection, Event, Role};
 pub use error::{Error, ErrorCode};
+#[cfg(feature = "native")]
+pub use net::pool::{BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle};
