@@ -846,6 +846,11 @@ impl Driver {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if !self.got_bytes => {
+                    return Err(ClientError::Connect(format!(
+                        "connection failed before the server's first SETTINGS: {e}"
+                    )))
+                }
                 Err(e) => return Err(ClientError::Io(format!("read failed: {e}"))),
             }
         }
@@ -869,6 +874,11 @@ impl Driver {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(()),
+                Err(e) if !self.got_bytes => {
+                    return Err(ClientError::Connect(format!(
+                        "connection failed before the server's first SETTINGS: {e}"
+                    )))
+                }
                 Err(e) => return Err(ClientError::Io(format!("write failed: {e}"))),
             }
         }
