@@ -381,6 +381,9 @@ fn worker(
                 break;
             }
         }
+        if conns.iter().all(|b| b.dead) {
+            break;
+        }
         if conns.iter().all(|b| b.dead || b.inflight.is_empty())
             && (shared.stop.load(Ordering::Relaxed)
                 || shared.remaining.load(Ordering::Acquire) == 0)
