@@ -4,10 +4,10 @@
 # `h2o serve` and, when installed, nghttpd (neutral server). Prints req/s of
 # each and the ratios ours/h2load (goal >= 1.0) and ours/h2 (goal >= 1.5).
 # Loopback only; every run bounded by -n and a time cap.
-#   N=100000 C=10 M=32 T=2 FILE_SIZE=12 scripts/bench-client.sh
+#   N=100000 C=10 M=32 T=1 FILE_SIZE=12 scripts/bench-client.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${N:-100000}; C=${C:-10}; M=${M:-32}; T=${T:-2}; FILE_SIZE=${FILE_SIZE:-12}
+N=${N:-100000}; C=${C:-10}; M=${M:-32}; T=${T:-1}; FILE_SIZE=${FILE_SIZE:-12}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
 cargo build --release --bin h2o --example h2_client_bench -q
 BIN=$CARGO_TARGET_DIR/release

@@ -90,7 +90,7 @@ pub enum Command {
         #[arg(short = 'm', long = "max-concurrent-streams", default_value_t = 32)]
         streams: usize,
         /// Client threads (connections are spread over them).
-        #[arg(short = 't', long = "threads", default_value_t = 2)]
+        #[arg(short = 't', long = "threads", default_value_t = 1)]
         threads: usize,
         /// Stop starting requests after SECS seconds (0: no cap).
         #[arg(

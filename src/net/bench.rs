@@ -511,14 +511,12 @@ fn drain(
                         }
                     }
                 }
-                Event::Reset { stream_id, .. } => {
-                    if bc.inflight.remove(&stream_id).is_some() {
-                        bc.ok.remove(&stream_id);
-                        c.done += 1;
-                        *pending_done += 1;
-                        c.failed += 1;
-                        c.errored += 1;
-                    }
+                Event::Reset { stream_id, .. } if bc.inflight.remove(&stream_id).is_some() => {
+                    bc.ok.remove(&stream_id);
+                    c.done += 1;
+                    *pending_done += 1;
+                    c.failed += 1;
+                    c.errored += 1;
                 }
                 _ => {}
             }

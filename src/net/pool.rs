@@ -747,10 +747,7 @@ struct Driver {
 
 impl Driver {
     fn run(mut self) {
-        let err = match self.drive() {
-            Ok(()) => None,
-            Err(e) => Some(e),
-        };
+        let err = self.drive().err();
         self.finish(err);
     }
 
