@@ -318,7 +318,7 @@ fn goaway_unprocessed_requests_retry_on_new_connection() {
 
 #[test]
 fn breaker_opens_probes_and_closes() {
-    let f = fake(CLOSE, 100, Duration::ZERO);
+    let f = fake(CLOSE, 100, Duration::from_millis(300));
     let c = Client::new(ClientConfig {
         breaker: Some(BreakerConfig {
             failure_threshold: 2,
@@ -358,13 +358,14 @@ fn breaker_opens_probes_and_closes() {
     // Server healthy again: the probe succeeds and closes the breaker.
     f.mode.store(NORMAL, Ordering::SeqCst);
     std::thread::sleep(Duration::from_millis(350));
-    assert_eq!(body(&c.get(&f.url("/p")).unwrap()), "ok /p");
-    for i in 0..3 {
-        assert_eq!(
-            body(&c.get(&f.url(&format!("/q{i}"))).unwrap()),
-            format!("ok /q{i}")
-        );
-    }
+    let probe = c.send(c.get_request(&f.url("/p")).unwrap()).unwrap();
+    // Only one request goes through while the probe is in flight.
+    assert!(matches!(
+        c.get(&f.url("/b")).unwrap_err(),
+        ClientError::CircuitOpen(_)
+    ));
+    assert_eq!(body(&probe.wait().unwrap()), "ok /p");
+    assert_eq!(body(&c.get(&f.url("/q")).unwrap()), "ok /q");
 }
 
 #[test]

@@ -542,6 +542,21 @@ impl Client {
     }
 }
 
+impl Drop for Inner {
+    /// The last [`Client`] clone is gone: pooled connections close once their
+    /// streams are done.
+    fn drop(&mut self) {
+        let map = self.origins.get_mut().unwrap_or_else(|e| e.into_inner());
+        for o in map.values() {
+            let st = o.state.lock().unwrap_or_else(|e| e.into_inner());
+            for c in &st.conns {
+                c.closed.store(true, Ordering::Release);
+                let _ = c.waker.wake();
+            }
+        }
+    }
+}
+
 fn connect(host: &str, port: u16, deadline: Instant) -> Result<StdTcpStream, ClientError> {
     let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
         Ok(a) => a.collect(),
