@@ -32,6 +32,8 @@ struct Fake {
     pings: Arc<AtomicUsize>,
     max_open: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
+    /// Server connection threads that finished (peer closed or GOAWAY done).
+    ended: Arc<AtomicUsize>,
 }
 
 impl Fake {
@@ -58,7 +60,9 @@ fn fake(mode: u8, mcs: u32, hold: Duration) -> Fake {
         pings: Arc::new(AtomicUsize::new(0)),
         max_open: Arc::new(AtomicUsize::new(0)),
         stop: Arc::new(AtomicBool::new(false)),
+        ended: Arc::new(AtomicUsize::new(0)),
     };
+    let ended = f.ended.clone();
     let (m, acc, pings, max_open, stop) = (
         f.mode.clone(),
         f.accepted.clone(),
@@ -79,7 +83,11 @@ fn fake(mode: u8, mcs: u32, hold: Duration) -> Fake {
                 continue;
             }
             let (pings, max_open, stop) = (pings.clone(), max_open.clone(), stop.clone());
-            std::thread::spawn(move || serve_conn(s, mode, n, mcs, hold, pings, max_open, stop));
+            let ended = ended.clone();
+            std::thread::spawn(move || {
+                serve_conn(s, mode, n, mcs, hold, pings, max_open, stop);
+                ended.fetch_add(1, Ordering::SeqCst);
+            });
         }
     });
     f
@@ -404,4 +412,19 @@ fn many_threads_share_the_pool() {
         t.join().unwrap();
     }
     assert_eq!(f.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn dropping_the_client_closes_its_connections() {
+    let f = fake(NORMAL, 100, Duration::ZERO);
+    let c = Client::new(cfg());
+    assert_eq!(body(&c.get(&f.url("/x")).unwrap()), "ok /x");
+    assert_eq!(c.pooled_connections(&f.url("/")), 1);
+    assert_eq!(f.ended.load(Ordering::SeqCst), 0);
+    drop(c);
+    let t = Instant::now();
+    while f.ended.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(f.ended.load(Ordering::SeqCst), 1);
 }
