@@ -20,15 +20,19 @@ head -c "$FILE_SIZE" /dev/zero | tr '\0' 'x' > "$ROOT/small"
 rps() { grep -oE '[0-9.]+ req/s' | head -1 | cut -d' ' -f1; }
 
 run_all() { # $1 name, $2 url
-    local name=$1 url=$2 ours h2l h2c
+    local name=$1 url=$2 out ours h2l="" h2c
     echo "== server: $name ($url), N=$N C=$C M=$M T=$T"
-    ours=$(timeout 120 "$BIN/h2o" bench "$url" -n "$N" -c "$C" -m "$M" -t "$T" -D 60 | tee /dev/stderr | rps)
+    out=$(timeout 120 "$BIN/h2o" bench "$url" -n "$N" -c "$C" -m "$M" -t "$T" -D 60 || true)
+    echo "-- h2o bench"; echo "$out"; ours=$(rps <<<"$out")
     if command -v h2load >/dev/null; then
-        h2l=$(timeout 120 h2load "$url" -n "$N" -c "$C" -m "$M" -t "$T" 2>&1 | grep -E '^(finished|requests:)' | tee /dev/stderr | rps)
-    else h2l=""; fi
-    h2c=$(timeout 120 "$BIN/examples/h2_client_bench" "$url" -n "$N" -c "$C" -m "$M" -t "$T" | tee /dev/stderr | rps)
+        out=$(timeout 120 h2load "$url" -n "$N" -c "$C" -m "$M" -t "$T" 2>&1 || true)
+        echo "-- h2load"; grep -E '^(finished|requests:|status codes:|traffic:|time for request:)' <<<"$out"
+        h2l=$(rps <<<"$out")
+    fi
+    out=$(timeout 120 "$BIN/examples/h2_client_bench" "$url" -n "$N" -c "$C" -m "$M" -t "$T" || true)
+    echo "-- h2 (tokio)"; echo "$out"; h2c=$(rps <<<"$out")
     echo "RESULT $name: h2o bench $ours req/s | h2load ${h2l:-n/a} req/s | h2 (tokio) $h2c req/s"
-    [ -n "$h2l" ] && python3 -c "print('RATIO $name: h2o/h2load = %.2fx' % ($ours/$h2l))"
+    if [ -n "$h2l" ]; then python3 -c "print('RATIO $name: h2o/h2load = %.2fx' % ($ours/$h2l))"; fi
     python3 -c "print('RATIO $name: h2o/h2 = %.2fx' % ($ours/$h2c))"
 }
 

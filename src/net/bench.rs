@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
@@ -206,13 +207,34 @@ struct Counts {
     data_bytes: u64,
 }
 
+/// Multiplicative hash of stream ids (no SipHash per request).
+#[derive(Default)]
+struct IdHash(u64);
+
+impl Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// A request in flight: start time (loop-turn clock) and "final status 2xx/3xx".
+struct Slot {
+    start: Instant,
+    ok: bool,
+}
+
 struct BConn {
     sock: mio::net::TcpStream,
     conn: Connection,
-    /// Start time of each request in flight.
-    inflight: HashMap<StreamId, Instant>,
-    /// Final status seen per stream (2xx/3xx = true).
-    ok: HashMap<StreamId, bool>,
+    inflight: HashMap<StreamId, Slot, BuildHasherDefault<IdHash>>,
     wbuf: Vec<u8>,
     wpos: usize,
     dead: bool,
@@ -353,8 +375,7 @@ fn worker(
         conns.push(BConn {
             sock,
             conn: Connection::client(h2.clone()),
-            inflight: HashMap::with_capacity(m * 2),
-            ok: HashMap::with_capacity(m * 2),
+            inflight: HashMap::with_capacity_and_hasher(m * 2, Default::default()),
             wbuf: Vec::with_capacity(64 << 10),
             wpos: 0,
             dead: false,
@@ -365,7 +386,7 @@ fn worker(
     let mut pending_done = 0u64;
     // Fill every connection's M slots.
     for bc in conns.iter_mut() {
-        fill(bc, m, &head, &shared, &mut c);
+        fill(bc, m, &head, &shared, &mut c, Instant::now());
         if let Err(e) = flush(bc) {
             kill(bc, e, &mut c, &mut errs);
         }
@@ -396,6 +417,7 @@ fn worker(
                 break;
             }
         }
+        let now = Instant::now();
         for ev in events.iter() {
             let Some(bc) = conns.get_mut(ev.token().0) else {
                 continue;
@@ -405,12 +427,30 @@ fn worker(
             }
             if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                 if let Err(e) = read(bc, &mut rbuf, &mut c) {
-                    drain(bc, m, &head, &shared, &mut c, &mut hist, &mut pending_done);
+                    drain(
+                        now,
+                        bc,
+                        m,
+                        &head,
+                        &shared,
+                        &mut c,
+                        &mut hist,
+                        &mut pending_done,
+                    );
                     kill(bc, e, &mut c, &mut errs);
                     continue;
                 }
             }
-            drain(bc, m, &head, &shared, &mut c, &mut hist, &mut pending_done);
+            drain(
+                now,
+                bc,
+                m,
+                &head,
+                &shared,
+                &mut c,
+                &mut hist,
+                &mut pending_done,
+            );
             if let Err(e) = flush(bc) {
                 kill(bc, e, &mut c, &mut errs);
             }
@@ -429,7 +469,14 @@ fn worker(
 }
 
 /// Starts requests until the connection has `m` in flight or the budget is spent.
-fn fill(bc: &mut BConn, m: usize, head: &http::Request<()>, shared: &Shared, c: &mut Counts) {
+fn fill(
+    bc: &mut BConn,
+    m: usize,
+    head: &http::Request<()>,
+    shared: &Shared,
+    c: &mut Counts,
+    now: Instant,
+) {
     while bc.inflight.len() < m && !bc.dead && bc.conn.is_accepting_streams() {
         if (bc.inflight.len() as u32) >= bc.conn.peer_max_concurrent_streams() {
             return;
@@ -439,7 +486,13 @@ fn fill(bc: &mut BConn, m: usize, head: &http::Request<()>, shared: &Shared, c: 
         }
         match bc.conn.send_request(head.clone(), true) {
             Ok(id) => {
-                bc.inflight.insert(id, Instant::now());
+                bc.inflight.insert(
+                    id,
+                    Slot {
+                        start: now,
+                        ok: false,
+                    },
+                );
                 c.started += 1;
             }
             Err(_) => {
@@ -471,8 +524,11 @@ fn read(bc: &mut BConn, rbuf: &mut [u8], c: &mut Counts) -> Result<(), String> {
     }
 }
 
-/// Handles events, records finished requests and refills the slots.
+/// Handles events, records finished requests and refills the slots. `now` is
+/// the loop turn's clock (one clock read per turn, not per request).
+#[allow(clippy::too_many_arguments)]
 fn drain(
+    now: Instant,
     bc: &mut BConn,
     m: usize,
     head: &http::Request<()>,
@@ -495,16 +551,19 @@ fn drain(
                         if (2..=5).contains(&class) {
                             c.status[class - 2] += 1;
                         }
-                        bc.ok.insert(stream_id, (200..400).contains(&s));
+                        if let Some(slot) = bc.inflight.get_mut(&stream_id) {
+                            slot.ok = (200..400).contains(&s);
+                        }
                     }
                 }
                 Event::Data { data, .. } => c.data_bytes += data.len() as u64,
                 Event::Closed { stream_id } => {
-                    if let Some(t0) = bc.inflight.remove(&stream_id) {
+                    if let Some(slot) = bc.inflight.remove(&stream_id) {
                         c.done += 1;
                         *pending_done += 1;
-                        let _ = hist.record((t0.elapsed().as_micros() as u64).max(1));
-                        if bc.ok.remove(&stream_id).unwrap_or(false) {
+                        let us = now.saturating_duration_since(slot.start).as_micros() as u64;
+                        let _ = hist.record(us.max(1));
+                        if slot.ok {
                             c.succeeded += 1;
                         } else {
                             c.failed += 1;
@@ -512,7 +571,6 @@ fn drain(
                     }
                 }
                 Event::Reset { stream_id, .. } if bc.inflight.remove(&stream_id).is_some() => {
-                    bc.ok.remove(&stream_id);
                     c.done += 1;
                     *pending_done += 1;
                     c.failed += 1;
@@ -522,7 +580,7 @@ fn drain(
             }
         }
         let before = bc.inflight.len();
-        fill(bc, m, head, shared, c);
+        fill(bc, m, head, shared, c, now);
         if bc.inflight.len() == before {
             return;
         }
