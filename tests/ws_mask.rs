@@ -46,10 +46,7 @@ fn exhaustive(name: &str, f: Variant) {
                 want.copy_from_slice(&pattern);
                 mask_reference(&mut want[align..align + len], MASK, off);
                 assert!(f(&mut buf[align..align + len], MASK, off));
-                assert!(
-                    buf == want,
-                    "{name}: len {len} align {align} offset {off}"
-                );
+                assert!(buf == want, "{name}: len {len} align {align} offset {off}");
             }
         }
     }
@@ -113,7 +110,7 @@ fn masking_twice_is_identity_and_split_continues() {
     // Unmask in uneven pieces, continuing the offset.
     let mut pieces = whole.clone();
     let mut pos = 0;
-    for step in [1usize, 3, 7, 64, 65, 1000, 3] .iter().cycle() {
+    for step in [1usize, 3, 7, 64, 65, 1000, 3].iter().cycle() {
         if pos >= pieces.len() {
             break;
         }

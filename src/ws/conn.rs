@@ -498,12 +498,19 @@ impl WebSocket {
     /// [`OpCode::Continuation`]; `fin` marks the last one. Control frames may be
     /// sent between fragments. For text, the concatenation of all fragments must
     /// be UTF-8 (individual fragments may split a code point; not checked here).
-    pub fn send_fragment(&mut self, opcode: OpCode, payload: &[u8], fin: bool) -> Result<(), SendError> {
+    pub fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
         self.check_can_send()?;
         match opcode {
             OpCode::Text | OpCode::Binary if !self.send_fragmenting => {}
             OpCode::Continuation if self.send_fragmenting => {}
-            OpCode::Text | OpCode::Binary | OpCode::Continuation => return Err(SendError::FragmentState),
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                return Err(SendError::FragmentState)
+            }
             _ => return Err(SendError::NotDataOpCode),
         }
         self.write_frame(fin, opcode, payload);

@@ -90,7 +90,9 @@ pub fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, Error> {
     let fin = b0 & 0x80 != 0;
     let rsv = (b0 >> 4) & 0x7;
     if rsv != 0 {
-        return Err(Error::protocol("reserved bits set without a negotiated extension"));
+        return Err(Error::protocol(
+            "reserved bits set without a negotiated extension",
+        ));
     }
     let opcode = OpCode::from_u8(b0 & 0x0F).ok_or(Error::protocol("reserved opcode"))?;
     let masked = b1 & 0x80 != 0;

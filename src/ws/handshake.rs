@@ -187,7 +187,10 @@ pub fn write_response_101(out: &mut Vec<u8>, client_key: &str, protocol: Option<
 /// used for `Host`) with the given key (see [`generate_key`]).
 pub fn client_request(uri: &str, key: &str) -> Result<Request<()>, http::Error> {
     let uri: http::Uri = uri.parse()?;
-    let host = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_default();
     Request::builder()
         .method(Method::GET)
         .uri(uri)
@@ -212,7 +215,10 @@ pub fn verify_response<B>(resp: &Response<B>, key: &str) -> Result<(), Handshake
     if !get(header::CONNECTION).any(|v| has_token(v, "upgrade")) {
         return Err(HandshakeError::Connection);
     }
-    match h.get(header::SEC_WEBSOCKET_ACCEPT).and_then(|v| v.to_str().ok()) {
+    match h
+        .get(header::SEC_WEBSOCKET_ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(a) if a.trim() == accept_key(key) => Ok(()),
         _ => Err(HandshakeError::Accept),
     }
