@@ -2,8 +2,7 @@
 //! byte-by-byte reference, exhaustively for small inputs and by proptest.
 
 use h2o::ws::mask::{
-    apply_mask, mask_avx2, mask_avx512, mask_neon, mask_reference, mask_scalar, mask_simd128,
-    mask_sse2,
+    apply_mask, mask_avx2, mask_neon, mask_reference, mask_scalar, mask_simd128, mask_sse2,
 };
 use proptest::prelude::*;
 
@@ -21,7 +20,6 @@ fn variants() -> Vec<(&'static str, Variant)> {
         }),
         ("sse2", mask_sse2),
         ("avx2", mask_avx2),
-        ("avx512", mask_avx512),
         ("neon", mask_neon),
         ("simd128", mask_simd128),
     ]
@@ -82,11 +80,6 @@ fn exhaustive_sse2() {
 #[test]
 fn exhaustive_avx2() {
     exhaustive("avx2", mask_avx2);
-}
-
-#[test]
-fn exhaustive_avx512() {
-    exhaustive("avx512", mask_avx512);
 }
 
 #[test]

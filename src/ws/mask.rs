@@ -8,8 +8,8 @@
 //! Implementations:
 //! - scalar: 8 bytes at a time through `u64` (any target);
 //! - x86_64: SSE2 and AVX2, chosen at run time with `is_x86_feature_detected!`
-//!   and cached in an atomic; an AVX-512F variant exists ([`mask_avx512`]) but
-//!   is not auto-selected (it could not be run on the development machine);
+//!   and cached in an atomic (no AVX-512 variant: the development machine has
+//!   no AVX-512 to test it on, and the crate's MSRV 1.85 predates its intrinsics);
 //! - aarch64: NEON (always present on aarch64, chosen at compile time);
 //! - wasm32: `simd128` when the crate is compiled with `target_feature = "simd128"`.
 //!
@@ -104,9 +104,6 @@ mod x86 {
         if l != UNKNOWN {
             return l;
         }
-        // AVX-512F is not selected automatically: it could not be executed on
-        // the development machine (no AVX-512), and for a memory-bound XOR AVX2
-        // is close to it. `mask_avx512` stays available and tested where present.
         let l = if std::is_x86_feature_detected!("avx2") {
             AVX2
         } else {
@@ -120,22 +117,23 @@ mod x86 {
         std::is_x86_feature_detected!("avx2")
     }
 
-    pub(super) fn has_avx512() -> bool {
-        std::is_x86_feature_detected!("avx512f")
-    }
-
+    /// The mask repeated to 16 bytes.
     #[inline]
-    fn m32(m: [u8; 4]) -> i32 {
-        i32::from_ne_bytes(m)
+    fn splat16(m: [u8; 4]) -> [u8; 16] {
+        let mut a = [0u8; 16];
+        for (i, b) in a.iter_mut().enumerate() {
+            *b = m[i & 3];
+        }
+        a
     }
 
     /// SSE2 masking with a rotated mask. SSE2 is part of the x86_64 baseline.
     pub(super) fn sse2(buf: &mut [u8], m: [u8; 4]) {
         let (buf, m) = align_head(buf, m, 16);
         let mut chunks = buf.chunks_exact_mut(64);
-        // SAFETY: SSE2 is always available on x86_64; `_mm_set1_epi32` has no
-        // memory access.
-        let v = unsafe { _mm_set1_epi32(m32(m)) };
+        let mm = splat16(m);
+        // SAFETY: `mm` is 16 bytes, one unaligned 128-bit load; SSE2 is baseline.
+        let v = unsafe { _mm_loadu_si128(mm.as_ptr() as *const __m128i) };
         for c in &mut chunks {
             let p = c.as_mut_ptr() as *mut __m128i;
             // SAFETY: `c` is exactly 64 bytes, so the four 16-byte unaligned
@@ -165,7 +163,10 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     unsafe fn avx2_impl(buf: &mut [u8], m: [u8; 4]) {
         let (buf, m) = align_head(buf, m, 32);
-        let v = _mm256_set1_epi32(m32(m));
+        let mm = [splat16(m), splat16(m)];
+        // SAFETY: `mm` is 32 contiguous bytes, one unaligned 256-bit load; AVX2
+        // is enabled on this fn.
+        let v = unsafe { _mm256_loadu_si256(mm.as_ptr() as *const __m256i) };
         let mut chunks = buf.chunks_exact_mut(128);
         for c in &mut chunks {
             let p = c.as_mut_ptr() as *mut __m256i;
@@ -197,44 +198,6 @@ mod x86 {
         // SAFETY: only reached after `is_x86_feature_detected!("avx2")` (via
         // `level()` or `has_avx2()`), so the target feature is present.
         unsafe { avx2_impl(buf, m) }
-    }
-
-    /// AVX-512F body. Callers must have checked that the CPU supports AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn avx512_impl(buf: &mut [u8], m: [u8; 4]) {
-        let (buf, m) = align_head(buf, m, 64);
-        let v = _mm512_set1_epi32(m32(m));
-        let mut chunks = buf.chunks_exact_mut(256);
-        for c in &mut chunks {
-            let p = c.as_mut_ptr() as *mut __m512i;
-            // SAFETY: `c` is exactly 256 bytes, so the four 64-byte unaligned
-            // loads/stores at p..p+4 stay inside it; AVX-512F is enabled on this fn.
-            unsafe {
-                let a = _mm512_loadu_si512(p);
-                let b = _mm512_loadu_si512(p.add(1));
-                let cc = _mm512_loadu_si512(p.add(2));
-                let d = _mm512_loadu_si512(p.add(3));
-                _mm512_storeu_si512(p, _mm512_xor_si512(a, v));
-                _mm512_storeu_si512(p.add(1), _mm512_xor_si512(b, v));
-                _mm512_storeu_si512(p.add(2), _mm512_xor_si512(cc, v));
-                _mm512_storeu_si512(p.add(3), _mm512_xor_si512(d, v));
-            }
-        }
-        let mut rest = chunks.into_remainder().chunks_exact_mut(64);
-        for c in &mut rest {
-            let p = c.as_mut_ptr() as *mut __m512i;
-            // SAFETY: `c` is exactly 64 bytes; unaligned load/store; AVX-512F enabled.
-            unsafe { _mm512_storeu_si512(p, _mm512_xor_si512(_mm512_loadu_si512(p), v)) };
-        }
-        scalar(rest.into_remainder(), m);
-    }
-
-    /// AVX-512F masking; the caller must have verified AVX-512F support.
-    pub(super) fn avx512(buf: &mut [u8], m: [u8; 4]) {
-        debug_assert!(has_avx512());
-        // SAFETY: only called after `has_avx512()` (`is_x86_feature_detected!("avx512f")`)
-        // returned true, so the target feature is present.
-        unsafe { avx512_impl(buf, m) }
     }
 }
 
@@ -363,25 +326,6 @@ pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     {
         if x86::has_avx2() {
             x86::avx2(buf, rotate(mask, offset));
-            return true;
-        }
-        false
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (buf, mask, offset);
-        false
-    }
-}
-
-/// AVX-512F masking if this CPU supports it; returns `false` and leaves `buf`
-/// untouched otherwise. Exposed for tests/benches.
-#[doc(hidden)]
-pub fn mask_avx512(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if x86::has_avx512() {
-            x86::avx512(buf, rotate(mask, offset));
             return true;
         }
         false
