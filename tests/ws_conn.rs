@@ -210,6 +210,21 @@ fn split_input_at_every_boundary() {
 }
 
 #[test]
+fn recv_buf_owned_chunks() {
+    let bytes = mixed_sequence();
+    let mut s = server();
+    s.recv(&bytes).unwrap();
+    let want = events(&mut s);
+    for step in [1usize, 5, 17, 200, bytes.len()] {
+        let mut s = server();
+        for c in bytes.chunks(step) {
+            assert_eq!(s.recv_buf(bytes::BytesMut::from(c)).unwrap(), c.len());
+        }
+        assert_eq!(events(&mut s), want, "step {step}");
+    }
+}
+
+#[test]
 fn protocol_errors_at_server() {
     // Reserved opcodes.
     for op in [3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {

@@ -270,13 +270,30 @@ impl WebSocket {
             return Ok(data.len());
         }
         self.rbuf.extend_from_slice(data);
-        match self.process() {
-            Ok(()) => Ok(data.len()),
-            Err(e) => {
-                self.fail(e);
-                Err(e)
-            }
+        self.run().map(|()| data.len())
+    }
+
+    /// Like [`WebSocket::recv`], but takes ownership of an adapter's read
+    /// buffer: if no partial frame is buffered, `data` becomes the read buffer
+    /// without a copy (single-frame messages are then split off it zero-copy).
+    pub fn recv_buf(&mut self, data: BytesMut) -> Result<usize, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
         }
+        let n = data.len();
+        if self.close_received {
+            return Ok(n);
+        }
+        if self.rbuf.is_empty() {
+            self.rbuf = data;
+        } else {
+            self.rbuf.extend_from_slice(&data);
+        }
+        self.run().map(|()| n)
+    }
+
+    fn run(&mut self) -> Result<(), Error> {
+        self.process().inspect_err(|&e| self.fail(e))
     }
 
     fn fail(&mut self, e: Error) {

@@ -36,7 +36,9 @@ fn rotate(mask: [u8; 4], offset: usize) -> [u8; 4] {
 #[inline]
 pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     let m = rotate(mask, offset);
-    if buf.len() < 32 {
+    // Below ~128 bytes the (autovectorized) scalar loop beats the call into a
+    // `#[target_feature]` function plus head/tail handling.
+    if buf.len() < 128 {
         scalar(buf, m);
         return;
     }
@@ -79,6 +81,10 @@ pub fn mask_reference(buf: &mut [u8], mask: [u8; 4], offset: usize) {
 #[allow(dead_code)]
 #[inline]
 fn align_head(buf: &mut [u8], m: [u8; 4], align: usize) -> (&mut [u8], [u8; 4]) {
+    // Aligning only pays off when the vector loop is long.
+    if buf.len() < 512 {
+        return (buf, m);
+    }
     let head = buf.as_ptr().align_offset(align).min(buf.len());
     let (h, rest) = buf.split_at_mut(head);
     scalar(h, m);
