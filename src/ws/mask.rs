@@ -93,7 +93,7 @@ fn align_head(buf: &mut [u8], m: [u8; 4], align: usize) -> (&mut [u8], [u8; 4]) 
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{align_head, scalar};
+    use super::{align_head, rotate, scalar};
     use core::arch::x86_64::*;
     use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -166,14 +166,36 @@ mod x86 {
     }
 
     /// AVX2 body. Callers must have checked that the CPU supports AVX2.
+    ///
+    /// For `len >= 32` there is no scalar head or tail: the first and last 32
+    /// bytes are loaded (unmasked) before the main loop, the main loop runs on
+    /// 32-byte-aligned addresses, and afterwards the head and tail vectors are
+    /// XORed and stored over their ranges. Bytes covered twice receive the same
+    /// value (original XOR mask) both times, so the overlap is harmless.
     #[target_feature(enable = "avx2")]
     unsafe fn avx2_impl(buf: &mut [u8], m: [u8; 4]) {
-        let (buf, m) = align_head(buf, m, 32);
-        let mm = [splat16(m), splat16(m)];
-        // SAFETY: `mm` is 32 contiguous bytes, one unaligned 256-bit load; AVX2
-        // is enabled on this fn.
-        let v = unsafe { _mm256_loadu_si256(mm.as_ptr() as *const __m256i) };
-        let mut chunks = buf.chunks_exact_mut(128);
+        let len = buf.len();
+        if len < 32 {
+            scalar(buf, m);
+            return;
+        }
+        let splat32 = |m: [u8; 4]| {
+            let mm = [splat16(m), splat16(m)];
+            // SAFETY: `mm` is 32 contiguous bytes, one unaligned 256-bit load;
+            // AVX2 is enabled on the enclosing fn (and checked by its callers).
+            unsafe { _mm256_loadu_si256(mm.as_ptr() as *const __m256i) }
+        };
+        let v_head = splat32(m);
+        let v_tail = splat32(rotate(m, len - 32));
+        let head_ptr = buf.as_mut_ptr() as *mut __m256i;
+        let tail_ptr = buf[len - 32..].as_mut_ptr() as *mut __m256i;
+        // SAFETY: len >= 32, so both 32-byte unaligned loads are inside `buf`.
+        let (head, tail) = unsafe { (_mm256_loadu_si256(head_ptr), _mm256_loadu_si256(tail_ptr)) };
+        // The aligned body starts within the first 32 bytes (start < 32 <= len).
+        let start = buf.as_ptr().align_offset(32).min(32);
+        let v = splat32(rotate(m, start));
+        let body = &mut buf[start..];
+        let mut chunks = body.chunks_exact_mut(128);
         for c in &mut chunks {
             let p = c.as_mut_ptr() as *mut __m256i;
             // SAFETY: `c` is exactly 128 bytes, so the four 32-byte unaligned
@@ -189,13 +211,20 @@ mod x86 {
                 _mm256_storeu_si256(p.add(3), _mm256_xor_si256(d, v));
             }
         }
-        let mut rest = chunks.into_remainder().chunks_exact_mut(32);
-        for c in &mut rest {
+        for c in chunks.into_remainder().chunks_exact_mut(32) {
             let p = c.as_mut_ptr() as *mut __m256i;
             // SAFETY: `c` is exactly 32 bytes; unaligned load/store; AVX2 enabled.
             unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), v)) };
         }
-        scalar(rest.into_remainder(), m);
+        // The body's < 32-byte remainder lies in the last 32 bytes, bytes before
+        // `start` in the first 32: both rewritten from their original values here.
+        let head_ptr = buf.as_mut_ptr() as *mut __m256i;
+        let tail_ptr = buf[len - 32..].as_mut_ptr() as *mut __m256i;
+        // SAFETY: len >= 32, so both 32-byte unaligned stores are inside `buf`.
+        unsafe {
+            _mm256_storeu_si256(head_ptr, _mm256_xor_si256(head, v_head));
+            _mm256_storeu_si256(tail_ptr, _mm256_xor_si256(tail, v_tail));
+        }
     }
 
     /// AVX2 masking; the caller must have verified AVX2 support.
