@@ -123,23 +123,14 @@ mod x86 {
         std::is_x86_feature_detected!("avx2")
     }
 
-    /// The mask repeated to 16 bytes.
-    #[inline]
-    fn splat16(m: [u8; 4]) -> [u8; 16] {
-        let mut a = [0u8; 16];
-        for (i, b) in a.iter_mut().enumerate() {
-            *b = m[i & 3];
-        }
-        a
-    }
-
     /// SSE2 masking with a rotated mask. SSE2 is part of the x86_64 baseline.
     pub(super) fn sse2(buf: &mut [u8], m: [u8; 4]) {
         let (buf, m) = align_head(buf, m, 16);
         let mut chunks = buf.chunks_exact_mut(64);
-        let mm = splat16(m);
-        // SAFETY: `mm` is 16 bytes, one unaligned 128-bit load; SSE2 is baseline.
-        let v = unsafe { _mm_loadu_si128(mm.as_ptr() as *const __m128i) };
+        // SAFETY: no memory access; SSE2 is baseline on x86_64. The block is
+        // needed before Rust 1.87 (MSRV 1.85), where intrinsics are `unsafe fn`s.
+        #[allow(unused_unsafe)]
+        let v = unsafe { _mm_set1_epi32(i32::from_ne_bytes(m)) };
         for c in &mut chunks {
             let p = c.as_mut_ptr() as *mut __m128i;
             // SAFETY: `c` is exactly 64 bytes, so the four 16-byte unaligned
@@ -180,10 +171,13 @@ mod x86 {
             return;
         }
         let splat32 = |m: [u8; 4]| {
-            let mm = [splat16(m), splat16(m)];
-            // SAFETY: `mm` is 32 contiguous bytes, one unaligned 256-bit load;
-            // AVX2 is enabled on the enclosing fn (and checked by its callers).
-            unsafe { _mm256_loadu_si256(mm.as_ptr() as *const __m256i) }
+            // SAFETY: no memory access; AVX2 is enabled on the enclosing fn. The
+            // block is needed before Rust 1.87 (MSRV 1.85), where intrinsics
+            // are `unsafe fn`s; later compilers consider it unused.
+            #[allow(unused_unsafe)]
+            unsafe {
+                _mm256_set1_epi32(i32::from_ne_bytes(m))
+            }
         };
         let v_head = splat32(m);
         let v_tail = splat32(rotate(m, len - 32));
@@ -243,12 +237,10 @@ mod neon {
 
     /// NEON masking with a rotated mask. NEON is mandatory on aarch64.
     pub(super) fn neon(buf: &mut [u8], m: [u8; 4]) {
-        let mm = [
-            m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1], m[2], m[3], m[0], m[1],
-            m[2], m[3],
-        ];
-        // SAFETY: `mm` is a 16-byte array, exactly one `uint8x16_t` load.
-        let v = unsafe { vld1q_u8(mm.as_ptr()) };
+        // SAFETY: no memory access; NEON is baseline on aarch64. The block is
+        // needed before Rust 1.87 (MSRV 1.85), where intrinsics are `unsafe fn`s.
+        #[allow(unused_unsafe)]
+        let v = unsafe { vreinterpretq_u8_u32(vdupq_n_u32(u32::from_ne_bytes(m))) };
         let mut chunks = buf.chunks_exact_mut(64);
         for c in &mut chunks {
             let p = c.as_mut_ptr();
