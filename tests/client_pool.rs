@@ -24,6 +24,8 @@ const MUTE: u8 = 2;
 const CLOSE: u8 = 3;
 /// First connection: GOAWAY(last = first stream) once 4 requests arrived.
 const GOAWAY: u8 = 4;
+/// Answers the first batch, then GOAWAY(NO_ERROR) and closes at once.
+const ONESHOT: u8 = 5;
 
 struct Fake {
     addr: SocketAddr,
@@ -165,6 +167,9 @@ fn serve_conn(
                     let resp = http::Response::builder().status(200).body(()).unwrap();
                     let _ = conn.send_response(id, resp, false);
                     let _ = conn.send_data(id, Bytes::from(format!("ok {path}")), true);
+                }
+                if mode == ONESHOT {
+                    conn.shutdown(ErrorCode::NO_ERROR);
                 }
             }
         }
@@ -427,4 +432,18 @@ fn dropping_the_client_closes_its_connections() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(f.ended.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn response_then_immediate_close_is_delivered() {
+    let f = fake(ONESHOT, 100, Duration::ZERO);
+    let c = Client::new(cfg());
+    for i in 0..3 {
+        // Each connection answers once and closes: the answer arrives with
+        // GOAWAY and EOF in the same read, and later requests use new connections.
+        let r = c.get(&f.url(&format!("/o{i}"))).unwrap();
+        assert_eq!(body(&r), format!("ok /o{i}"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(f.accepted.load(Ordering::SeqCst), 3);
 }

@@ -808,7 +808,11 @@ impl Driver {
                 }
             }
             if readable {
-                self.read()?;
+                if let Err(e) = self.read() {
+                    // Deliver what arrived before the close or error.
+                    self.handle_events();
+                    return Err(e);
+                }
             }
             let t = self.start.elapsed();
             self.conn.handle_timeout(t);
