@@ -447,3 +447,21 @@ fn response_then_immediate_close_is_delivered() {
     }
     assert_eq!(f.accepted.load(Ordering::SeqCst), 3);
 }
+
+#[test]
+fn idle_connections_are_closed() {
+    let f = fake(NORMAL, 100, Duration::ZERO);
+    let c = Client::new(ClientConfig {
+        idle_timeout: Duration::from_millis(200),
+        ..cfg()
+    });
+    assert_eq!(body(&c.get(&f.url("/i")).unwrap()), "ok /i");
+    let t = Instant::now();
+    while f.ended.load(Ordering::SeqCst) == 0 && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(f.ended.load(Ordering::SeqCst), 1, "idle connection closed");
+    assert_eq!(c.pooled_connections(&f.url("/")), 0);
+    assert_eq!(body(&c.get(&f.url("/j")).unwrap()), "ok /j");
+    assert_eq!(f.accepted.load(Ordering::SeqCst), 2);
+}
