@@ -1,4 +1,4 @@
-//! Native std-networking adapters: a blocking h2c file server ([`server`]),
+//! Native std-networking adapters: an epoll (mio) h2c file server ([`server`]),
 //! a blocking one-request client ([`client`]) and the file mapping the server
 //! uses ([`files`]). They only move bytes between sockets/files and the
 //! sans-IO core; all HTTP/2 logic lives in [`crate::conn`].
