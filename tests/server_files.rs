@@ -309,3 +309,27 @@ fn idle_connections_are_closed() {
     }
     assert_eq!(last_type, Some(7), "GOAWAY before close");
 }
+
+#[test]
+fn file_changes_show_despite_the_cache() {
+    let root = TempDir::new("srvcache");
+    let f = root.path().join("c.txt");
+    std::fs::write(&f, b"first version\n").unwrap();
+    let server = spawn_h2o_serve_with(root.path(), &[]);
+    let url = server.url("/c.txt");
+    assert_eq!(run(curl().arg(&url)).stdout, b"first version\n");
+    // In place, other length.
+    std::fs::write(&f, b"2nd\n").unwrap();
+    assert_eq!(run(curl().arg(&url)).stdout, b"2nd\n");
+    // In place, same length (the mtime differs).
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&f, b"3rd\n").unwrap();
+    assert_eq!(run(curl().arg(&url)).stdout, b"3rd\n");
+    // Deleted: 404 once the cache entry expires (TTL 1 s).
+    std::fs::remove_file(&f).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = run(curl()
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(&url));
+    assert_eq!(o.stdout, b"404");
+}

@@ -20,9 +20,11 @@
 //! Files: bodies of at least [`ZERO_COPY_MIN`] bytes use
 //! [`Connection::send_data_external`] + `sendfile` when
 //! [`ServerConfig::zero_copy`] is on; otherwise (and for small files) they are
-//! read into `Bytes` and queued with [`Connection::send_data`]. File metadata,
-//! and the content of files up to [`SMALL_FILE`] bytes, is cached per worker for
-//! [`ServerConfig::file_cache_ttl`]. HTTP semantics of files are in
+//! read into `Bytes` and queued with [`Connection::send_data`]. Open files, their
+//! metadata and the content of files up to [`SMALL_FILE`] bytes are cached per
+//! worker for [`ServerConfig::file_cache_ttl`]; every hit re-checks length and
+//! mtime with one `fstat`, so in-place changes show at once and a file replaced
+//! by rename after at most the TTL. HTTP semantics of files are in
 //! [`super::files`]; all HTTP/2 is spoken by the core.
 
 use std::collections::{HashMap, VecDeque};
@@ -313,6 +315,7 @@ struct CachedFile {
     etag_str: String,
     last_modified: Option<HeaderValue>,
     mtime_secs: Option<u64>,
+    modified: Option<std::time::SystemTime>,
     /// Whole content, for files up to [`SMALL_FILE`].
     content: Option<Bytes>,
     at: Instant,
@@ -334,6 +337,7 @@ impl CachedFile {
                 .last_modified()
                 .and_then(|s| HeaderValue::from_str(&s).ok()),
             mtime_secs: info.mtime_secs(),
+            modified: info.modified,
             len: info.len,
             content_type: info.content_type,
             file: Rc::new(info.file),
@@ -366,6 +370,17 @@ struct Client {
     last_active: Instant,
     /// A connection error was detected: drain the GOAWAY and close.
     failed: bool,
+}
+
+/// What a readiness event allows for reading.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ReadMode {
+    /// Not readable: only write.
+    No,
+    /// Readable: read until a short read.
+    Yes,
+    /// The peer closed or the socket failed: read until EOF/error.
+    Drain,
 }
 
 enum Next {
@@ -415,7 +430,7 @@ impl Worker {
         }
         if let Some(s) = initial {
             if let Some(key) = self.add(s)? {
-                self.drive_key(key);
+                self.drive_key(key, ReadMode::Yes);
             }
         }
         let mut events = Events::with_capacity(1024);
@@ -445,10 +460,19 @@ impl Worker {
                     }
                     continue;
                 }
-                self.drive_key(ev.token().0);
+                // Edge-triggered: read only when the event says so (every new
+                // arrival raises a fresh edge), so writable wakes cost no read.
+                let read = if ev.is_read_closed() || ev.is_error() {
+                    ReadMode::Drain
+                } else if ev.is_readable() {
+                    ReadMode::Yes
+                } else {
+                    ReadMode::No
+                };
+                self.drive_key(ev.token().0, read);
             }
             for key in std::mem::take(&mut self.again) {
-                self.drive_key(key);
+                self.drive_key(key, ReadMode::No);
             }
             let now = Instant::now();
             if now >= next_tick {
@@ -462,7 +486,7 @@ impl Worker {
         loop {
             match l.accept() {
                 Ok((s, _)) => match self.add(s) {
-                    Ok(Some(key)) => self.drive_key(key),
+                    Ok(Some(key)) => self.drive_key(key, ReadMode::Yes),
                     Ok(None) => {}
                     Err(e) => eprintln!("register: {e}"),
                 },
@@ -520,15 +544,15 @@ impl Worker {
             }
         }
         for key in due {
-            self.drive_key(key);
+            self.drive_key(key, ReadMode::No);
         }
     }
 
-    fn drive_key(&mut self, key: usize) {
+    fn drive_key(&mut self, key: usize, read: ReadMode) {
         let Some(mut c) = self.clients.try_remove(key) else {
             return;
         };
-        match self.drive(&mut c) {
+        match self.drive(&mut c, read) {
             Ok(Next::Keep) => {
                 self.clients.insert(c);
             }
@@ -554,12 +578,12 @@ impl Worker {
     }
 
     /// One turn of a connection: read all, handle, write in batches.
-    fn drive(&mut self, c: &mut Client) -> io::Result<Next> {
+    fn drive(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Next> {
         // Re-inserting into the slab after `try_remove` reuses the same key
         // (slab hands out the most recently freed slot first).
         let mut eof = false;
         let mut active = false;
-        if !c.failed {
+        if read != ReadMode::No && !c.failed {
             loop {
                 match c.sock.read(&mut self.rbuf) {
                     Ok(0) => {
@@ -570,6 +594,12 @@ impl Worker {
                         active = true;
                         if c.conn.recv(&self.rbuf[..n]).is_err() {
                             c.failed = true;
+                            break;
+                        }
+                        // A short read drained the socket: later arrivals raise
+                        // a new edge, so skip the read that would say WouldBlock
+                        // (unless the peer closed: then read up to EOF now).
+                        if n < self.rbuf.len() && read == ReadMode::Yes {
                             break;
                         }
                     }
@@ -664,11 +694,15 @@ impl Worker {
         let path = path.split(['?', '#']).next().unwrap_or(path);
         let ttl = self.config.file_cache_ttl;
         let now = Instant::now();
+        // Fresh: young enough (a file replaced by rename is seen after the TTL)
+        // and unchanged in place (one fstat: same length and mtime).
         let fresh = ttl > Duration::ZERO
-            && self
-                .cache
-                .get(path)
-                .is_some_and(|e| now.duration_since(e.at) < ttl);
+            && self.cache.get(path).is_some_and(|e| {
+                now.duration_since(e.at) < ttl
+                    && e.file
+                        .metadata()
+                        .is_ok_and(|m| m.len() == e.len && m.modified().ok() == e.modified)
+            });
         if !fresh {
             let info = self.root.resolve(path)?;
             let entry = CachedFile::new(info, now).map_err(|_| Lookup::NotFound)?;
