@@ -528,6 +528,7 @@ impl Worker {
         let elapsed = self.origin.elapsed();
         let idle = self.config.idle_timeout;
         let mut due = Vec::new();
+        let mut force = Vec::new();
         for (key, c) in self.clients.iter_mut() {
             let mut touched = false;
             if c.conn.poll_timeout().is_some_and(|t| t <= elapsed) {
@@ -535,6 +536,12 @@ impl Worker {
                 touched = true;
             }
             if now.duration_since(c.last_active) >= idle {
+                if c.failed {
+                    // Already told to go away a tick ago and still stuck
+                    // (e.g. the peer reads nothing): drop it.
+                    force.push(key);
+                    continue;
+                }
                 c.conn.shutdown(ErrorCode::NO_ERROR);
                 c.failed = true;
                 touched = true;
@@ -542,6 +549,10 @@ impl Worker {
             if touched {
                 due.push(key);
             }
+        }
+        for key in force {
+            let c = self.clients.remove(key);
+            self.close(c);
         }
         for key in due {
             self.drive_key(key, ReadMode::No);
