@@ -318,12 +318,14 @@ fn file_changes_show_despite_the_cache() {
     let server = spawn_h2o_serve_with(root.path(), &[]);
     let url = server.url("/c.txt");
     assert_eq!(run(curl().arg(&url)).stdout, b"first version\n");
-    // In place, other length.
+    // In place, other length (seen once the 10 ms re-check interval passed).
     std::fs::write(&f, b"2nd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(run(curl().arg(&url)).stdout, b"2nd\n");
     // In place, same length (the mtime differs).
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(&f, b"3rd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(run(curl().arg(&url)).stdout, b"3rd\n");
     // Deleted: 404 once the cache entry expires (TTL 1 s).
     std::fs::remove_file(&f).unwrap();

@@ -22,9 +22,9 @@
 //! [`ServerConfig::zero_copy`] is on; otherwise (and for small files) they are
 //! read into `Bytes` and queued with [`Connection::send_data`]. Open files, their
 //! metadata and the content of files up to [`SMALL_FILE`] bytes are cached per
-//! worker for [`ServerConfig::file_cache_ttl`]; every hit re-checks length and
-//! mtime with one `fstat`, so in-place changes show at once and a file replaced
-//! by rename after at most the TTL. HTTP semantics of files are in
+//! worker for [`ServerConfig::file_cache_ttl`]; a hit re-checks length and
+//! mtime with `fstat` when the last check is older than 10 ms, so in-place
+//! changes show within 10 ms and a file replaced by rename within the TTL. HTTP semantics of files are in
 //! [`super::files`]; all HTTP/2 is spoken by the core.
 
 use std::collections::{HashMap, VecDeque};
@@ -61,6 +61,9 @@ const TURN_BUDGET: usize = 4 << 20;
 const READ_BUF: usize = 256 << 10;
 /// At most this many slices per `writev`.
 const MAX_IOV: usize = 128;
+/// A cached file's length and mtime are re-checked (fstat) when its last
+/// check is older than this.
+const REVALIDATE: Duration = Duration::from_millis(10);
 /// Entries of the per-worker file cache.
 const CACHE_CAP: usize = 1024;
 const LISTENER: Token = Token(usize::MAX);
@@ -319,6 +322,8 @@ struct CachedFile {
     /// Whole content, for files up to [`SMALL_FILE`].
     content: Option<Bytes>,
     at: Instant,
+    /// Last time length and mtime were re-checked.
+    checked: Instant,
 }
 
 impl CachedFile {
@@ -344,6 +349,7 @@ impl CachedFile {
             etag_str,
             content,
             at: now,
+            checked: now,
         })
     }
 }
@@ -706,13 +712,20 @@ impl Worker {
         let ttl = self.config.file_cache_ttl;
         let now = Instant::now();
         // Fresh: young enough (a file replaced by rename is seen after the TTL)
-        // and unchanged in place (one fstat: same length and mtime).
+        // and unchanged in place (an fstat, at most every REVALIDATE: same
+        // length and mtime).
         let fresh = ttl > Duration::ZERO
-            && self.cache.get(path).is_some_and(|e| {
-                now.duration_since(e.at) < ttl
-                    && e.file
-                        .metadata()
-                        .is_ok_and(|m| m.len() == e.len && m.modified().ok() == e.modified)
+            && self.cache.get_mut(path).is_some_and(|e| {
+                if now.duration_since(e.at) >= ttl {
+                    return false;
+                }
+                if now.duration_since(e.checked) < REVALIDATE {
+                    return true;
+                }
+                e.checked = now;
+                e.file
+                    .metadata()
+                    .is_ok_and(|m| m.len() == e.len && m.modified().ok() == e.modified)
             });
         if !fresh {
             let info = self.root.resolve(path)?;
