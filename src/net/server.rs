@@ -313,7 +313,6 @@ impl WriteSide for SockWriter {
 struct CachedFile {
     file: Rc<File>,
     len: u64,
-    content_type: &'static str,
     etag: HeaderValue,
     etag_str: String,
     last_modified: Option<HeaderValue>,
@@ -324,6 +323,8 @@ struct CachedFile {
     at: Instant,
     /// Last time length and mtime were re-checked.
     checked: Instant,
+    /// Header fields of the full 200 response.
+    head200: http::HeaderMap,
 }
 
 impl CachedFile {
@@ -336,15 +337,29 @@ impl CachedFile {
         } else {
             None
         };
+        let etag = HeaderValue::from_str(&etag_str).expect("etag is visible ASCII");
+        let last_modified = info
+            .last_modified()
+            .and_then(|s| HeaderValue::from_str(&s).ok());
+        let mut head200 = http::HeaderMap::with_capacity(8);
+        head200.insert(header::SERVER, HeaderValue::from_static("h2o"));
+        head200.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(info.content_type),
+        );
+        head200.insert(header::CONTENT_LENGTH, HeaderValue::from(info.len));
+        head200.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        head200.insert(header::ETAG, etag.clone());
+        if let Some(lm) = &last_modified {
+            head200.insert(header::LAST_MODIFIED, lm.clone());
+        }
         Ok(CachedFile {
-            etag: HeaderValue::from_str(&etag_str).expect("etag is visible ASCII"),
-            last_modified: info
-                .last_modified()
-                .and_then(|s| HeaderValue::from_str(&s).ok()),
+            etag,
+            last_modified,
+            head200,
             mtime_secs: info.mtime_secs(),
             modified: info.modified,
             len: info.len,
-            content_type: info.content_type,
             file: Rc::new(info.file),
             etag_str,
             content,
@@ -805,25 +820,19 @@ impl Worker {
                 return;
             }
         };
-        let mut b = base(status)
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(f.content_type),
-            )
-            .header(header::CONTENT_LENGTH, HeaderValue::from(len))
-            .header(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"))
-            .header(header::ETAG, f.etag.clone());
-        if let Some(lm) = &f.last_modified {
-            b = b.header(header::LAST_MODIFIED, lm.clone());
-        }
+        // The 200 head is built once per cached file; a 206 adjusts a copy.
+        let mut resp = http::Response::new(());
+        *resp.headers_mut() = f.head200.clone();
         if status == 206 {
-            b = b.header(
+            *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            h.insert(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, f.len))
                     .expect("ASCII digits"),
             );
         }
-        let resp = b.body(()).expect("response head");
         if head || len == 0 {
             let _ = c.conn.send_response(stream_id, resp, true);
             return;
