@@ -1,6 +1,7 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
-//! - `h2o serve --addr ADDR --root DIR`: h2c static file server ([`crate::net::server`]);
+//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]`:
+//!   h2c static file server ([`crate::net::server`]);
 //! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N]`:
 //!   h2c client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
@@ -44,6 +45,16 @@ pub enum Command {
         /// Document root.
         #[arg(long, default_value = ".")]
         root: PathBuf,
+        /// Worker threads, each an epoll loop serving many connections (use the
+        /// number of cores to use them all).
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Copy file bodies through user space instead of sendfile(2).
+        #[arg(long)]
+        no_zero_copy: bool,
+        /// Close connections idle for SECS seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+        idle_timeout: f64,
     },
     /// Fetch URLs over HTTP/2 cleartext (prior knowledge) and print the bodies.
     ///
@@ -141,7 +152,25 @@ pub fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Serve { addr, root } => {
+        Command::Serve {
+            addr,
+            root,
+            threads,
+            no_zero_copy,
+            idle_timeout,
+        } => {
+            if threads == 0 {
+                return Err("--threads must be at least 1".into());
+            }
+            if !(idle_timeout.is_finite() && idle_timeout > 0.0) {
+                return Err("--idle-timeout must be a positive number of seconds".into());
+            }
+            let config = server::ServerConfig {
+                threads,
+                zero_copy: !no_zero_copy,
+                idle_timeout: Duration::from_secs_f64(idle_timeout),
+                ..Default::default()
+            };
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
             let listener = std::net::TcpListener::bind(addr.as_str())
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -149,7 +178,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let mut stdout = io::stdout();
             let _ = writeln!(stdout, "listening on {local}");
             let _ = stdout.flush();
-            server::serve(listener, root).map_err(|e| e.to_string())?;
+            server::serve_with(listener, root, config).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Get {

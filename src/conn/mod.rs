@@ -8,9 +8,11 @@
 //! API families, quinn-proto style:
 //! - inputs: [`Connection::recv`] (peer bytes), [`Connection::handle_timeout`] (time);
 //! - application calls: [`Connection::send_request`], [`Connection::send_response`],
-//!   [`Connection::send_data`], [`Connection::send_trailers`], [`Connection::reset`],
+//!   [`Connection::send_data`], [`Connection::send_data_external`] (zero-copy
+//!   payloads the adapter writes itself), [`Connection::send_trailers`], [`Connection::reset`],
 //!   [`Connection::ping`], [`Connection::shutdown`];
-//! - outputs, polled in this order after every input: [`Connection::write_to`],
+//! - outputs, polled in this order after every input: [`Connection::write_to`]
+//!   (or the vectored [`Connection::write_chunks`] / [`Connection::write_chunks_ext`]),
 //!   [`Connection::poll_timeout`], [`Connection::poll_event`].
 //!
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
@@ -51,6 +53,7 @@ use settings::PeerSettings;
 use stream::{ClosedHow, Recent, Stream, StreamMap};
 
 pub use headers::Protocol;
+pub use send::Chunk;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -459,6 +462,27 @@ impl Connection {
         n
     }
 
+    /// Like [`Connection::write_chunks`], but also carries DATA payloads
+    /// announced with [`Connection::send_data_external`] as
+    /// [`Chunk::External`] (the frame header is the tail of the preceding
+    /// [`Chunk::Bytes`]); the adapter writes those bytes itself, e.g. with
+    /// `sendfile(2)`. Payload bytes count toward `limit`. This is the only
+    /// writer that emits external data: `write_to`/`write_chunks` stop at a
+    /// stream whose next payload is external.
+    pub fn write_chunks_ext(&mut self, chunks: &mut Vec<Chunk>, limit: usize) -> usize {
+        self.io_started = true;
+        let mut buf = core::mem::take(&mut self.chunk_buf);
+        let mut sink = send::ExtSink {
+            buf: &mut buf,
+            chunks,
+            len: 0,
+        };
+        self.write_all(&mut sink, limit);
+        let n = sink.finish();
+        self.chunk_buf = buf;
+        n
+    }
+
     /// True when `write_to` would append something.
     pub fn wants_write(&self) -> bool {
         !self.ctrl.is_empty()
@@ -533,6 +557,22 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), UserError> {
         self.queue_data(stream_id, data, end_stream)
+    }
+
+    /// Queues `len` body bytes that the adapter supplies itself at write time
+    /// (zero-copy, e.g. `sendfile(2)` from a file): they leave as DATA frames
+    /// within the flow-control windows and show up in
+    /// [`Connection::write_chunks_ext`] as [`Chunk::External`] with their offset
+    /// in the stream's external body. External bytes follow the stream's
+    /// queued `send_data` bytes; `send_data` with a non-empty payload while
+    /// external bytes are pending is refused.
+    pub fn send_data_external(
+        &mut self,
+        stream_id: StreamId,
+        len: u64,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        self.queue_external(stream_id, len, end_stream)
     }
 
     /// Queues trailers, ending the stream's send side.
@@ -624,9 +664,13 @@ impl Connection {
         self.streams.len()
     }
 
-    /// Bytes queued by `send_data` on `stream_id` and not yet written.
+    /// Bytes queued by `send_data` (and `send_data_external`) on `stream_id`
+    /// and not yet written.
     pub fn queued_len(&self, stream_id: StreamId) -> Option<usize> {
-        self.streams.get(&stream_id).map(|s| s.queued)
+        self.streams.get(&stream_id).map(|s| {
+            s.queued
+                .saturating_add(s.ext_queued.min(usize::MAX as u64) as usize)
+        })
     }
 
     /// Current send window of a stream (bytes we may send now, ignoring the

@@ -20,6 +20,102 @@ pub(super) trait Sink {
     fn put(&mut self, b: &[u8]);
     /// Appends a DATA payload (no copy where the sink allows it).
     fn put_payload(&mut self, b: Bytes);
+    /// True when the sink can carry [`Chunk::External`] payloads.
+    fn external_ok(&self) -> bool {
+        false
+    }
+    /// Appends an external DATA payload (only called when `external_ok`).
+    fn put_external(&mut self, _stream_id: StreamId, _offset_in_body: u64, _len: u32) {}
+}
+
+/// One piece of output of [`Connection::write_chunks_ext`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// Bytes to write as they are (frames, frame headers, queued DATA payloads).
+    Bytes(Bytes),
+    /// A DATA payload the adapter supplies (announced with
+    /// [`Connection::send_data_external`]): `len` bytes of the stream's external
+    /// body starting at `offset_in_body` (counted from the first external byte of
+    /// the stream). Its 9-byte DATA frame header is the end of the preceding
+    /// [`Chunk::Bytes`].
+    External {
+        /// The stream whose body this is.
+        stream_id: StreamId,
+        /// Offset of the first byte within the stream's external body.
+        offset_in_body: u64,
+        /// Number of bytes (at most the peer's SETTINGS_MAX_FRAME_SIZE).
+        len: u32,
+    },
+}
+
+impl Chunk {
+    /// Length in bytes on the wire.
+    pub fn len(&self) -> usize {
+        match self {
+            Chunk::Bytes(b) => b.len(),
+            Chunk::External { len, .. } => *len as usize,
+        }
+    }
+
+    /// True when the chunk carries no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Produces [`Chunk`]s, external payloads included.
+pub(super) struct ExtSink<'a> {
+    pub buf: &'a mut BytesMut,
+    pub chunks: &'a mut Vec<Chunk>,
+    pub len: usize,
+}
+
+impl ExtSink<'_> {
+    /// Flushes staged bytes; returns the total length produced.
+    pub(super) fn finish(&mut self) -> usize {
+        if !self.buf.is_empty() {
+            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
+        }
+        self.len
+    }
+}
+
+impl Sink for ExtSink<'_> {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+    #[inline]
+    fn put(&mut self, b: &[u8]) {
+        if self.buf.capacity() - self.buf.len() < b.len() {
+            self.buf.reserve(b.len().max(4096));
+        }
+        self.buf.extend_from_slice(b);
+        self.len += b.len();
+    }
+    #[inline]
+    fn put_payload(&mut self, b: Bytes) {
+        if !self.buf.is_empty() {
+            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
+        }
+        self.len += b.len();
+        self.chunks.push(Chunk::Bytes(b));
+    }
+    fn external_ok(&self) -> bool {
+        true
+    }
+    #[inline]
+    fn put_external(&mut self, stream_id: StreamId, offset_in_body: u64, len: u32) {
+        if !self.buf.is_empty() {
+            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
+        }
+        self.len += len as usize;
+        self.chunks.push(Chunk::External {
+            stream_id,
+            offset_in_body,
+            len,
+        });
+    }
 }
 
 /// Copies everything into one contiguous buffer.
@@ -229,10 +325,30 @@ impl Connection {
         end_stream: bool,
     ) -> Result<(), UserError> {
         let s = self.sendable_stream(id)?;
+        if s.ext_queued > 0 && !data.is_empty() {
+            return Err(UserError::InvalidHeaders(
+                "send_data while external data is pending on the stream",
+            ));
+        }
         if !data.is_empty() {
             s.queued += data.len();
             s.queue.push_back(data);
         }
+        if end_stream {
+            s.send_closed = true;
+        }
+        self.schedule(id);
+        Ok(())
+    }
+
+    pub(super) fn queue_external(
+        &mut self,
+        id: StreamId,
+        len: u64,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        let s = self.sendable_stream(id)?;
+        s.ext_queued += len;
         if end_stream {
             s.send_closed = true;
         }
@@ -277,7 +393,11 @@ impl Connection {
                 break;
             };
             let mut reset = false;
-            if s.queued > 0 {
+            if s.queued > 0 || s.ext_queued > 0 {
+                if s.queued == 0 && !sink.external_ok() {
+                    // External payloads need `write_chunks_ext`.
+                    break;
+                }
                 let conn_avail = self.conn_send.available();
                 if conn_avail == 0 {
                     break;
@@ -290,8 +410,17 @@ impl Connection {
                     .min(self.peer.max_frame_size)
                     .min(room.max(1));
                 if max > 0 {
-                    let n = (s.queued as u64).min(max as u64) as u32;
-                    let end = n as usize == s.queued && s.send_closed && s.trailers.is_none();
+                    let external = s.queued == 0;
+                    let pending = if external {
+                        s.ext_queued
+                    } else {
+                        s.queued as u64
+                    };
+                    let n = pending.min(max as u64) as u32;
+                    let end = n as u64 == pending
+                        && (external || s.ext_queued == 0)
+                        && s.send_closed
+                        && s.trailers.is_none();
                     let hdr = FrameHeader {
                         len: n,
                         ty: 0,
@@ -299,19 +428,25 @@ impl Connection {
                         stream_id: id,
                     };
                     sink.put(&hdr.to_bytes());
-                    let mut left = n as usize;
-                    while left > 0 {
-                        let front = s.queue.front_mut().expect("queued > 0");
-                        if front.len() <= left {
-                            left -= front.len();
-                            let b = s.queue.pop_front().expect("non-empty");
-                            sink.put_payload(b);
-                        } else {
-                            sink.put_payload(front.split_to(left));
-                            left = 0;
+                    if external {
+                        sink.put_external(id, s.ext_sent, n);
+                        s.ext_sent += n as u64;
+                        s.ext_queued -= n as u64;
+                    } else {
+                        let mut left = n as usize;
+                        while left > 0 {
+                            let front = s.queue.front_mut().expect("queued > 0");
+                            if front.len() <= left {
+                                left -= front.len();
+                                let b = s.queue.pop_front().expect("non-empty");
+                                sink.put_payload(b);
+                            } else {
+                                sink.put_payload(front.split_to(left));
+                                left = 0;
+                            }
                         }
+                        s.queued -= n as usize;
                     }
-                    s.queued -= n as usize;
                     s.send_window.consume(n);
                     self.conn_send.consume(n);
                     if end {
@@ -369,7 +504,7 @@ impl Connection {
             if !s.sendable() {
                 s.scheduled = false;
                 self.sched.remove(id, s.priority);
-                if s.queued == 0 && !s.send_closed {
+                if s.queued == 0 && s.ext_queued == 0 && !s.send_closed {
                     self.events
                         .push_back((Event::SendReady { stream_id: id }, 0));
                 }

@@ -45,6 +45,11 @@ pub(crate) struct Stream {
     pub queue: VecDeque<Bytes>,
     /// Sum of `queue` lengths.
     pub queued: usize,
+    /// Bytes announced by `send_data_external` and not yet scheduled into a
+    /// DATA frame; they follow everything in `queue`.
+    pub ext_queued: u64,
+    /// External bytes already scheduled (offset of the next external byte).
+    pub ext_sent: u64,
     /// Server: a final (non-1xx) response head was queued. Client: always true.
     pub head_sent: bool,
     /// The application ended its send half (END_STREAM or trailers requested).
@@ -70,6 +75,8 @@ impl Stream {
             send_window: SendWindow::new(send_window),
             queue: VecDeque::new(),
             queued: 0,
+            ext_queued: 0,
+            ext_sent: 0,
             head_sent: local,
             send_closed: false,
             trailers: None,
@@ -85,7 +92,7 @@ impl Stream {
         if self.end_sent || !self.head_sent {
             return false;
         }
-        if self.queued > 0 {
+        if self.queued > 0 || self.ext_queued > 0 {
             self.send_window.available() > 0
         } else {
             self.send_closed

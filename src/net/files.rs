@@ -1,11 +1,161 @@
 //! Static file lookup for `h2o serve`: request path → file under the document
-//! root, with path-traversal refusal and a small content-type map.
+//! root, with path-traversal refusal and a small content-type map; plus the
+//! HTTP semantics of static files (RFC 9110): validators (§8.8 `etag`,
+//! `last-modified`), conditional requests (§13.1.1 `if-none-match`, §13.1.3
+//! `if-modified-since`, §13.1.5 `if-range`) and single byte ranges (§14).
 //!
 //! No protocol logic here: this module maps a `:path` to a [`Lookup`] and the
 //! server adapter turns that into a response through the core.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A resolved regular file with the metadata a response needs.
+#[derive(Debug)]
+pub struct FileInfo {
+    /// The opened file.
+    pub file: File,
+    /// Length in bytes at open time.
+    pub len: u64,
+    /// Modification time, when the platform reports one.
+    pub modified: Option<SystemTime>,
+    /// `content-type` value chosen from the extension.
+    pub content_type: &'static str,
+}
+
+impl FileInfo {
+    /// Strong validator `"<size hex>-<mtime nanoseconds hex>"`.
+    pub fn etag(&self) -> String {
+        let nanos = self
+            .modified
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("\"{:x}-{:x}\"", self.len, nanos)
+    }
+
+    /// `last-modified` value (IMF-fixdate), when the mtime is known.
+    pub fn last_modified(&self) -> Option<String> {
+        self.modified.map(httpdate::fmt_http_date)
+    }
+
+    /// Modification time in whole seconds since the epoch (HTTP-date precision).
+    pub fn mtime_secs(&self) -> Option<u64> {
+        self.modified
+            .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs())
+    }
+}
+
+/// What a `range` header asks of a representation of a given size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RangeSpec {
+    /// No (usable) range: send the whole representation with 200. Also used for
+    /// multiple ranges and for syntactically invalid headers (RFC 9110 §14.2
+    /// lets a server ignore them).
+    Full,
+    /// One satisfiable range: `start..=end` (inclusive), answered with 206.
+    Partial {
+        /// First byte.
+        start: u64,
+        /// Last byte (inclusive).
+        end: u64,
+    },
+    /// A single range that selects nothing: 416 with `content-range: bytes */size`.
+    Unsatisfiable,
+}
+
+/// Parses a `range` header value (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against
+/// a representation of `size` bytes.
+pub fn parse_range(value: &[u8], size: u64) -> RangeSpec {
+    let Ok(v) = std::str::from_utf8(value) else {
+        return RangeSpec::Full;
+    };
+    let v = v.trim();
+    let Some(unit) = v.get(..6) else {
+        return RangeSpec::Full;
+    };
+    if !unit.eq_ignore_ascii_case("bytes=") {
+        return RangeSpec::Full;
+    }
+    let spec = v[6..].trim();
+    if spec.contains(',') {
+        return RangeSpec::Full;
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return RangeSpec::Full;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        s.parse().ok()
+    };
+    if a.is_empty() {
+        // Suffix range: the last n bytes.
+        let Some(n) = num(b) else {
+            return RangeSpec::Full;
+        };
+        if n == 0 || size == 0 {
+            return RangeSpec::Unsatisfiable;
+        }
+        return RangeSpec::Partial {
+            start: size - n.min(size),
+            end: size - 1,
+        };
+    }
+    let Some(start) = num(a) else {
+        return RangeSpec::Full;
+    };
+    let end = if b.is_empty() {
+        u64::MAX
+    } else {
+        match num(b) {
+            Some(e) if e >= start => e,
+            _ => return RangeSpec::Full,
+        }
+    };
+    if start >= size {
+        return RangeSpec::Unsatisfiable;
+    }
+    RangeSpec::Partial {
+        start,
+        end: end.min(size - 1),
+    }
+}
+
+/// True when an `if-none-match` value matches `etag` (weak comparison,
+/// RFC 9110 §13.1.2): `*` or any listed tag equal once `W/` is dropped.
+pub fn none_match(value: &[u8], etag: &str) -> bool {
+    let Ok(v) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let v = v.trim();
+    if v == "*" {
+        return true;
+    }
+    let want = etag.strip_prefix("W/").unwrap_or(etag);
+    v.split(',').any(|t| {
+        let t = t.trim();
+        t.strip_prefix("W/").unwrap_or(t) == want
+    })
+}
+
+/// True when an `if-modified-since` value says the client's copy is current:
+/// a valid HTTP-date not older than the mtime (seconds precision).
+pub fn not_modified_since(value: &[u8], mtime_secs: u64) -> bool {
+    let Ok(v) = std::str::from_utf8(value) else {
+        return false;
+    };
+    match httpdate::parse_http_date(v.trim()) {
+        Ok(t) => t
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() >= mtime_secs)
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
 
 /// Outcome of resolving a request path against the document root.
 #[derive(Debug)]
@@ -51,9 +201,22 @@ impl DocRoot {
 
     /// Resolves a request `:path` (may carry a query) to a file under the root.
     pub fn lookup(&self, request_path: &str) -> Lookup {
+        match self.resolve(request_path) {
+            Ok(f) => Lookup::Found {
+                file: f.file,
+                len: f.len,
+                content_type: f.content_type,
+            },
+            Err(l) => l,
+        }
+    }
+
+    /// Like [`DocRoot::lookup`], with the file's metadata; `Err` is
+    /// [`Lookup::NotFound`] or [`Lookup::BadRequest`].
+    pub fn resolve(&self, request_path: &str) -> Result<FileInfo, Lookup> {
         let segments = match split_path(request_path) {
             Some(s) => s,
-            None => return Lookup::BadRequest,
+            None => return Err(Lookup::BadRequest),
         };
         let mut candidate = self.root.clone();
         for seg in &segments {
@@ -63,31 +226,32 @@ impl DocRoot {
         // under the root.
         let mut real = match candidate.canonicalize() {
             Ok(p) => p,
-            Err(_) => return Lookup::NotFound,
+            Err(_) => return Err(Lookup::NotFound),
         };
         if !real.starts_with(&self.root) {
-            return Lookup::NotFound;
+            return Err(Lookup::NotFound);
         }
         if real.is_dir() {
             real.push("index.html");
             real = match real.canonicalize() {
                 Ok(p) if p.starts_with(&self.root) => p,
-                _ => return Lookup::NotFound,
+                _ => return Err(Lookup::NotFound),
             };
         }
         let file = match File::open(&real) {
             Ok(f) => f,
-            Err(_) => return Lookup::NotFound,
+            Err(_) => return Err(Lookup::NotFound),
         };
         let meta = match file.metadata() {
             Ok(m) if m.is_file() => m,
-            _ => return Lookup::NotFound,
+            _ => return Err(Lookup::NotFound),
         };
-        Lookup::Found {
+        Ok(FileInfo {
             file,
             len: meta.len(),
+            modified: meta.modified().ok(),
             content_type: content_type(&real),
-        }
+        })
     }
 }
 
@@ -179,6 +343,58 @@ mod tests {
         assert!(split_path("/a%zz").is_none());
         assert!(split_path("relative").is_none());
         assert_eq!(split_path("/sp%20ace").unwrap(), vec!["sp ace"]);
+    }
+
+    #[test]
+    fn ranges() {
+        use RangeSpec::*;
+        let p = |v: &str, n| parse_range(v.as_bytes(), n);
+        assert_eq!(p("bytes=0-0", 10), Partial { start: 0, end: 0 });
+        assert_eq!(p("bytes=2-5", 10), Partial { start: 2, end: 5 });
+        assert_eq!(p("bytes=2-50", 10), Partial { start: 2, end: 9 });
+        assert_eq!(p("bytes=7-", 10), Partial { start: 7, end: 9 });
+        assert_eq!(p("bytes=-3", 10), Partial { start: 7, end: 9 });
+        assert_eq!(p("bytes=-30", 10), Partial { start: 0, end: 9 });
+        assert_eq!(p("BYTES=1-1", 10), Partial { start: 1, end: 1 });
+        assert_eq!(p("bytes=10-", 10), Unsatisfiable);
+        assert_eq!(p("bytes=10-20", 10), Unsatisfiable);
+        assert_eq!(p("bytes=-0", 10), Unsatisfiable);
+        assert_eq!(p("bytes=0-", 0), Unsatisfiable);
+        assert_eq!(p("bytes=-5", 0), Unsatisfiable);
+        assert_eq!(p("bytes=0-1,3-4", 10), Full);
+        assert_eq!(p("bytes=5-2", 10), Full);
+        assert_eq!(p("bytes=x-2", 10), Full);
+        assert_eq!(p("bytes=+1-2", 10), Full);
+        assert_eq!(p("items=0-1", 10), Full);
+        assert_eq!(p("bytes=", 10), Full);
+        assert_eq!(p("bytes=99999999999999999999999-", 10), Full);
+    }
+
+    #[test]
+    fn validators() {
+        let e = "\"5-abc\"";
+        assert!(none_match(b"\"5-abc\"", e));
+        assert!(none_match(b"W/\"5-abc\"", e));
+        assert!(none_match(b"\"x\", \"5-abc\"", e));
+        assert!(none_match(b"*", e));
+        assert!(!none_match(b"\"5-abd\"", e));
+        assert!(!none_match(b"", e));
+        // Sun, 06 Nov 1994 08:49:37 GMT = 784111777
+        let d = b"Sun, 06 Nov 1994 08:49:37 GMT";
+        assert!(not_modified_since(d, 784_111_777));
+        assert!(not_modified_since(d, 784_111_000));
+        assert!(!not_modified_since(d, 784_111_778));
+        assert!(!not_modified_since(b"garbage", 0));
+        let dir = std::env::temp_dir().join(format!("h2o-files-v-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("f.txt"), b"hello").unwrap();
+        let d = DocRoot::new(&dir).unwrap();
+        let f = d.resolve("/f.txt").unwrap();
+        assert!(f.etag().starts_with("\"5-"), "{}", f.etag());
+        let lm = f.last_modified().unwrap();
+        assert!(lm.ends_with(" GMT"), "{lm}");
+        assert!(not_modified_since(lm.as_bytes(), f.mtime_secs().unwrap()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Native std-networking adapters: a blocking h2c file server ([`server`]),
+//! Native std-networking adapters: an epoll (mio) h2c file server ([`server`]),
 //! a blocking one-request client ([`client`]), the pooling multiplexing
 //! [`pool::Client`], the `h2o bench` load generator ([`bench`]) and the file
 //! mapping the server uses ([`files`]). They only move bytes between

@@ -83,9 +83,15 @@ impl Drop for ServerGuard {
 /// Starts `h2o serve --addr 127.0.0.1:0 --root ROOT` and waits (≤10 s) for its
 /// `listening on ADDR` line.
 pub fn spawn_h2o_serve(root: &Path) -> ServerGuard {
+    spawn_h2o_serve_with(root, &[])
+}
+
+/// Like [`spawn_h2o_serve`] with extra `h2o serve` arguments.
+pub fn spawn_h2o_serve_with(root: &Path, extra: &[&str]) -> ServerGuard {
     let mut child = Command::new(env!("CARGO_BIN_EXE_h2o"))
         .args(["serve", "--addr", "127.0.0.1:0", "--root"])
         .arg(root)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -1,0 +1,396 @@
+//! `h2o serve` static-file semantics and both DATA paths (zero-copy sendfile and
+//! copy), checked with real clients (`nghttp`, `curl`, `h2load`): byte-exact
+//! bodies around frame and window boundaries, ranges, conditional requests,
+//! HEAD, worker threads and the idle timeout.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use support::{random_bytes, require_bin, spawn_h2o_serve_with, ServerGuard, TempDir};
+
+/// Sizes around the 16 KiB frame size and the 64 KiB zero-copy threshold.
+const SIZES: [usize; 11] = [
+    0,
+    1,
+    16_383,
+    16_384,
+    16_385,
+    65_535,
+    65_536,
+    65_537,
+    5 * 16_384 + 1,
+    1 << 20,
+    5 << 20,
+];
+
+fn docroot() -> TempDir {
+    let d = TempDir::new("srvfiles");
+    for (i, n) in SIZES.iter().enumerate() {
+        std::fs::write(
+            d.path().join(format!("f{n}.bin")),
+            random_bytes(*n, 77 + i as u64),
+        )
+        .unwrap();
+    }
+    std::fs::write(d.path().join("a.txt"), b"hello world\n").unwrap();
+    d
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+fn curl() -> Command {
+    let mut c = Command::new(require_bin("curl", "curl"));
+    c.args(["-sS", "--http2-prior-knowledge", "--max-time", "60"]);
+    c
+}
+
+fn modes() -> [(&'static str, &'static [&'static str]); 2] {
+    [("zero-copy", &[]), ("copy", &["--no-zero-copy"])]
+}
+
+fn check_downloads(server: &ServerGuard, root: &std::path::Path, mode: &str) {
+    let nghttp = require_bin("nghttp", "nghttp2-client");
+    for n in SIZES {
+        let name = format!("f{n}.bin");
+        let want = std::fs::read(root.join(&name)).unwrap();
+        let o = run(Command::new(&nghttp)
+            .args(["-t", "60"])
+            .arg(server.url(&format!("/{name}"))));
+        assert!(o.status.success(), "{mode} nghttp /{name}");
+        assert!(
+            o.stdout == want,
+            "{mode} nghttp /{name}: {} bytes",
+            o.stdout.len()
+        );
+        let o = run(curl().arg(server.url(&format!("/{name}"))));
+        assert!(
+            o.stdout == want,
+            "{mode} curl /{name}: {} bytes",
+            o.stdout.len()
+        );
+    }
+    // Tiny windows: the big body leaves window by window.
+    let name = format!("f{}.bin", 5 << 20);
+    let o = run(Command::new(&nghttp)
+        .args(["-t", "60", "-w", "12", "-W", "14"])
+        .arg(server.url(&format!("/{name}"))));
+    assert!(o.status.success(), "{mode} small windows");
+    assert!(
+        o.stdout == std::fs::read(root.join(&name)).unwrap(),
+        "{mode}"
+    );
+    // Many streams at once on one connection, zero-copy and small files mixed.
+    let mut cmd = Command::new(&nghttp);
+    cmd.args(["-ns", "-t", "60"]);
+    for n in SIZES {
+        cmd.arg(server.url(&format!("/f{n}.bin")));
+    }
+    let o = run(&mut cmd);
+    assert!(o.status.success(), "{mode} nghttp many streams");
+}
+
+#[test]
+fn downloads_byte_exact_both_paths() {
+    let root = docroot();
+    for (mode, args) in modes() {
+        let server = spawn_h2o_serve_with(root.path(), args);
+        check_downloads(&server, root.path(), mode);
+    }
+}
+
+fn head_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_ascii_lowercase()
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        (k.trim() == name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn ranges_both_paths() {
+    let root = docroot();
+    let size = 5usize << 20;
+    let big = std::fs::read(root.path().join(format!("f{size}.bin"))).unwrap();
+    let out = TempDir::new("ranges-out");
+    for (mode, args) in modes() {
+        let server = spawn_h2o_serve_with(root.path(), args);
+        let url = server.url(&format!("/f{size}.bin"));
+        let cases: [(&str, usize, usize); 6] = [
+            ("0-0", 0, 0),
+            ("100-", 100, size - 1),
+            ("-500", size - 500, size - 1),
+            ("16380-16390", 16_380, 16_390),
+            ("65536-200000", 65_536, 200_000),
+            ("1-99999999", 1, size - 1),
+        ];
+        for (r, a, b) in cases {
+            let body = out.path().join("body");
+            let o = run(curl().args(["-D", "-", "-r", r, "-o"]).arg(&body).arg(&url));
+            let head = head_of(&o);
+            assert!(head.starts_with("http/2 206"), "{mode} {r}: {head}");
+            assert_eq!(
+                header(&head, "content-range"),
+                Some(format!("bytes {a}-{b}/{size}").as_str()),
+                "{mode} {r}"
+            );
+            assert_eq!(
+                header(&head, "content-length"),
+                Some((b - a + 1).to_string().as_str())
+            );
+            let got = std::fs::read(&body).unwrap();
+            assert!(got == big[a..=b], "{mode} {r}: {} bytes", got.len());
+        }
+        // Unsatisfiable.
+        let o = run(curl()
+            .args(["-D", "-", "-o", "/dev/null", "-r", "6000000-"])
+            .arg(&url));
+        let head = head_of(&o);
+        assert!(head.starts_with("http/2 416"), "{mode}: {head}");
+        assert_eq!(
+            header(&head, "content-range"),
+            Some(format!("bytes */{size}").as_str())
+        );
+        // Multiple ranges: the whole body with 200.
+        let body = out.path().join("multi");
+        let o = run(curl()
+            .args(["-D", "-", "-r", "0-1,5-6", "-o"])
+            .arg(&body)
+            .arg(&url));
+        assert!(head_of(&o).starts_with("http/2 200"), "{mode}");
+        assert!(std::fs::read(&body).unwrap() == big, "{mode} multi");
+        // Small (cached) file ranges.
+        let o = run(curl().args(["-r", "6-10"]).arg(server.url("/a.txt")));
+        assert_eq!(o.stdout, b"world");
+    }
+}
+
+#[test]
+fn validators_conditionals_head_errors() {
+    let root = docroot();
+    std::fs::create_dir_all(root.path().join("../srv-outside")).unwrap();
+    let outside = root.path().join("../srv-outside/secret");
+    std::fs::write(&outside, b"secret").unwrap();
+    std::os::unix::fs::symlink(&outside, root.path().join("escape")).unwrap();
+    let server = spawn_h2o_serve_with(root.path(), &[]);
+    for path in ["/a.txt", &format!("/f{}.bin", 1 << 20)] {
+        let url = server.url(path);
+        let o = run(curl().arg("-I").arg(&url));
+        let head = head_of(&o);
+        assert!(head.starts_with("http/2 200"), "{head}");
+        assert_eq!(header(&head, "accept-ranges"), Some("bytes"));
+        let etag = header(&head, "etag").expect("etag").to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        let lm = header(&head, "last-modified").expect("last-modified");
+        assert!(lm.ends_with("gmt"), "{lm}");
+        // Original case for the date (curl lowercased above only in our copy).
+        let raw = String::from_utf8_lossy(&o.stdout).into_owned();
+        let lm_raw = raw
+            .lines()
+            .find_map(|l| l.strip_prefix("last-modified: "))
+            .unwrap()
+            .trim()
+            .to_string();
+        let code = |extra: &[&str]| {
+            let o = run(curl()
+                .args(["-o", "/dev/null", "-w", "%{http_code}"])
+                .args(extra)
+                .arg(&url));
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        assert_eq!(code(&["-H", &format!("if-none-match: {etag}")]), "304");
+        assert_eq!(
+            code(&["-H", &format!("if-none-match: \"x\", W/{etag}")]),
+            "304"
+        );
+        assert_eq!(code(&["-H", "if-none-match: \"nope\""]), "200");
+        assert_eq!(
+            code(&["-H", &format!("if-modified-since: {lm_raw}")]),
+            "304"
+        );
+        assert_eq!(
+            code(&["-H", "if-modified-since: Thu, 01 Jan 1970 00:00:00 GMT"]),
+            "200"
+        );
+        // if-none-match wins over if-modified-since.
+        assert_eq!(
+            code(&[
+                "-H",
+                "if-none-match: \"nope\"",
+                "-H",
+                &format!("if-modified-since: {lm_raw}")
+            ]),
+            "200"
+        );
+        // if-range with a stale validator: whole body.
+        assert_eq!(code(&["-r", "0-3", "-H", "if-range: \"old\""]), "200");
+        assert_eq!(
+            code(&["-r", "0-3", "-H", &format!("if-range: {etag}")]),
+            "206"
+        );
+    }
+    let code = |extra: &[&str], path: &str| {
+        let o = run(curl()
+            .args(["--path-as-is", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(extra)
+            .arg(server.url(path)));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(code(&[], "/escape"), "404");
+    assert_eq!(code(&[], "/missing"), "404");
+    assert_eq!(code(&["-X", "POST"], "/a.txt"), "405");
+    for p in [
+        "/../srv-outside/secret",
+        "/%2e%2e/srv-outside/secret",
+        "/..%2fsrv-outside%2fsecret",
+    ] {
+        let c = code(&[], p);
+        assert!(c == "400" || c == "404", "{p}: {c}");
+    }
+    let _ = std::fs::remove_dir_all(root.path().join("../srv-outside"));
+}
+
+#[test]
+fn threads_and_h2load() {
+    let h2load = require_bin("h2load", "nghttp2-client");
+    let root = docroot();
+    let server = spawn_h2o_serve_with(root.path(), &["--threads", "2"]);
+    let n = 20_000;
+    let o = run(Command::new(&h2load)
+        .args(["-n", &n.to_string(), "-c", "8", "-m", "16", "-T", "60"])
+        .arg(server.url("/a.txt"))
+        .arg(server.url(&format!("/f{}.bin", 65_537))));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!("{n} succeeded, 0 failed, 0 errored")),
+        "{text}"
+    );
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let root = docroot();
+    let server = spawn_h2o_serve_with(root.path(), &["--idle-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no close after {:?}: {e}", start.elapsed()),
+        }
+    }
+    let t = start.elapsed();
+    assert!(
+        t >= Duration::from_millis(900) && t < Duration::from_secs(5),
+        "{t:?}"
+    );
+    // SETTINGS, SETTINGS ACK, WINDOW_UPDATE ... and a GOAWAY (type 7) last.
+    let mut i = 0;
+    let mut last_type = None;
+    while i + 9 <= got.len() {
+        let len = u32::from_be_bytes([0, got[i], got[i + 1], got[i + 2]]) as usize;
+        last_type = Some(got[i + 3]);
+        i += 9 + len;
+    }
+    assert_eq!(last_type, Some(7), "GOAWAY before close");
+}
+
+#[test]
+fn file_changes_show_despite_the_cache() {
+    let root = TempDir::new("srvcache");
+    let f = root.path().join("c.txt");
+    std::fs::write(&f, b"first version\n").unwrap();
+    let server = spawn_h2o_serve_with(root.path(), &[]);
+    let url = server.url("/c.txt");
+    assert_eq!(run(curl().arg(&url)).stdout, b"first version\n");
+    // In place, other length (seen once the 10 ms re-check interval passed).
+    std::fs::write(&f, b"2nd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(run(curl().arg(&url)).stdout, b"2nd\n");
+    // In place, same length (the mtime differs).
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(&f, b"3rd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(run(curl().arg(&url)).stdout, b"3rd\n");
+    // Deleted: 404 once the cache entry expires (TTL 1 s).
+    std::fs::remove_file(&f).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    let o = run(curl()
+        .args(["-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(&url));
+    assert_eq!(o.stdout, b"404");
+}
+
+/// A peer that opens big windows, asks for a large file and never reads: the
+/// socket fills up, and the idle timeout still ends the connection.
+#[test]
+fn stuck_reader_is_dropped_after_idle_timeout() {
+    use h2o::frame::{encode::write_header_block, Frame, Settings};
+    use h2o::hpack::{Encoder, HeaderField};
+    let root = TempDir::new("srvstuck");
+    let size = 48usize << 20;
+    std::fs::write(root.path().join("huge.bin"), vec![7u8; size]).unwrap();
+    let server = spawn_h2o_serve_with(root.path(), &["--idle-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut buf = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    Frame::Settings {
+        ack: false,
+        settings: Settings {
+            initial_window_size: Some(0x7fff_ffff),
+            ..Settings::default()
+        },
+    }
+    .encode(&mut buf);
+    Frame::WindowUpdate {
+        stream_id: 0,
+        increment: 0x7fff_ffff - 65_535,
+    }
+    .encode(&mut buf);
+    let mut block = Vec::new();
+    Encoder::default().encode(
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "x"),
+            (":path", "/huge.bin"),
+        ]
+        .iter()
+        .map(|(n, v)| HeaderField {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: false,
+        }),
+        &mut block,
+    );
+    write_header_block(&mut buf, 1, &block, true, None, 16_384);
+    s.write_all(&buf).unwrap();
+    // Read nothing for a while: the server's socket buffer fills up.
+    std::thread::sleep(Duration::from_secs(4));
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("no close after {total} bytes: {e}"),
+        }
+    }
+    assert!(total < size, "the whole body arrived: {total} bytes");
+}
