@@ -14,7 +14,10 @@
 //! 2. On its ACK, `rtt = now − sent`. The bytes counted during that round trip
 //!    are what the peer could deliver in one RTT. Scaled by `min_rtt / rtt`
 //!    (so a path whose buffers fill up, inflating the RTT, does not look like
-//!    more capacity), that is the BDP estimate.
+//!    more capacity), that is the BDP estimate. The RTT floor also takes the
+//!    round trip of our first SETTINGS (sent at the first write, ACKed before
+//!    any DATA can have queued up), so a first probe stuck behind a large
+//!    initial window's queue does not set it.
 //! 3. If the estimate is at least 2/3 of a receive window, that window limited
 //!    the transfer: it grows to twice the estimate (at least doubling is
 //!    therefore the usual step), up to the configured cap. Otherwise the
@@ -96,6 +99,14 @@ impl Bdp {
     /// Smallest RTT measured so far.
     pub(crate) fn min_rtt(&self) -> Option<Duration> {
         self.min_rtt
+    }
+
+    /// A round-trip time measured otherwise (our first SETTINGS and their
+    /// ACK, before any DATA could queue up on the path): lowers the RTT floor.
+    pub(crate) fn rtt_hint(&mut self, rtt: Duration) {
+        if self.enabled && !rtt.is_zero() {
+            self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+        }
     }
 
     /// Samples taken so far.

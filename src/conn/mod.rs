@@ -298,6 +298,11 @@ pub struct Connection {
     /// `handle_timeout` was called with two different times (the adapter
     /// reports time; adaptive flow control may probe).
     clock_moved: bool,
+    /// Time of the first write (our first SETTINGS leave), until its ACK gives
+    /// a first round-trip time to adaptive flow control.
+    settings_sent_at: Option<Duration>,
+    /// The first `write_to`/`write_chunks` happened.
+    written: bool,
     /// `recv` or `write_to` was called (the time origin is fixed from then on).
     io_started: bool,
     hdec: hpack::Decoder,
@@ -383,6 +388,8 @@ impl Connection {
             settings_deadline: Some(config.settings_timeout),
             now: None,
             clock_moved: false,
+            settings_sent_at: None,
+            written: false,
             io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
@@ -482,6 +489,7 @@ impl Connection {
     /// `out.len()` reaches `limit`. Returns the number of bytes appended.
     pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
         self.io_started = true;
+        self.first_write();
         let start = out.len();
         let mut sink = send::VecSink(out);
         self.write_all(&mut sink, limit);
@@ -495,6 +503,7 @@ impl Connection {
     /// call. Returns the number of bytes pushed.
     pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
         self.io_started = true;
+        self.first_write();
         let mut buf = core::mem::take(&mut self.chunk_buf);
         let mut sink = send::ChunkSink {
             buf: &mut buf,
@@ -814,6 +823,25 @@ impl Connection {
                     }
                     .encode(&mut self.ctrl);
                 }
+            }
+        }
+    }
+
+    /// Notes when our first SETTINGS leave (for the RTT of their ACK).
+    #[inline]
+    fn first_write(&mut self) {
+        if !self.written {
+            self.written = true;
+            self.settings_sent_at = self.now;
+        }
+    }
+
+    /// Our first SETTINGS were acknowledged: their round trip is a first RTT
+    /// floor for adaptive flow control (one taken before DATA can queue up).
+    fn settings_rtt(&mut self) {
+        if let (Some(sent), Some(now)) = (self.settings_sent_at.take(), self.now) {
+            if now > sent {
+                self.bdp.rtt_hint(now - sent);
             }
         }
     }

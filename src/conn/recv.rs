@@ -544,6 +544,7 @@ impl Connection {
                 return Err(protocol("unexpected SETTINGS ACK"));
             }
             self.settings_unacked -= 1;
+            self.settings_rtt();
             if self.settings_unacked == 0 {
                 self.settings_deadline = None;
                 // Our advertised limits now fully apply.
