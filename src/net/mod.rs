@@ -1,8 +1,10 @@
 //! Native std-networking adapters: a blocking h2c file server ([`server`]),
 //! a blocking one-request client ([`client`]) and the file mapping the server
 //! uses ([`files`]). They only move bytes between sockets/files and the
-//! sans-IO core; all HTTP/2 logic lives in [`crate::conn`].
+//! sans-IO core; all HTTP/2 logic lives in [`crate::conn`]. [`relay`] is a
+//! latency-emulating TCP forwarder for long-path tests.
 
 pub mod client;
 pub mod files;
+pub mod relay;
 pub mod server;
