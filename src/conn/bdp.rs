@@ -18,14 +18,18 @@
 //!    round trip of our first SETTINGS (sent at the first write, ACKed before
 //!    any DATA can have queued up), so a first probe stuck behind a large
 //!    initial window's queue does not set it.
-//! 3. If the estimate is at least 2/3 of a receive window, that window limited
-//!    the transfer: it grows to twice the estimate (at least doubling is
-//!    therefore the usual step), up to the configured cap. Otherwise the
-//!    sample is "stable".
-//! 4. Probing backs off: after a growth the next probe waits one RTT (so the
-//!    new window is in effect); each stable sample doubles the wait
-//!    (RTT·2^n, at most [`MAX_PROBE_INTERVAL`]); DATA arriving after at least
-//!    [`IDLE_RESET`] of silence (a new transfer) resets the back-off.
+//! 3. Credit comes back in batches of half a window (`flow.rs`), so a
+//!    window carries about `2 × est` per round trip only when it is at least
+//!    twice the estimate. hyper grows when the sample reaches 2/3 of the
+//!    window; with that batching accounted for, we grow when
+//!    `2 × est ≥ 2/3 × window` (`3 × est ≥ window`), to `4 × est` (twice what
+//!    the estimate needs, so the ramp is fast), up to the configured cap.
+//!    Otherwise the sample is "stable". Because `est` never exceeds
+//!    rate × min RTT, windows settle at 2–4 × the path's BDP.
+//! 4. Probing backs off: after a growth the next probe starts with the next
+//!    DATA; each stable sample doubles the wait (min RTT · 2^n, at most
+//!    [`MAX_PROBE_INTERVAL`]); DATA arriving after at least [`IDLE_RESET`] of
+//!    silence (a new transfer) resets the back-off.
 //!
 //! Time comes only from `Connection::handle_timeout`; a zero RTT (no time
 //! passed, i.e. the adapter does not report time) is discarded, so without a
@@ -157,8 +161,8 @@ impl Bdp {
         // Bytes deliverable in one un-queued round trip.
         let est = (bytes as u128 * min_rtt.as_nanos() / rtt.as_nanos()) as u64;
         let grow = |cur: u32, cap: u32| -> u32 {
-            if cur < cap && est * 3 >= cur as u64 * 2 {
-                (est * 2).clamp(cur as u64, cap as u64) as u32
+            if cur < cap && est * 3 >= cur as u64 {
+                (est * 4).clamp(cur as u64, cap as u64) as u32
             } else {
                 cur
             }
@@ -171,7 +175,7 @@ impl Bdp {
         }
         if new_stream > stream || new_conn > conn {
             self.stable = 0;
-            self.next_at = now + min_rtt;
+            self.next_at = now;
             Some(Growth {
                 stream: new_stream,
                 conn: new_conn,
@@ -200,12 +204,14 @@ mod tests {
         assert!(!b.on_data(60_000, MS * 20));
         // 61 000 bytes in 50 ms with a 65 535 window: window-limited.
         let g = b.on_ack(MS * 60, 65_535, 65_535).unwrap();
-        assert_eq!(g.stream, 122_000);
-        assert_eq!(g.conn, 122_000);
+        assert_eq!(g.stream, 244_000);
+        assert_eq!(g.conn, 244_000);
         assert_eq!(b.min_rtt(), Some(MS * 50));
-        // Next probe only after one RTT.
-        assert!(!b.on_data(10, MS * 70));
-        assert!(b.on_data(10, MS * 110));
+        // The next probe starts with the next DATA.
+        assert!(b.on_data(10, MS * 61));
+        // 30 000 bytes per RTT with a 244 000 window: not the limit.
+        b.bytes = 30_000;
+        assert_eq!(b.on_ack(MS * 111, 244_000, 244_000), None);
     }
 
     #[test]
@@ -234,7 +240,7 @@ mod tests {
         assert!(b.on_data(65_535, MS));
         assert!(b.on_ack(MS * 51, 65_535, 1 << 20).is_some());
         // A full 4 MiB window delivered, but the RTT is 4x the minimum: the
-        // path holds ~1 MiB, which is below 2/3 of the window.
+        // path holds ~1 MiB, which is below a third of the window.
         b.next_at = Duration::ZERO;
         assert!(b.on_data(1, MS * 100));
         assert_eq!(b.on_ack(MS * 300, 4 << 20, 8 << 20), None);
