@@ -1,10 +1,9 @@
 //! Native std-networking adapters: a blocking h2c file server ([`server`]),
 //! a blocking one-request client ([`client`]) and the file mapping the server
 //! uses ([`files`]). They only move bytes between sockets/files and the
-//! sans-IO core; all HTTP/2 logic lives in [`crate::conn`]. [`relay`] is a
-//! latency-emulating TCP forwarder for long-path tests.
+//! sans-IO core; all HTTP/2 logic lives in [`crate::conn`].
 
 pub mod client;
 pub mod files;
-pub mod relay;
 pub mod server;
+pub mod relay;
