@@ -9,7 +9,8 @@
 //!   round trip (≈1.3 MB/s; accepted 0.6–2.6 MB/s).
 //!
 //! Times are only compared with each other (same machine, same moment); a
-//! ratio that misses is measured once more before failing. All figures are
+//! ratio that misses is measured once more before failing (when the test is
+//! still under 25 s; every transfer is bounded by 10 s). All figures are
 //! printed. `H2O_LONGPATH_REPEAT=N` (used by `scripts/bench-longpath.sh`)
 //! repeats the measurement N times and prints every round.
 
@@ -110,13 +111,27 @@ fn fetch(addr: SocketAddr, path: &str, config: Config, limit: Duration) -> io::R
     }
 }
 
-fn curl(url: &str) -> Sample {
+/// Per-transfer bound (64 MiB normally takes ~2.8 s, 4 MiB at 64 KiB ~4 s). A
+/// transfer that hits it counts as `expected` bytes in `LIMIT` (an upper bound
+/// of its speed), so a stalled run fails the ratio instead of hanging.
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn timed_out(expected: usize) -> Sample {
+    println!("(a transfer hit the {LIMIT:?} limit)");
+    Sample {
+        bytes: expected as u64,
+        secs: LIMIT.as_secs_f64(),
+        windows: None,
+    }
+}
+
+fn curl(url: &str, expected: usize) -> Sample {
     let o = Command::new(require_bin("curl", "curl"))
         .args([
             "-sS",
             "--http2-prior-knowledge",
             "--max-time",
-            "30",
+            &LIMIT.as_secs().to_string(),
             "-o",
             "/dev/null",
             "-w",
@@ -125,6 +140,9 @@ fn curl(url: &str) -> Sample {
         .arg(url)
         .output()
         .expect("run curl");
+    if o.status.code() == Some(28) {
+        return timed_out(expected);
+    }
     let text = String::from_utf8_lossy(&o.stdout).to_string();
     assert!(
         o.status.success(),
@@ -191,16 +209,30 @@ impl Round {
     }
 }
 
+fn ours(relay: SocketAddr, path: &str, config: Config, expected: usize) -> Sample {
+    match fetch(relay, path, config, LIMIT) {
+        Ok(s) => {
+            assert_eq!(s.bytes, expected as u64);
+            s
+        }
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => timed_out(expected),
+        Err(e) => panic!("fetch {path}: {e}"),
+    }
+}
+
 fn round(relay: SocketAddr) -> Round {
-    let limit = Duration::from_secs(30);
-    let curl = curl(&format!("http://{relay}/big.bin"));
+    let curl = curl(&format!("http://{relay}/big.bin"), BIG);
     assert_eq!(curl.bytes, BIG as u64);
-    let ours = fetch(relay, "/big.bin", adaptive(), limit).expect("adaptive fetch");
-    assert_eq!(ours.bytes, BIG as u64);
-    let fixed = fetch(relay, "/small.bin", fixed(), limit).expect("fixed fetch");
-    assert_eq!(fixed.bytes, SMALL as u64);
-    assert_eq!(fixed.windows, Some((65_535, 65_535)));
-    Round { curl, ours, fixed }
+    let ours_ = ours(relay, "/big.bin", adaptive(), BIG);
+    let fixed = ours(relay, "/small.bin", fixed(), SMALL);
+    if fixed.windows.is_some() {
+        assert_eq!(fixed.windows, Some((65_535, 65_535)));
+    }
+    Round {
+        curl,
+        ours: ours_,
+        fixed,
+    }
 }
 
 #[test]
@@ -233,7 +265,8 @@ fn adaptive_windows_keep_up_with_curl_over_a_long_path() {
         rounds.push(r);
     }
     let last = rounds.last().unwrap();
-    if last.ratio() < 0.9 || !last.fixed_ok() {
+    // Retry once, only while the whole test stays well under a minute.
+    if (last.ratio() < 0.9 || !last.fixed_ok()) && test_start.elapsed() < Duration::from_secs(25) {
         println!("a figure is off: measuring once more");
         let r = round(addr);
         r.print(rounds.len() + 1);
@@ -256,6 +289,6 @@ fn adaptive_windows_keep_up_with_curl_over_a_long_path() {
         last.fixed.mbps()
     );
     // Windows grew past the path's BDP (200 Mbit/s × 50 ms = 1.25 MB).
-    let (stream, conn) = last.ours.windows.unwrap();
+    let (stream, conn) = last.ours.windows.expect("adaptive fetch finished");
     assert!(stream > 1 << 20 && conn >= stream, "{stream} {conn}");
 }

@@ -82,9 +82,11 @@ pub struct Config {
     pub header_table_size: u32,
     /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise (streams the peer may open).
     pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window).
+    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window);
+    /// the starting value when `adaptive_window` is on.
     pub initial_window_size: u32,
-    /// Connection-level receive window (raised from 65535 by an initial WINDOW_UPDATE).
+    /// Connection-level receive window (raised from 65535 by an initial
+    /// WINDOW_UPDATE); the starting value when `adaptive_window` is on.
     pub connection_window_size: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise (largest frame we accept).
     pub max_frame_size: u32,

@@ -5,5 +5,5 @@
 
 pub mod client;
 pub mod files;
-pub mod server;
 pub mod relay;
+pub mod server;
