@@ -300,11 +300,14 @@ pub struct Connection {
     /// `handle_timeout` was called with two different times (the adapter
     /// reports time; adaptive flow control may probe).
     clock_moved: bool,
-    /// Time of the first write (our first SETTINGS leave), until its ACK gives
-    /// a first round-trip time to adaptive flow control.
+    /// When our first SETTINGS left: the time of the first `write_to`/
+    /// `write_chunks`, else of the first `handle_timeout`. Their ACK gives a
+    /// first round-trip time to adaptive flow control.
     settings_sent_at: Option<Duration>,
     /// The first `write_to`/`write_chunks` happened.
     written: bool,
+    /// The first SETTINGS ACK arrived (the RTT hint was taken).
+    settings_timed: bool,
     /// `recv` or `write_to` was called (the time origin is fixed from then on).
     io_started: bool,
     hdec: hpack::Decoder,
@@ -392,6 +395,7 @@ impl Connection {
             clock_moved: false,
             settings_sent_at: None,
             written: false,
+            settings_timed: false,
             io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
@@ -542,6 +546,9 @@ impl Connection {
             self.clock_moved = true;
         }
         self.now = Some(now);
+        if !self.settings_timed && self.settings_sent_at.is_none() {
+            self.settings_sent_at = Some(now);
+        }
         if self.dead || self.settings_unacked == 0 {
             return;
         }
@@ -834,13 +841,19 @@ impl Connection {
     fn first_write(&mut self) {
         if !self.written {
             self.written = true;
-            self.settings_sent_at = self.now;
+            if self.now.is_some() && !self.settings_timed {
+                self.settings_sent_at = self.now;
+            }
         }
     }
 
     /// Our first SETTINGS were acknowledged: their round trip is a first RTT
     /// floor for adaptive flow control (one taken before DATA can queue up).
     fn settings_rtt(&mut self) {
+        if self.settings_timed {
+            return;
+        }
+        self.settings_timed = true;
         if let (Some(sent), Some(now)) = (self.settings_sent_at.take(), self.now) {
             if now > sent {
                 self.bdp.rtt_hint(now - sent);
