@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod hpack;
 pub mod pair;
+pub mod ws;
 
 #[cfg(feature = "native")]
 pub mod cli;
@@ -22,3 +23,5 @@ pub mod net;
 
 pub use conn::{Config, Connection, Event, Role};
 pub use error::{Error, ErrorCode};
+#[cfg(feature = "native")]
+pub use net::pool::{BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle};

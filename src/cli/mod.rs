@@ -1,19 +1,24 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR`: h2c static file server ([`crate::net::server`]);
-//! - `h2o get URL [-o FILE] [-v] [--fail] [--timeout SECS]`: h2c client ([`crate::net::client`]);
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N]`:
+//!   h2c client ([`crate::net::pool::Client`]);
+//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
+//!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]).
 
 pub mod hpack;
 
-use std::io::{self, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::net::{client, files::DocRoot, server};
+use crate::net::{bench, files::DocRoot, server};
+
+mod get;
 
 /// The `h2o` command line.
 #[derive(Debug, Parser)]
@@ -40,17 +45,21 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         root: PathBuf,
     },
-    /// Fetch a URL over HTTP/2 cleartext (prior knowledge) and print the body.
+    /// Fetch URLs over HTTP/2 cleartext (prior knowledge) and print the bodies.
     ///
-    /// Exit status: 0 when a response was received (any status), 1 on any failure.
-    /// With --fail a status >= 400 is a failure too and no body is written.
+    /// Several URLs are fetched concurrently (one multiplexed connection per
+    /// origin) and printed in the order given. Exit status: 0 when every URL got
+    /// a response (any status), 1 on any failure. With --fail a status >= 400 is
+    /// a failure too and no body is written for it.
     Get {
-        /// http:// URL (https is not supported yet).
-        url: String,
-        /// Write the body to FILE instead of stdout.
+        /// http:// URLs (https is not supported yet).
+        #[arg(required = true, value_name = "URL")]
+        urls: Vec<String>,
+        /// Write the body to FILE instead of stdout; repeat once per URL
+        /// (the i-th -o is the i-th URL's file).
         #[arg(short = 'o', long = "output", value_name = "FILE")]
-        output: Option<PathBuf>,
-        /// Print the request (`> `) and response (`< `) heads to stderr.
+        output: Vec<PathBuf>,
+        /// Print the request (`> `) and response (`< `) heads (and per-connection timing) to stderr.
         #[arg(short, long)]
         verbose: bool,
         /// Fail (exit 1, no body) when the status is 400 or more, like `curl --fail`.
@@ -59,6 +68,41 @@ pub enum Command {
         /// Give up after SECS seconds (connect + whole response).
         #[arg(long, value_name = "SECS", default_value_t = 30.0)]
         timeout: f64,
+        /// Fetch the first URL N times, each over a new connection, one after
+        /// the other (the last body is written; -v prints each one's timing).
+        #[arg(long, value_name = "N")]
+        connections: Option<usize>,
+    },
+    /// h2load-style load generator (C connections x M concurrent streams).
+    ///
+    /// Without URL, starts the embedded file server on a free loopback port
+    /// (files /small 12 B, /1k, /64k, /1m) and loads --path there.
+    Bench {
+        /// http:// URL to load (default: the embedded server).
+        url: Option<String>,
+        /// Total number of requests.
+        #[arg(short = 'n', long = "requests", default_value_t = 200_000)]
+        requests: u64,
+        /// Number of connections.
+        #[arg(short = 'c', long = "clients", default_value_t = 10)]
+        clients: usize,
+        /// Concurrent streams per connection.
+        #[arg(short = 'm', long = "max-concurrent-streams", default_value_t = 32)]
+        streams: usize,
+        /// Client threads (connections are spread over them).
+        #[arg(short = 't', long = "threads", default_value_t = 1)]
+        threads: usize,
+        /// Stop starting requests after SECS seconds (0: no cap).
+        #[arg(
+            short = 'D',
+            long = "duration",
+            value_name = "SECS",
+            default_value_t = 10.0
+        )]
+        duration: f64,
+        /// Path loaded on the embedded server.
+        #[arg(long, default_value = "/small")]
+        path: String,
     },
     /// Latency relay for tests: forwards TCP connections to ADDR, delaying
     /// each chunk by --delay-ms each way, paced to --rate-mbit. Prints
@@ -127,39 +171,46 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Get {
-            url,
+            urls,
             output,
             verbose,
             fail,
             timeout,
+            connections,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
             }
-            let opts = client::GetOptions {
+            let opts = get::Options {
                 verbose,
-                timeout: Duration::from_secs_f64(timeout),
                 fail,
+                timeout: Duration::from_secs_f64(timeout),
+                connections,
             };
-            let mut log = io::stderr();
-            match output {
-                Some(path) => {
-                    let f = std::fs::File::create(&path)
-                        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
-                    let mut w = io::BufWriter::new(f);
-                    client::get(&url, &opts, &mut w, &mut log).map_err(|e| e.to_string())?;
-                    w.flush()
-                        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-                }
-                None => {
-                    let stdout = io::stdout();
-                    let mut w = io::BufWriter::new(stdout.lock());
-                    let res = client::get(&url, &opts, &mut w, &mut log);
-                    let _ = w.flush();
-                    res.map_err(|e| e.to_string())?;
-                }
+            get::run(&urls, &output, &opts)
+        }
+        Command::Bench {
+            url,
+            requests,
+            clients,
+            streams,
+            threads,
+            duration,
+            path,
+        } => {
+            if !(duration.is_finite() && duration >= 0.0) {
+                return Err("--duration must be a number of seconds >= 0".into());
             }
-            Ok(ExitCode::SUCCESS)
+            let cfg = bench::BenchConfig {
+                url: String::new(),
+                requests,
+                connections: clients,
+                streams,
+                threads,
+                duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
+                progress: io::stderr().is_terminal(),
+            };
+            run_bench(cfg, url, &path)
         }
         Command::Relay {
             listen,
@@ -208,4 +259,41 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_bench(
+    mut cfg: bench::BenchConfig,
+    url: Option<String>,
+    path: &str,
+) -> Result<ExitCode, String> {
+    let _root;
+    match url {
+        Some(u) => cfg.url = u,
+        None => {
+            let (addr, root) = bench::start_embedded()?;
+            _root = root;
+            let path = if path.starts_with('/') {
+                path.to_string()
+            } else {
+                format!("/{path}")
+            };
+            cfg.url = format!("http://{addr}{path}");
+            println!("embedded server: http://{addr} (files /small /1k /64k /1m)");
+        }
+    }
+    let dur = cfg.duration.map_or("no time cap".to_string(), |d| {
+        format!("{:.0} s cap", d.as_secs_f64())
+    });
+    println!(
+        "h2o bench {}: {} requests, {} connections x {} streams, {} threads, {dur}",
+        cfg.url, cfg.requests, cfg.connections, cfg.streams, cfg.threads
+    );
+    let _ = io::stdout().flush();
+    let rep = bench::run(&cfg)?;
+    print!("{rep}");
+    let _ = io::stdout().flush();
+    if rep.succeeded == 0 || rep.failed > 0 {
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,12 @@
 //! Native std-networking adapters: a blocking h2c file server ([`server`]),
-//! a blocking one-request client ([`client`]) and the file mapping the server
-//! uses ([`files`]). They only move bytes between sockets/files and the
-//! sans-IO core; all HTTP/2 logic lives in [`crate::conn`].
+//! a blocking one-request client ([`client`]), the pooling multiplexing
+//! [`pool::Client`], the `h2o bench` load generator ([`bench`]) and the file
+//! mapping the server uses ([`files`]). They only move bytes between
+//! sockets/files and the sans-IO core; all HTTP/2 logic lives in [`crate::conn`].
 
+pub mod bench;
 pub mod client;
 pub mod files;
+pub mod pool;
 pub mod relay;
 pub mod server;
