@@ -13,11 +13,67 @@
 //! [`Pair::advance`] adds to [`Pair::now`] and calls `handle_timeout` on both.
 //! Raw bytes (e.g. frames built with `Frame::encode`) can be injected into either
 //! side with [`Pair::inject_to_server`] / [`Pair::inject_to_client`].
+//!
+//! Timed model: [`Pair::run_link`] drives the pair over a simulated [`Link`]
+//! (per direction: a paced bottleneck of `rate` bytes/s with an unbounded
+//! queue, then `latency` of propagation), as a discrete-event simulation that
+//! advances [`Pair::now`] to each delivery and calls `handle_timeout` before
+//! every `recv`, like a real adapter.
 
 use core::time::Duration;
+use std::collections::VecDeque;
 
 use crate::conn::{Config, Connection, Event};
 use crate::error::Error;
+
+/// A simulated network path for [`Pair::run_link`] (same in both directions).
+#[derive(Clone, Copy, Debug)]
+pub struct Link {
+    /// One-way propagation delay.
+    pub latency: Duration,
+    /// Bottleneck rate in bytes per second (the queue before it is unbounded).
+    pub rate: u64,
+    /// Largest chunk one `write_to` call produces (one "packet").
+    pub chunk: usize,
+}
+
+impl Link {
+    /// A path with `latency` one way and `rate` bytes/s, 16 KiB chunks.
+    pub fn new(latency: Duration, rate: u64) -> Self {
+        Link {
+            latency,
+            rate,
+            chunk: 16 << 10,
+        }
+    }
+}
+
+/// One direction of a [`Link`] in flight.
+#[derive(Debug, Default)]
+struct Pipe {
+    /// (delivery time, bytes), in delivery order.
+    queue: VecDeque<(Duration, Vec<u8>)>,
+    /// When the bottleneck is free again.
+    free: Duration,
+}
+
+impl Pipe {
+    /// Takes everything `conn` wants to write now, in `chunk`-sized pieces.
+    fn fill(&mut self, conn: &mut Connection, link: &Link, now: Duration) -> u64 {
+        let mut total = 0;
+        loop {
+            let mut buf = Vec::new();
+            if conn.write_to(&mut buf, link.chunk.max(1)) == 0 {
+                return total;
+            }
+            total += buf.len() as u64;
+            let depart = self.free.max(now);
+            let ns = (buf.len() as u128 * 1_000_000_000 / link.rate.max(1) as u128) as u64;
+            self.free = depart + Duration::from_nanos(ns);
+            self.queue.push_back((self.free + link.latency, buf));
+        }
+    }
+}
 
 /// A client and a server connected back to back.
 #[derive(Debug)]
@@ -45,6 +101,9 @@ pub struct Pair {
     /// Total bytes moved server→client.
     pub bytes_to_client: u64,
     buf: Vec<u8>,
+    /// Bytes in flight on the simulated link (client→server, server→client),
+    /// kept across [`Pair::run_link`] calls.
+    pipes: [Pipe; 2],
 }
 
 impl Pair {
@@ -63,6 +122,7 @@ impl Pair {
             bytes_to_server: 0,
             bytes_to_client: 0,
             buf: Vec::with_capacity(1 << 16),
+            pipes: Default::default(),
         };
         p.client.handle_timeout(p.now);
         p.server.handle_timeout(p.now);
@@ -142,6 +202,67 @@ impl Pair {
             self.client_errors.push(e);
         }
         r
+    }
+
+    /// Drives the pair over `link` until `done(self)` is true, nothing is in
+    /// flight or pending, or [`Pair::now`] would pass `deadline`. Events are
+    /// taken after every delivery when [`Pair::auto_poll`] is set. Bytes still
+    /// in flight stay on the link for the next call (plain [`Pair::step`]s do
+    /// not see them). Returns whether `done` became true.
+    pub fn run_link(
+        &mut self,
+        link: &Link,
+        deadline: Duration,
+        mut done: impl FnMut(&Pair) -> bool,
+    ) -> bool {
+        let [mut up, mut down] = core::mem::take(&mut self.pipes);
+        let done = self.run_pipes(link, deadline, &mut done, &mut up, &mut down);
+        self.pipes = [up, down];
+        done
+    }
+
+    fn run_pipes(
+        &mut self,
+        link: &Link,
+        deadline: Duration,
+        done: &mut impl FnMut(&Pair) -> bool,
+        up: &mut Pipe,
+        down: &mut Pipe,
+    ) -> bool {
+        loop {
+            if self.auto_poll {
+                self.poll_events();
+            }
+            self.bytes_to_server += up.fill(&mut self.client, link, self.now);
+            self.bytes_to_client += down.fill(&mut self.server, link, self.now);
+            if done(self) {
+                return true;
+            }
+            let next = match (up.queue.front(), down.queue.front()) {
+                (Some(a), Some(b)) => a.0.min(b.0),
+                (Some(a), None) => a.0,
+                (None, Some(b)) => b.0,
+                (None, None) => return false,
+            };
+            if next > deadline {
+                return false;
+            }
+            if next > self.now {
+                self.advance(next - self.now);
+            }
+            while up.queue.front().is_some_and(|c| c.0 <= self.now) {
+                let (_, bytes) = up.queue.pop_front().expect("front exists");
+                if let Err(e) = self.server.recv(&bytes) {
+                    self.server_errors.push(e);
+                }
+            }
+            while down.queue.front().is_some_and(|c| c.0 <= self.now) {
+                let (_, bytes) = down.queue.pop_front().expect("front exists");
+                if let Err(e) = self.client.recv(&bytes) {
+                    self.client_errors.push(e);
+                }
+            }
+        }
     }
 
     /// Advances simulated time by `d` and fires both sides' timers.

@@ -115,6 +115,24 @@ pub enum Command {
         #[arg(long, default_value = "/small")]
         path: String,
     },
+    /// Latency relay for tests: forwards TCP connections to ADDR, delaying
+    /// each chunk by --delay-ms each way, paced to --rate-mbit. Prints
+    /// "listening on ADDR".
+    #[command(hide = true)]
+    Relay {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Address to forward to.
+        #[arg(long)]
+        to: String,
+        /// One-way delay in milliseconds.
+        #[arg(long, default_value_t = 25)]
+        delay_ms: u64,
+        /// Bottleneck rate in Mbit/s (0 = unlimited).
+        #[arg(long, default_value_t = 200.0)]
+        rate_mbit: f64,
+    },
     /// HPACK story tools (hpack-test-case JSON format).
     Hpack {
         /// Direction.
@@ -222,6 +240,28 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 progress: io::stderr().is_terminal(),
             };
             run_bench(cfg, url, &path)
+        }
+        Command::Relay {
+            listen,
+            to,
+            delay_ms,
+            rate_mbit,
+        } => {
+            use std::net::ToSocketAddrs;
+            let to = to
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| format!("cannot resolve {to}"))?;
+            let listener = std::net::TcpListener::bind(listen.as_str())
+                .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let mut stdout = io::stdout();
+            let _ = writeln!(stdout, "listening on {local}");
+            let _ = stdout.flush();
+            let cfg = crate::net::relay::RelayConfig::new(delay_ms, rate_mbit);
+            crate::net::relay::run(listener, to, cfg).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Hpack { command } => {
             let (file, mode) = match command {

@@ -85,7 +85,27 @@ impl RecvWindow {
         None
     }
 
-    /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE (after the ACK).
+    /// The window size releases top up to.
+    pub(crate) fn target(&self) -> u32 {
+        self.target
+    }
+
+    /// Raises the target to `target` and grants the difference at once.
+    /// Returns the WINDOW_UPDATE increment (`None` when not larger).
+    pub(crate) fn grow(&mut self, target: u32) -> Option<u32> {
+        if target <= self.target {
+            return None;
+        }
+        let inc = ((target - self.target) as i64).min(MAX_WINDOW as i64 - self.window);
+        self.target = target;
+        if inc <= 0 {
+            return None;
+        }
+        self.window += inc;
+        Some(inc as u32)
+    }
+
+    /// Applies a change of our SETTINGS_INITIAL_WINDOW_SIZE.
     pub(crate) fn adjust(&mut self, delta: i64, target: u32) {
         self.window += delta;
         self.target = target;
@@ -116,5 +136,16 @@ mod tests {
         assert_eq!(w.release(30), Some(60));
         assert!(w.recv(101).is_err());
         assert!(w.recv(100).is_ok());
+    }
+
+    #[test]
+    fn recv_window_grow() {
+        let mut w = RecvWindow::new(100, 100);
+        assert!(w.recv(100).is_ok());
+        assert_eq!(w.grow(50), None);
+        assert_eq!(w.grow(300), Some(200));
+        assert_eq!(w.target(), 300);
+        assert!(w.recv(200).is_ok());
+        assert!(w.recv(1).is_err());
     }
 }

@@ -18,6 +18,18 @@
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
 //! the core never reads a clock.
 //!
+//! Adaptive flow control (on by default, [`Config::adaptive_window`]): the
+//! receive windows we grant grow while they limit the transfer, measured by
+//! PING round trips (bandwidth-delay product, `bdp.rs`). Growth is announced
+//! by SETTINGS_INITIAL_WINDOW_SIZE (all streams) and a connection
+//! WINDOW_UPDATE, and applies to our own accounting at once (the peer can only
+//! have less credit than we grant until it reads them). Probe PINGs carry
+//! [`BDP_PAYLOAD`]; their ACKs are not reported as [`Event::PingAck`]. RTTs are
+//! measured with the time of the last [`Connection::handle_timeout`], so an
+//! adapter that wants adaptive windows **must call `handle_timeout(now)` before
+//! `recv` on every loop turn**; without time (or while the time given never
+//! changes) the windows stay static.
+//!
 //! Stream lifecycle as seen through events: a stream ends with exactly one of
 //! [`Event::Closed`] (both directions finished cleanly) or [`Event::Reset`]
 //! (RST_STREAM from the peer, a stream error we detected, or refusal by a
@@ -30,6 +42,7 @@
 //! (`settings.rs`), RFC 9218 ([`priority`]), receive path (`recv.rs`), send path
 //! and scheduler-driven writer (`send.rs`), field blocks ([`headers`]).
 
+mod bdp;
 mod flow;
 pub mod headers;
 pub mod priority;
@@ -52,6 +65,7 @@ use priority::Scheduler;
 use settings::PeerSettings;
 use stream::{ClosedHow, Recent, Stream, StreamMap};
 
+pub use bdp::BDP_PAYLOAD;
 pub use headers::Protocol;
 pub use send::Chunk;
 
@@ -71,9 +85,11 @@ pub struct Config {
     pub header_table_size: u32,
     /// SETTINGS_MAX_CONCURRENT_STREAMS we advertise (streams the peer may open).
     pub max_concurrent_streams: u32,
-    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window).
+    /// SETTINGS_INITIAL_WINDOW_SIZE we advertise (per-stream receive window);
+    /// the starting value when `adaptive_window` is on.
     pub initial_window_size: u32,
-    /// Connection-level receive window (raised from 65535 by an initial WINDOW_UPDATE).
+    /// Connection-level receive window (raised from 65535 by an initial
+    /// WINDOW_UPDATE); the starting value when `adaptive_window` is on.
     pub connection_window_size: u32,
     /// SETTINGS_MAX_FRAME_SIZE we advertise (largest frame we accept).
     pub max_frame_size: u32,
@@ -85,6 +101,17 @@ pub struct Config {
     pub no_rfc7540_priorities: bool,
     /// How long the peer has to ACK our SETTINGS before SETTINGS_TIMEOUT.
     pub settings_timeout: Duration,
+    /// Adaptive receive windows (BDP estimation by PING round trips, see the
+    /// module docs): grow `initial_window_size` and `connection_window_size`
+    /// while they limit the transfer, up to `max_adaptive_window` /
+    /// `max_adaptive_connection_window`. Needs the adapter to call
+    /// [`Connection::handle_timeout`] with the current time before every
+    /// `recv`; without time it stays inactive. `false`: static windows.
+    pub adaptive_window: bool,
+    /// Cap of the adaptive per-stream window (SETTINGS_INITIAL_WINDOW_SIZE).
+    pub max_adaptive_window: u32,
+    /// Cap of the adaptive connection-level receive window.
+    pub max_adaptive_connection_window: u32,
 }
 
 impl Default for Config {
@@ -99,6 +126,9 @@ impl Default for Config {
             enable_connect_protocol: false,
             no_rfc7540_priorities: true,
             settings_timeout: Duration::from_secs(10),
+            adaptive_window: true,
+            max_adaptive_window: 16 << 20,
+            max_adaptive_connection_window: 32 << 20,
         }
     }
 }
@@ -270,6 +300,17 @@ pub struct Connection {
     settings_unacked: u32,
     settings_deadline: Option<Duration>,
     now: Option<Duration>,
+    /// `handle_timeout` was called with two different times (the adapter
+    /// reports time; adaptive flow control may probe).
+    clock_moved: bool,
+    /// When our first SETTINGS left: the time of the first `write_to`/
+    /// `write_chunks`, else of the first `handle_timeout`. Their ACK gives a
+    /// first round-trip time to adaptive flow control.
+    settings_sent_at: Option<Duration>,
+    /// The first `write_to`/`write_chunks` happened.
+    written: bool,
+    /// The first SETTINGS ACK arrived (the RTT hint was taken).
+    settings_timed: bool,
     /// `recv` or `write_to` was called (the time origin is fixed from then on).
     io_started: bool,
     hdec: hpack::Decoder,
@@ -288,6 +329,10 @@ pub struct Connection {
     conn_recv: RecvWindow,
     /// Receive window given to new streams (ours, as the peer currently knows it).
     local_window: u32,
+    /// SETTINGS_INITIAL_WINDOW_SIZE of the last SETTINGS we sent.
+    announced_window: u32,
+    /// Adaptive window estimator.
+    bdp: bdp::Bdp,
     /// Encoded control frames (SETTINGS, ACKs, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY).
     ctrl: Vec<u8>,
     /// Encoded HEADERS/CONTINUATION frames, in HPACK encoding order.
@@ -350,6 +395,10 @@ impl Connection {
             settings_unacked: 1,
             settings_deadline: Some(config.settings_timeout),
             now: None,
+            clock_moved: false,
+            settings_sent_at: None,
+            written: false,
+            settings_timed: false,
             io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
@@ -367,6 +416,18 @@ impl Connection {
             conn_send: SendWindow::new(65_535),
             conn_recv: RecvWindow::new(conn_target, conn_target),
             local_window,
+            announced_window: config.initial_window_size.min(MAX_WINDOW),
+            bdp: bdp::Bdp::new(
+                config.adaptive_window,
+                config
+                    .max_adaptive_window
+                    .max(config.initial_window_size)
+                    .min(MAX_WINDOW),
+                config
+                    .max_adaptive_connection_window
+                    .max(conn_target)
+                    .min(MAX_WINDOW),
+            ),
             ctrl: Vec::with_capacity(256),
             heads: Vec::new(),
             block: Vec::new(),
@@ -437,6 +498,7 @@ impl Connection {
     /// `out.len()` reaches `limit`. Returns the number of bytes appended.
     pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
         self.io_started = true;
+        self.first_write();
         let start = out.len();
         let mut sink = send::VecSink(out);
         self.write_all(&mut sink, limit);
@@ -450,6 +512,7 @@ impl Connection {
     /// call. Returns the number of bytes pushed.
     pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
         self.io_started = true;
+        self.first_write();
         let mut buf = core::mem::take(&mut self.chunk_buf);
         let mut sink = send::ChunkSink {
             buf: &mut buf,
@@ -503,7 +566,13 @@ impl Connection {
     /// before any I/O sets the clock origin (see [`Connection`]).
     pub fn handle_timeout(&mut self, now: Duration) {
         let first = self.now.is_none() && !self.io_started;
+        if self.now.is_some_and(|t| t != now) {
+            self.clock_moved = true;
+        }
         self.now = Some(now);
+        if !self.settings_timed && self.settings_sent_at.is_none() {
+            self.settings_sent_at = Some(now);
+        }
         if self.dead || self.settings_unacked == 0 {
             return;
         }
@@ -686,6 +755,28 @@ impl Connection {
         self.conn_send.available()
     }
 
+    /// Receive window given to each stream (our SETTINGS_INITIAL_WINDOW_SIZE as
+    /// currently applied; grows with adaptive flow control).
+    pub fn stream_recv_window(&self) -> u32 {
+        self.local_window
+    }
+
+    /// Size of the connection-level receive window we keep granting (grows with
+    /// adaptive flow control).
+    pub fn connection_recv_window(&self) -> u32 {
+        self.conn_recv.target()
+    }
+
+    /// Smallest round-trip time measured by adaptive flow control's PINGs.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.bdp.min_rtt()
+    }
+
+    /// Number of BDP samples (acknowledged probe PINGs with a measurable RTT).
+    pub fn bdp_samples(&self) -> u32 {
+        self.bdp.samples()
+    }
+
     /// The peer may still open streams / we may still open streams (no GOAWAY, no error).
     pub fn is_accepting_streams(&self) -> bool {
         !self.dead && self.goaway_sent.is_none() && self.goaway_recv.is_none()
@@ -786,6 +877,88 @@ impl Connection {
                     .encode(&mut self.ctrl);
                 }
             }
+        }
+    }
+
+    /// Notes when our first SETTINGS leave (for the RTT of their ACK).
+    #[inline]
+    fn first_write(&mut self) {
+        if !self.written {
+            self.written = true;
+            if self.now.is_some() && !self.settings_timed {
+                self.settings_sent_at = self.now;
+            }
+        }
+    }
+
+    /// Our first SETTINGS were acknowledged: their round trip is a first RTT
+    /// floor for adaptive flow control (one taken before DATA can queue up).
+    fn settings_rtt(&mut self) {
+        if self.settings_timed {
+            return;
+        }
+        self.settings_timed = true;
+        if let (Some(sent), Some(now)) = (self.settings_sent_at.take(), self.now) {
+            if now > sent {
+                self.bdp.rtt_hint(now - sent);
+            }
+        }
+    }
+
+    /// Adaptive flow control: `n` flow-controlled DATA bytes arrived; maybe
+    /// starts a probe.
+    fn bdp_on_data(&mut self, n: u32) {
+        if let (Some(now), true) = (self.now, self.clock_moved) {
+            if self.bdp.on_data(n, now) {
+                Frame::Ping {
+                    ack: false,
+                    data: BDP_PAYLOAD,
+                }
+                .encode(&mut self.ctrl);
+            }
+        }
+    }
+
+    /// Adaptive flow control: the probe's ACK arrived; grows the windows if the
+    /// sample says they limited the transfer.
+    fn on_bdp_ack(&mut self) {
+        let now = self.now.unwrap_or_default();
+        let Some(g) = self
+            .bdp
+            .on_ack(now, self.local_window, self.conn_recv.target())
+        else {
+            return;
+        };
+        if g.stream > self.local_window {
+            // The peer adds the delta to every stream window when it applies
+            // the SETTINGS (RFC 9113 §6.9.2); until then it has less credit than
+            // we account for, which is safe for a receiver.
+            let delta = g.stream as i64 - self.local_window as i64;
+            self.local_window = g.stream;
+            self.announced_window = g.stream;
+            for s in self.streams.values_mut() {
+                s.recv_window.adjust(delta, g.stream);
+            }
+            let settings = crate::frame::Settings {
+                initial_window_size: Some(g.stream),
+                ..Default::default()
+            };
+            Frame::Settings {
+                ack: false,
+                settings,
+            }
+            .encode(&mut self.ctrl);
+            if self.settings_unacked == 0 {
+                self.settings_deadline = Some(now + self.config.settings_timeout);
+            }
+            self.settings_unacked += 1;
+        }
+        if let Some(inc) = self.conn_recv.grow(g.conn) {
+            Frame::WindowUpdate {
+                stream_id: 0,
+                increment: inc,
+            }
+            .encode(&mut self.ctrl);
         }
     }
 

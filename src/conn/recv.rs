@@ -200,6 +200,10 @@ impl Connection {
             Frame::PushPromise { .. } => Err(protocol("PUSH_PROMISE while push is disabled")),
             Frame::Ping { ack, data } => {
                 if ack {
+                    if data == super::BDP_PAYLOAD && self.bdp.in_flight() {
+                        self.on_bdp_ack();
+                        return Ok(());
+                    }
                     self.events.push_back((Event::PingAck(data), 0));
                 } else {
                     Frame::Ping { ack: true, data }.encode(&mut self.ctrl);
@@ -253,6 +257,9 @@ impl Connection {
                 ErrorCode::FLOW_CONTROL_ERROR,
                 "DATA beyond the connection window",
             ));
+        }
+        if flow_len > 0 {
+            self.bdp_on_data(flow_len);
         }
         let stream_err = match self.lookup(id) {
             Lookup::Idle => return Err(protocol("DATA on an idle stream")),
@@ -537,15 +544,15 @@ impl Connection {
                 return Err(protocol("unexpected SETTINGS ACK"));
             }
             self.settings_unacked -= 1;
+            self.settings_rtt();
             if self.settings_unacked == 0 {
                 self.settings_deadline = None;
                 // Our advertised limits now fully apply.
                 self.hdec
                     .set_max_table_size(self.config.header_table_size as usize);
-                let target = self
-                    .config
-                    .initial_window_size
-                    .min(crate::frame::MAX_WINDOW);
+                // The last window we announced (adaptive growth already
+                // applied its own increases when it announced them).
+                let target = self.announced_window;
                 if target != self.local_window {
                     let delta = target as i64 - self.local_window as i64;
                     self.local_window = target;

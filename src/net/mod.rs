@@ -8,4 +8,5 @@ pub mod bench;
 pub mod client;
 pub mod files;
 pub mod pool;
+pub mod relay;
 pub mod server;
