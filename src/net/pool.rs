@@ -808,6 +808,8 @@ impl Driver {
                 }
             }
             if readable {
+                // Timestamp what `recv` sees (PING RTTs) with the time of this turn.
+                self.conn.handle_timeout(self.start.elapsed());
                 if let Err(e) = self.read() {
                     // Deliver what arrived before the close or error.
                     self.handle_events();

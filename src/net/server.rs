@@ -616,6 +616,9 @@ impl Worker {
         let mut eof = false;
         let mut active = false;
         if read != ReadMode::No && !c.failed {
+            // The core timestamps what `recv` sees (PING RTTs for adaptive
+            // windows) with the last time it was given: give it now.
+            c.conn.handle_timeout(self.origin.elapsed());
             loop {
                 match c.sock.read(&mut self.rbuf) {
                     Ok(0) => {
