@@ -14,6 +14,7 @@ pub mod error;
 pub mod frame;
 pub mod hpack;
 pub mod pair;
+pub mod ws;
 
 #[cfg(feature = "native")]
 pub mod cli;

@@ -1,0 +1,620 @@
+//! The WebSocket connection state machine (RFC 6455 §5.4-§5.6, §7, §8).
+//!
+//! [`WebSocket`] is sans-IO: feed received bytes to [`WebSocket::recv`], take
+//! [`Event`]s from [`WebSocket::poll_event`], queue frames with the `send_*`
+//! methods and [`WebSocket::close`], and move pending bytes out with
+//! [`WebSocket::write_to`].
+//!
+//! Receiving: partial frames are buffered in one [`BytesMut`]; payload bytes are
+//! unmasked in place as they arrive and text is UTF-8-validated incrementally
+//! (fail fast, also inside a frame that is not complete yet). A single-frame
+//! message is split off the read buffer and frozen (no copy); a fragmented one
+//! is assembled in one buffer. Frame and message sizes are checked against
+//! [`Config`] from the header, before any payload is buffered.
+//!
+//! Failing: a protocol violation queues a close frame with code 1002 (framing),
+//! 1007 (bad UTF-8 / close reason) or 1009 (too big), and `recv` returns
+//! [`Error`]; the connection then counts as closed ([`WebSocket::is_closed`]):
+//! the adapter should flush [`WebSocket::write_to`] and close the transport.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::frame::{self, parse_header, OpCode};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use super::{CloseCode, Error, Utf8Bytes};
+
+/// Which end of the connection this is (RFC 6455 §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Masks every frame it sends; rejects masked frames it receives.
+    Client,
+    /// Sends unmasked frames; rejects unmasked frames it receives.
+    Server,
+}
+
+/// Connection limits and options.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Largest accepted frame payload (default 16 MiB); larger → close 1009.
+    pub max_frame_size: usize,
+    /// Largest accepted message, summed over its fragments (default 64 MiB);
+    /// larger → close 1009.
+    pub max_message_size: usize,
+    /// Reply to each received ping with a pong automatically (default true).
+    pub auto_pong: bool,
+    /// Seed of the xorshift generator that makes client masking keys. The core
+    /// has no randomness source: a client adapter must set this from a real
+    /// random source (or use [`WebSocket::with_mask_source`]). Unused by servers.
+    pub mask_seed: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            auto_pong: true,
+            mask_seed: 0x9E37_79B9_7F4A_7C15,
+        }
+    }
+}
+
+/// A complete data message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (validated UTF-8).
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Something that happened on the connection, returned by [`WebSocket::poll_event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A complete (possibly reassembled) data message.
+    Message(Message),
+    /// A ping was received (a pong is queued automatically if
+    /// [`Config::auto_pong`] and we have not sent a close frame).
+    Ping(Bytes),
+    /// A pong was received.
+    Pong(Bytes),
+    /// The peer sent a close frame. `code` is [`CloseCode::NO_STATUS`] (1005)
+    /// if its payload was empty. If we had not sent a close frame yet, a reply
+    /// echoing the code has been queued.
+    Close {
+        /// Status code.
+        code: CloseCode,
+        /// UTF-8 reason (may be empty).
+        reason: Utf8Bytes,
+    },
+}
+
+/// Misuse of the sending API (not a protocol error by the peer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// A close frame has already been sent (or the connection failed).
+    Closed,
+    /// A control frame payload (ping/pong/close) would exceed 125 bytes.
+    ControlTooLong,
+    /// The close code may not be sent on the wire (see
+    /// [`CloseCode::is_valid_on_wire`]).
+    InvalidCloseCode,
+    /// A whole message or a new fragmented message was started while a
+    /// fragmented message is being sent, or a continuation was sent without one.
+    FragmentState,
+    /// `send_fragment` was given a control opcode.
+    NotDataOpCode,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            SendError::Closed => "close frame already sent",
+            SendError::ControlTooLong => "control frame payload over 125 bytes",
+            SendError::InvalidCloseCode => "close code not allowed on the wire",
+            SendError::FragmentState => "invalid fragment sequence",
+            SendError::NotDataOpCode => "fragments must be text, binary or continuation",
+        };
+        f.write_str(s)
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Generator of client masking keys.
+enum MaskSource {
+    Xorshift(u64),
+    Fn(Box<dyn FnMut() -> [u8; 4] + Send>),
+}
+
+impl MaskSource {
+    fn next(&mut self) -> [u8; 4] {
+        match self {
+            MaskSource::Xorshift(s) => {
+                // xorshift64*
+                let mut x = *s;
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                *s = x;
+                let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+                ((r >> 32) as u32).to_ne_bytes()
+            }
+            MaskSource::Fn(f) => f(),
+        }
+    }
+}
+
+/// Frame currently being received: its header and how many payload bytes at
+/// the front of the read buffer are already unmasked (and validated).
+#[derive(Clone, Copy)]
+struct InFrame {
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    len: usize,
+    done: usize,
+}
+
+/// A sans-IO WebSocket connection (RFC 6455) after the opening handshake.
+pub struct WebSocket {
+    role: Role,
+    config: Config,
+    rbuf: BytesMut,
+    cur: Option<InFrame>,
+    /// Opcode (Text/Binary) of the data message being received, if any.
+    msg_kind: Option<OpCode>,
+    /// Bytes of the message being received so far (completed frames).
+    msg_len: usize,
+    /// Assembly buffer for fragmented messages.
+    frag: BytesMut,
+    utf8: Utf8Validator,
+    events: VecDeque<Event>,
+    out: Vec<u8>,
+    close_sent: bool,
+    close_received: bool,
+    failed: Option<Error>,
+    send_fragmenting: bool,
+    masks: MaskSource,
+}
+
+impl fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("role", &self.role)
+            .field("buffered", &self.rbuf.len())
+            .field("events", &self.events.len())
+            .field("pending_out", &self.out.len())
+            .field("close_sent", &self.close_sent)
+            .field("close_received", &self.close_received)
+            .field("failed", &self.failed)
+            .finish()
+    }
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    let z = z ^ (z >> 31);
+    if z == 0 {
+        1
+    } else {
+        z
+    }
+}
+
+impl WebSocket {
+    /// A connection in the open state (handshake already done by the adapter).
+    /// Client masking keys come from a xorshift generator seeded with
+    /// [`Config::mask_seed`].
+    pub fn new(role: Role, config: Config) -> WebSocket {
+        let seed = splitmix(config.mask_seed);
+        WebSocket {
+            role,
+            config,
+            rbuf: BytesMut::new(),
+            cur: None,
+            msg_kind: None,
+            msg_len: 0,
+            frag: BytesMut::new(),
+            utf8: Utf8Validator::default(),
+            events: VecDeque::new(),
+            out: Vec::new(),
+            close_sent: false,
+            close_received: false,
+            failed: None,
+            send_fragmenting: false,
+            masks: MaskSource::Xorshift(seed),
+        }
+    }
+
+    /// Like [`WebSocket::new`], but client masking keys are drawn from
+    /// `mask_source` (e.g. a CSPRNG supplied by the adapter).
+    pub fn with_mask_source(
+        role: Role,
+        config: Config,
+        mask_source: impl FnMut() -> [u8; 4] + Send + 'static,
+    ) -> WebSocket {
+        let mut ws = WebSocket::new(role, config);
+        ws.masks = MaskSource::Fn(Box::new(mask_source));
+        ws
+    }
+
+    /// This endpoint's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Feeds received bytes. All of `data` is consumed (partial frames are
+    /// buffered), so `Ok` is always `data.len()`. Produces events for
+    /// [`WebSocket::poll_event`] and may queue output (pongs, close replies).
+    ///
+    /// On a protocol violation a close frame with the error's code is queued
+    /// and `Err` is returned, now and on every later call. Bytes received after
+    /// the peer's close frame are ignored.
+    pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        if self.close_received {
+            return Ok(data.len());
+        }
+        self.rbuf.extend_from_slice(data);
+        self.run().map(|()| data.len())
+    }
+
+    /// Like [`WebSocket::recv`], but takes ownership of an adapter's read
+    /// buffer: if no partial frame is buffered, `data` becomes the read buffer
+    /// without a copy (single-frame messages are then split off it zero-copy).
+    pub fn recv_buf(&mut self, data: BytesMut) -> Result<usize, Error> {
+        if let Some(e) = self.failed {
+            return Err(e);
+        }
+        let n = data.len();
+        if self.close_received {
+            return Ok(n);
+        }
+        if self.rbuf.is_empty() {
+            self.rbuf = data;
+        } else {
+            self.rbuf.extend_from_slice(&data);
+        }
+        self.run().map(|()| n)
+    }
+
+    fn run(&mut self) -> Result<(), Error> {
+        self.process().inspect_err(|&e| self.fail(e))
+    }
+
+    fn fail(&mut self, e: Error) {
+        self.failed = Some(e);
+        self.rbuf.clear();
+        self.frag = BytesMut::new();
+        self.cur = None;
+        if !self.close_sent {
+            self.queue_close(e.code, e.msg);
+        }
+    }
+
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        let payload = if code == CloseCode::NO_STATUS {
+            Vec::new()
+        } else {
+            let mut r = reason;
+            while r.len() > 123 {
+                // Truncate on a char boundary.
+                let mut end = 123;
+                while !r.is_char_boundary(end) {
+                    end -= 1;
+                }
+                r = &r[..end];
+            }
+            frame::close_payload(code, r)
+        };
+        self.write_frame(true, OpCode::Close, &payload);
+        self.close_sent = true;
+    }
+
+    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mask = match self.role {
+            Role::Client => Some(self.masks.next()),
+            Role::Server => None,
+        };
+        frame::write_frame(&mut self.out, fin, opcode, mask, payload);
+    }
+
+    /// Validates a freshly parsed header against role, fragmentation state and
+    /// limits, and starts a message if it is the first frame of one.
+    fn start_frame(&mut self, h: &frame::FrameHeader) -> Result<InFrame, Error> {
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(Error::protocol("unmasked frame from client")),
+            (Role::Client, true) => return Err(Error::protocol("masked frame from server")),
+            _ => {}
+        }
+        if h.payload_len > self.config.max_frame_size as u64 {
+            return Err(Error::too_big("frame too big"));
+        }
+        let len = h.payload_len as usize;
+        match h.opcode {
+            OpCode::Text | OpCode::Binary => {
+                if self.msg_kind.is_some() {
+                    return Err(Error::protocol("new message inside a fragmented message"));
+                }
+                if len > self.config.max_message_size {
+                    return Err(Error::too_big("message too big"));
+                }
+                self.msg_kind = Some(h.opcode);
+                self.msg_len = 0;
+                self.utf8.reset();
+            }
+            OpCode::Continuation => {
+                if self.msg_kind.is_none() {
+                    return Err(Error::protocol("continuation without a started message"));
+                }
+                if self.msg_len.saturating_add(len) > self.config.max_message_size {
+                    return Err(Error::too_big("message too big"));
+                }
+            }
+            OpCode::Close | OpCode::Ping | OpCode::Pong => {}
+        }
+        Ok(InFrame {
+            fin: h.fin,
+            opcode: h.opcode,
+            mask: h.mask,
+            len,
+            done: 0,
+        })
+    }
+
+    fn process(&mut self) -> Result<(), Error> {
+        loop {
+            let mut f = match self.cur {
+                Some(f) => f,
+                None => match parse_header(&self.rbuf)? {
+                    None => return Ok(()),
+                    Some((h, n)) => {
+                        let f = self.start_frame(&h)?;
+                        self.rbuf.advance(n);
+                        f
+                    }
+                },
+            };
+            let avail = self.rbuf.len().min(f.len);
+            if avail > f.done {
+                let chunk = &mut self.rbuf[f.done..avail];
+                if let Some(m) = f.mask {
+                    apply_mask(chunk, m, f.done);
+                }
+                let is_text = !f.opcode.is_control() && self.msg_kind == Some(OpCode::Text);
+                if is_text && self.utf8.feed(chunk).is_err() {
+                    return Err(Error::invalid_data("invalid UTF-8 in text message"));
+                }
+                f.done = avail;
+            }
+            if f.done < f.len {
+                self.cur = Some(f);
+                return Ok(());
+            }
+            self.cur = None;
+            let payload = self.rbuf.split_to(f.len);
+            self.handle_frame(f, payload)?;
+            if self.close_received {
+                self.rbuf.clear();
+                return Ok(());
+            }
+        }
+    }
+
+    fn handle_frame(&mut self, f: InFrame, payload: BytesMut) -> Result<(), Error> {
+        match f.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                self.msg_len += f.len;
+                let first = f.opcode != OpCode::Continuation;
+                if !f.fin {
+                    if first {
+                        self.frag = payload;
+                    } else {
+                        self.frag.extend_from_slice(&payload);
+                    }
+                    return Ok(());
+                }
+                let data = if first {
+                    payload.freeze()
+                } else {
+                    self.frag.extend_from_slice(&payload);
+                    std::mem::take(&mut self.frag).freeze()
+                };
+                let kind = self.msg_kind.take();
+                let msg = if kind == Some(OpCode::Text) {
+                    if self.utf8.finish().is_err() {
+                        return Err(Error::invalid_data("incomplete UTF-8 at end of message"));
+                    }
+                    Message::Text(Utf8Bytes::from_validated(data))
+                } else {
+                    Message::Binary(data)
+                };
+                self.events.push_back(Event::Message(msg));
+            }
+            OpCode::Ping => {
+                let data = payload.freeze();
+                if self.config.auto_pong && !self.close_sent {
+                    self.write_frame(true, OpCode::Pong, &data);
+                }
+                self.events.push_back(Event::Ping(data));
+            }
+            OpCode::Pong => self.events.push_back(Event::Pong(payload.freeze())),
+            OpCode::Close => {
+                let (code, reason) = match payload.len() {
+                    0 => (CloseCode::NO_STATUS, Utf8Bytes::default()),
+                    1 => return Err(Error::protocol("close payload of length 1")),
+                    _ => {
+                        let code = CloseCode(u16::from_be_bytes([payload[0], payload[1]]));
+                        if !code.is_valid_on_wire() {
+                            return Err(Error::protocol("invalid close code"));
+                        }
+                        let reason = payload.freeze().slice(2..);
+                        let reason = Utf8Bytes::try_from(reason)
+                            .map_err(|_| Error::invalid_data("invalid UTF-8 in close reason"))?;
+                        (code, reason)
+                    }
+                };
+                self.close_received = true;
+                if !self.close_sent {
+                    self.queue_close(code, "");
+                }
+                self.events.push_back(Event::Close { code, reason });
+            }
+        }
+        Ok(())
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn check_can_send(&self) -> Result<(), SendError> {
+        if self.close_sent || self.failed.is_some() {
+            Err(SendError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues a complete text message (one frame).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
+        self.send_message(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a complete binary message (one frame).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
+        self.send_message(OpCode::Binary, data)
+    }
+
+    fn send_message(&mut self, op: OpCode, data: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if self.send_fragmenting {
+            return Err(SendError::FragmentState);
+        }
+        self.write_frame(true, op, data);
+        Ok(())
+    }
+
+    /// Queues one fragment of a message: the first fragment has opcode
+    /// [`OpCode::Text`] or [`OpCode::Binary`], later ones
+    /// [`OpCode::Continuation`]; `fin` marks the last one. Control frames may be
+    /// sent between fragments. For text, the concatenation of all fragments must
+    /// be UTF-8 (individual fragments may split a code point; not checked here).
+    pub fn send_fragment(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), SendError> {
+        self.check_can_send()?;
+        match opcode {
+            OpCode::Text | OpCode::Binary if !self.send_fragmenting => {}
+            OpCode::Continuation if self.send_fragmenting => {}
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                return Err(SendError::FragmentState)
+            }
+            _ => return Err(SendError::NotDataOpCode),
+        }
+        self.write_frame(fin, opcode, payload);
+        self.send_fragmenting = !fin;
+        Ok(())
+    }
+
+    /// Queues a ping (payload ≤ 125 bytes).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Queues an unsolicited pong (payload ≤ 125 bytes).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, op: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if payload.len() > 125 {
+            return Err(SendError::ControlTooLong);
+        }
+        self.write_frame(true, op, payload);
+        Ok(())
+    }
+
+    /// Starts (or answers) the close handshake with `code` and a UTF-8 `reason`
+    /// (≤ 123 bytes). [`CloseCode::NO_STATUS`] sends an empty close payload
+    /// (then `reason` must be empty). After this no data, ping or pong can be
+    /// sent; incoming frames are still processed until the peer's close arrives.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        self.check_can_send()?;
+        if code == CloseCode::NO_STATUS {
+            if !reason.is_empty() {
+                return Err(SendError::ControlTooLong);
+            }
+        } else if !code.is_valid_on_wire() {
+            return Err(SendError::InvalidCloseCode);
+        }
+        if reason.len() > 123 {
+            return Err(SendError::ControlTooLong);
+        }
+        self.queue_close(code, reason);
+        Ok(())
+    }
+
+    /// Appends all pending frames to `out`; returns the number of bytes appended.
+    pub fn write_to(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.out.len();
+        if out.is_empty() && out.capacity() < self.out.capacity() {
+            std::mem::swap(out, &mut self.out);
+        } else {
+            out.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+        n
+    }
+
+    /// True if there are frames waiting for [`WebSocket::write_to`].
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Bytes waiting for [`WebSocket::write_to`].
+    pub fn pending_write_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// True once a close frame has been queued by us.
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// True once the peer's close frame has been received.
+    pub fn close_received(&self) -> bool {
+        self.close_received
+    }
+
+    /// The protocol error that failed the connection, if any.
+    pub fn error(&self) -> Option<Error> {
+        self.failed
+    }
+
+    /// True when the WebSocket is finished: both close frames exchanged, or the
+    /// connection failed. The adapter should then flush [`WebSocket::write_to`]
+    /// and close the transport (a server closes TCP first, RFC 6455 §7.1.1).
+    pub fn is_closed(&self) -> bool {
+        (self.close_sent && self.close_received) || self.failed.is_some()
+    }
+}
