@@ -3,9 +3,12 @@
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]`:
 //!   h2c static file server ([`crate::net::server`]);
 //! - `h2o get URL [-o FILE] [-v] [--fail] [--timeout SECS]`: h2c client ([`crate::net::client`]);
-//! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]).
+//! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
+//! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
+//!   adds a WebSocket echo endpoint ([`crate::net::ws`]).
 
 pub mod hpack;
+pub mod ws;
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -50,6 +53,25 @@ pub enum Command {
         /// Close connections idle for SECS seconds.
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         idle_timeout: f64,
+        /// Answer WebSocket handshakes on PATH (HTTP/1.1 Upgrade and RFC 8441
+        /// extended CONNECT) by echoing every message.
+        #[arg(long, value_name = "PATH")]
+        ws_echo: Option<String>,
+    },
+    /// WebSocket client: sends stdin lines as text messages, prints each
+    /// received message as a line, closes (1000) at EOF once the replies came.
+    Ws {
+        /// ws://HOST[:PORT]/PATH URL.
+        url: String,
+        /// Use RFC 8441 (extended CONNECT) over HTTP/2 cleartext.
+        #[arg(long)]
+        h2: bool,
+        /// Give up connecting / on a blocking step after SECS seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        timeout: f64,
+        /// After stdin EOF, wait at most SECS seconds for outstanding replies.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        wait: f64,
     },
     /// Fetch a URL over HTTP/2 cleartext (prior knowledge) and print the body.
     ///
@@ -114,6 +136,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             threads,
             no_zero_copy,
             idle_timeout,
+            ws_echo,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -127,6 +150,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
                 ..Default::default()
             };
+            let mut config = config;
+            if let Some(path) = ws_echo {
+                if !path.starts_with('/') {
+                    return Err("--ws-echo PATH must start with /".into());
+                }
+                config.ws = crate::net::ws::WsConfig::echo(&path);
+                config.conn.enable_connect_protocol = true;
+            }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
             let listener = std::net::TcpListener::bind(addr.as_str())
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -170,6 +201,23 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     res.map_err(|e| e.to_string())?;
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ws {
+            url,
+            h2,
+            timeout,
+            wait,
+        } => {
+            if !(timeout.is_finite() && timeout > 0.0 && wait.is_finite() && wait >= 0.0) {
+                return Err("--timeout/--wait must be positive numbers of seconds".into());
+            }
+            let opts = ws::WsOptions {
+                h2,
+                timeout: Duration::from_secs_f64(timeout),
+                wait: Duration::from_secs_f64(wait),
+            };
+            ws::run(&url, &opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpack { command } => {

@@ -6,3 +6,5 @@
 pub mod client;
 pub mod files;
 pub mod server;
+pub mod ws;
+pub mod ws_client;
