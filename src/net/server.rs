@@ -592,13 +592,14 @@ impl Worker {
         // ---- ws hook begin: HTTP/1.1 sniffing and raw WebSocket connections
         if !c.ws.is_h2() {
             let mut w = SockWriter(c.sock.as_raw_fd());
-            let readable = read != ReadMode::No;
+            let (readable, drain) = (read != ReadMode::No, read == ReadMode::Drain);
             let (rbuf, out) = (&mut self.rbuf, &mut c.out);
             match c.ws.drive_pre_h2(
                 &mut c.sock,
                 &mut c.conn,
                 rbuf,
                 readable,
+                drain,
                 c.failed,
                 out,
                 &mut w,

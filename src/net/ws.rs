@@ -134,8 +134,9 @@ impl ConnWs {
     }
 
     /// One turn of a connection that is not (yet) known to be HTTP/2: reads
-    /// (when `readable`), sniffs, handles the HTTP/1.1 head or raw WebSocket,
-    /// writes through `out`/`w`. `failed`: the server wants the connection
+    /// (when `readable`: until `WouldBlock`, or until a short read unless
+    /// `drain` — the edge-triggered rule of the server), sniffs, handles the
+    /// HTTP/1.1 head or raw WebSocket, writes through `out`/`w`. `failed`: the server wants the connection
     /// gone (idle timeout): a WebSocket gets close 1001 first.
     #[allow(clippy::too_many_arguments)]
     pub fn drive_pre_h2<S: Read, W: WriteSide>(
@@ -144,6 +145,7 @@ impl ConnWs {
         conn: &mut Connection,
         rbuf: &mut [u8],
         readable: bool,
+        drain: bool,
         failed: bool,
         out: &mut OutQueue,
         w: &mut W,
@@ -182,6 +184,10 @@ impl ConnWs {
                 if let Some(pre) = self.on_bytes(conn, &rbuf[..n], out) {
                     return Ok(pre);
                 }
+                // A short read drained the socket: new data raises a new edge.
+                if n < rbuf.len() && !drain {
+                    break;
+                }
             }
         }
         // Write what is pending.
@@ -199,7 +205,7 @@ impl ConnWs {
             }
             if self.read_pending {
                 // Backlog drained: resume reading in this same turn.
-                return self.drive_pre_h2(sock, conn, rbuf, false, false, out, w);
+                return self.drive_pre_h2(sock, conn, rbuf, false, false, false, out, w);
             }
         }
         if eof {
@@ -408,7 +414,8 @@ fn echo(ws: &mut WebSocket) {
 
 fn push_ws(ws: &mut WebSocket, out: &mut OutQueue) {
     if ws.wants_write() {
-        let mut v = Vec::with_capacity(ws.pending_write_len());
+        // An empty Vec takes the WebSocket's buffer by swap (no copy).
+        let mut v = Vec::new();
         ws.write_to(&mut v);
         out.push_bytes(Bytes::from(v));
     }
