@@ -77,13 +77,6 @@ start_server() {
     PID=$!
     PIDS+=("$PID")
     wait_port "$PORT"
-    if [ "$1" = h2o ]; then
-        # The master process forks the worker that does the serving: measure that one.
-        sleep 0.5
-        local child
-        child=$(pgrep -P "$PID" | head -1 || true)
-        [ -n "$child" ] && PID=$child
-    fi
 }
 stop_server() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 
@@ -102,7 +95,7 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 declare -A RPS MBS
 echo "== throughput (one worker each; small: -n $N_SMALL -c 10 -m 32; 1 MiB: -n $N_BIG -c 10 -m 4)"
-for s in ours nghttpd h2o; do
+for s in ours ours-copy nghttpd h2o; do
     start_server "$s"
     read -r r m < <(load "$N_SMALL" 10 32 /small.txt)
     RPS[$s-small]=$r; MBS[$s-small]=$m
@@ -112,11 +105,11 @@ for s in ours nghttpd h2o; do
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 printf '%-10s %14s %10s %14s %10s\n' server small-req/s MB/s 1MiB-req/s MB/s
-for s in ours nghttpd h2o; do
+for s in ours ours-copy nghttpd h2o; do
     printf '%-10s %14s %10s %14s %10s\n' "$s" "${RPS[$s-small]}" "${MBS[$s-small]}" "${RPS[$s-big]}" "${MBS[$s-big]}"
 done
 for p in nghttpd h2o; do
-    echo "ours/$p: small $(ratio "${RPS[ours-small]}" "${RPS[$p-small]}")x, 1MiB $(ratio "${RPS[ours-big]}" "${RPS[$p-big]}")x"
+    echo "ours/$p: small $(ratio "${RPS[ours-small]}" "${RPS[$p-small]}")x, 1MiB $(ratio "${RPS[ours-big]}" "${RPS[$p-big]}")x (copy path: $(ratio "${RPS[ours-copy-big]}" "${RPS[$p-big]}")x)"
 done
 
 echo

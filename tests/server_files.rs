@@ -318,12 +318,14 @@ fn file_changes_show_despite_the_cache() {
     let server = spawn_h2o_serve_with(root.path(), &[]);
     let url = server.url("/c.txt");
     assert_eq!(run(curl().arg(&url)).stdout, b"first version\n");
-    // In place, other length.
+    // In place, other length (seen once the 10 ms re-check interval passed).
     std::fs::write(&f, b"2nd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(run(curl().arg(&url)).stdout, b"2nd\n");
     // In place, same length (the mtime differs).
     std::thread::sleep(Duration::from_millis(20));
     std::fs::write(&f, b"3rd\n").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
     assert_eq!(run(curl().arg(&url)).stdout, b"3rd\n");
     // Deleted: 404 once the cache entry expires (TTL 1 s).
     std::fs::remove_file(&f).unwrap();
@@ -332,4 +334,63 @@ fn file_changes_show_despite_the_cache() {
         .args(["-o", "/dev/null", "-w", "%{http_code}"])
         .arg(&url));
     assert_eq!(o.stdout, b"404");
+}
+
+/// A peer that opens big windows, asks for a large file and never reads: the
+/// socket fills up, and the idle timeout still ends the connection.
+#[test]
+fn stuck_reader_is_dropped_after_idle_timeout() {
+    use h2o::frame::{encode::write_header_block, Frame, Settings};
+    use h2o::hpack::{Encoder, HeaderField};
+    let root = TempDir::new("srvstuck");
+    let size = 48usize << 20;
+    std::fs::write(root.path().join("huge.bin"), vec![7u8; size]).unwrap();
+    let server = spawn_h2o_serve_with(root.path(), &["--idle-timeout", "1"]);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    let mut buf = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    Frame::Settings {
+        ack: false,
+        settings: Settings {
+            initial_window_size: Some(0x7fff_ffff),
+            ..Settings::default()
+        },
+    }
+    .encode(&mut buf);
+    Frame::WindowUpdate {
+        stream_id: 0,
+        increment: 0x7fff_ffff - 65_535,
+    }
+    .encode(&mut buf);
+    let mut block = Vec::new();
+    Encoder::default().encode(
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "x"),
+            (":path", "/huge.bin"),
+        ]
+        .iter()
+        .map(|(n, v)| HeaderField {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: false,
+        }),
+        &mut block,
+    );
+    write_header_block(&mut buf, 1, &block, true, None, 16_384);
+    s.write_all(&buf).unwrap();
+    // Read nothing for a while: the server's socket buffer fills up.
+    std::thread::sleep(Duration::from_secs(4));
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => total += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("no close after {total} bytes: {e}"),
+        }
+    }
+    assert!(total < size, "the whole body arrived: {total} bytes");
 }

@@ -3,7 +3,7 @@
 //! and RFC 8441 `:protocol`.
 //!
 //! Owns:
-//! * [`HeadBuilder`]: receives the fields of one decoded field block (request,
+//! * `HeadBuilder`: receives the fields of one decoded field block (request,
 //!   response or trailers) and turns them into an `http` head, or into the stream
 //!   error (RFC 9113 §8.1.1: malformed ⇒ PROTOCOL_ERROR) for the first violation.
 //! * `encode_request` / `encode_response` / `encode_trailers`: the reverse, checking

@@ -8,9 +8,11 @@
 //! API families, quinn-proto style:
 //! - inputs: [`Connection::recv`] (peer bytes), [`Connection::handle_timeout`] (time);
 //! - application calls: [`Connection::send_request`], [`Connection::send_response`],
-//!   [`Connection::send_data`], [`Connection::send_trailers`], [`Connection::reset`],
+//!   [`Connection::send_data`], [`Connection::send_data_external`] (zero-copy
+//!   payloads the adapter writes itself), [`Connection::send_trailers`], [`Connection::reset`],
 //!   [`Connection::ping`], [`Connection::shutdown`];
-//! - outputs, polled in this order after every input: [`Connection::write_to`],
+//! - outputs, polled in this order after every input: [`Connection::write_to`]
+//!   (or the vectored [`Connection::write_chunks`] / [`Connection::write_chunks_ext`]),
 //!   [`Connection::poll_timeout`], [`Connection::poll_event`].
 //!
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);

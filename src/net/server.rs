@@ -22,9 +22,9 @@
 //! [`ServerConfig::zero_copy`] is on; otherwise (and for small files) they are
 //! read into `Bytes` and queued with [`Connection::send_data`]. Open files, their
 //! metadata and the content of files up to [`SMALL_FILE`] bytes are cached per
-//! worker for [`ServerConfig::file_cache_ttl`]; every hit re-checks length and
-//! mtime with one `fstat`, so in-place changes show at once and a file replaced
-//! by rename after at most the TTL. HTTP semantics of files are in
+//! worker for [`ServerConfig::file_cache_ttl`]; a hit re-checks length and
+//! mtime with `fstat` when the last check is older than 10 ms, so in-place
+//! changes show within 10 ms and a file replaced by rename within the TTL. HTTP semantics of files are in
 //! [`super::files`]; all HTTP/2 is spoken by the core.
 
 use std::collections::{HashMap, VecDeque};
@@ -62,6 +62,9 @@ const TURN_BUDGET: usize = 4 << 20;
 const READ_BUF: usize = 256 << 10;
 /// At most this many slices per `writev`.
 const MAX_IOV: usize = 128;
+/// A cached file's length and mtime are re-checked (fstat) when its last
+/// check is older than this.
+const REVALIDATE: Duration = Duration::from_millis(10);
 /// Entries of the per-worker file cache.
 const CACHE_CAP: usize = 1024;
 const LISTENER: Token = Token(usize::MAX);
@@ -315,7 +318,6 @@ impl WriteSide for SockWriter {
 struct CachedFile {
     file: Rc<File>,
     len: u64,
-    content_type: &'static str,
     etag: HeaderValue,
     etag_str: String,
     last_modified: Option<HeaderValue>,
@@ -324,6 +326,10 @@ struct CachedFile {
     /// Whole content, for files up to [`SMALL_FILE`].
     content: Option<Bytes>,
     at: Instant,
+    /// Last time length and mtime were re-checked.
+    checked: Instant,
+    /// Header fields of the full 200 response.
+    head200: http::HeaderMap,
 }
 
 impl CachedFile {
@@ -336,19 +342,34 @@ impl CachedFile {
         } else {
             None
         };
+        let etag = HeaderValue::from_str(&etag_str).expect("etag is visible ASCII");
+        let last_modified = info
+            .last_modified()
+            .and_then(|s| HeaderValue::from_str(&s).ok());
+        let mut head200 = http::HeaderMap::with_capacity(8);
+        head200.insert(header::SERVER, HeaderValue::from_static("h2o"));
+        head200.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(info.content_type),
+        );
+        head200.insert(header::CONTENT_LENGTH, HeaderValue::from(info.len));
+        head200.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        head200.insert(header::ETAG, etag.clone());
+        if let Some(lm) = &last_modified {
+            head200.insert(header::LAST_MODIFIED, lm.clone());
+        }
         Ok(CachedFile {
-            etag: HeaderValue::from_str(&etag_str).expect("etag is visible ASCII"),
-            last_modified: info
-                .last_modified()
-                .and_then(|s| HeaderValue::from_str(&s).ok()),
+            etag,
+            last_modified,
+            head200,
             mtime_secs: info.mtime_secs(),
             modified: info.modified,
             len: info.len,
-            content_type: info.content_type,
             file: Rc::new(info.file),
             etag_str,
             content,
             at: now,
+            checked: now,
         })
     }
 }
@@ -536,6 +557,7 @@ impl Worker {
         let elapsed = self.origin.elapsed();
         let idle = self.config.idle_timeout;
         let mut due = Vec::new();
+        let mut force = Vec::new();
         for (key, c) in self.clients.iter_mut() {
             let mut touched = false;
             if c.conn.poll_timeout().is_some_and(|t| t <= elapsed) {
@@ -543,6 +565,12 @@ impl Worker {
                 touched = true;
             }
             if now.duration_since(c.last_active) >= idle {
+                if c.failed {
+                    // Already told to go away a tick ago and still stuck
+                    // (e.g. the peer reads nothing): drop it.
+                    force.push(key);
+                    continue;
+                }
                 c.conn.shutdown(ErrorCode::NO_ERROR);
                 c.failed = true;
                 touched = true;
@@ -550,6 +578,10 @@ impl Worker {
             if touched {
                 due.push(key);
             }
+        }
+        for key in force {
+            let c = self.clients.remove(key);
+            self.close(c);
         }
         for key in due {
             self.drive_key(key, ReadMode::No);
@@ -744,13 +776,20 @@ impl Worker {
         let ttl = self.config.file_cache_ttl;
         let now = Instant::now();
         // Fresh: young enough (a file replaced by rename is seen after the TTL)
-        // and unchanged in place (one fstat: same length and mtime).
+        // and unchanged in place (an fstat, at most every REVALIDATE: same
+        // length and mtime).
         let fresh = ttl > Duration::ZERO
-            && self.cache.get(path).is_some_and(|e| {
-                now.duration_since(e.at) < ttl
-                    && e.file
-                        .metadata()
-                        .is_ok_and(|m| m.len() == e.len && m.modified().ok() == e.modified)
+            && self.cache.get_mut(path).is_some_and(|e| {
+                if now.duration_since(e.at) >= ttl {
+                    return false;
+                }
+                if now.duration_since(e.checked) < REVALIDATE {
+                    return true;
+                }
+                e.checked = now;
+                e.file
+                    .metadata()
+                    .is_ok_and(|m| m.len() == e.len && m.modified().ok() == e.modified)
             });
         if !fresh {
             let info = self.root.resolve(path)?;
@@ -830,25 +869,19 @@ impl Worker {
                 return;
             }
         };
-        let mut b = base(status)
-            .header(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(f.content_type),
-            )
-            .header(header::CONTENT_LENGTH, HeaderValue::from(len))
-            .header(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"))
-            .header(header::ETAG, f.etag.clone());
-        if let Some(lm) = &f.last_modified {
-            b = b.header(header::LAST_MODIFIED, lm.clone());
-        }
+        // The 200 head is built once per cached file; a 206 adjusts a copy.
+        let mut resp = http::Response::new(());
+        *resp.headers_mut() = f.head200.clone();
         if status == 206 {
-            b = b.header(
+            *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            h.insert(
                 header::CONTENT_RANGE,
                 HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, f.len))
                     .expect("ASCII digits"),
             );
         }
-        let resp = b.body(()).expect("response head");
         if head || len == 0 {
             let _ = c.conn.send_response(stream_id, resp, true);
             return;
