@@ -61,7 +61,7 @@ pub enum Command {
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
     Ws {
-        /// ws://HOST[:PORT]/PATH URL.
+        /// `ws://HOST[:PORT]/PATH` URL.
         url: String,
         /// Use RFC 8441 (extended CONNECT) over HTTP/2 cleartext.
         #[arg(long)]
