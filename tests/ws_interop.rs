@@ -431,3 +431,18 @@ fn http1_requests_that_are_not_upgrades() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), "<p>hi</p>\n");
 }
+
+#[test]
+fn idle_websocket_is_closed_with_1001() {
+    let dir = TempDir::new("ws-idle");
+    let g = spawn_h2o_serve_with(dir.path(), &["--ws-echo", "/echo", "--idle-timeout", "1"]);
+    let (mut s, head) = upgrade(g.addr, "/echo");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mut got = Vec::new();
+    let _ = s.read_to_end(&mut got);
+    assert!(
+        got.len() >= 4 && got[0] == 0x88,
+        "close frame expected: {got:?}"
+    );
+    assert_eq!(u16::from_be_bytes([got[2], got[3]]), 1001);
+}

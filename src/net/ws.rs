@@ -20,6 +20,20 @@
 //! Every received message is sent back (text as text, binary as binary);
 //! pings are answered by the core, close frames echoed by the core.
 //!
+//! Idle connections ([`super::server::ServerConfig::idle_timeout`]) get close
+//! 1001 (going away). API: set [`super::server::ServerConfig::ws`] and
+//! `conn.enable_connect_protocol`, then [`super::server::serve_with`]:
+//!
+//! ```no_run
+//! use h2o::net::{files::DocRoot, server, ws::WsConfig};
+//! let mut config = server::ServerConfig::default();
+//! config.ws = WsConfig::echo("/echo");
+//! config.conn.enable_connect_protocol = true; // RFC 8441
+//! let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+//! server::serve_with(listener, DocRoot::new(std::path::Path::new("."))?, config)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
 //! The file server ([`super::server`]) calls [`ConnWs`] from a few delimited
 //! hooks: [`ConnWs::drive_pre_h2`] at the top of its connection turn, and
 //! [`ConnWs::on_request`] / [`ConnWs::on_data`] / [`ConnWs::on_stream_end`]
