@@ -446,3 +446,45 @@ fn idle_websocket_is_closed_with_1001() {
     );
     assert_eq!(u16::from_be_bytes([got[2], got[3]]), 1001);
 }
+
+#[test]
+fn sniffing_copes_with_bytes_arriving_one_by_one() {
+    let (_d, g) = serve_echo("ws-slow");
+    // HTTP/2 preface dribbled byte by byte, then an empty SETTINGS frame:
+    // the server answers with HTTP/2 frames (its SETTINGS first).
+    let mut s = TcpStream::connect(g.addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for b in b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+        s.write_all(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).unwrap();
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).unwrap();
+    assert_eq!(head[3], 4, "SETTINGS frame expected, got {head:?}");
+    // An upgrade request dribbled in pieces still gets its 101.
+    let mut s = TcpStream::connect(g.addr).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let req = format!(
+        "GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {KEY}\r\n\r\n"
+    );
+    for chunk in req.as_bytes().chunks(7) {
+        s.write_all(chunk).unwrap();
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // A frame right behind the head.
+    s.write_all(&masked(0x81, b"hey")).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&got).contains("hey") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
+    assert!(got.ends_with(b"\x81\x03hey"), "{got:?}");
+}
