@@ -220,10 +220,10 @@ fn rust_client_both_transports() {
             c.recv().unwrap(),
             Event::Message(Message::Text("héllo".into()))
         );
-        let big: Vec<u8> = random_bytes(3 << 20, 9);
+        let big: Vec<u8> = random_bytes(16 << 20, 9);
         c.send_binary(&big).unwrap();
         match c.recv().unwrap() {
-            Event::Message(Message::Binary(b)) => assert!(b == big, "3 MiB echo differs"),
+            Event::Message(Message::Binary(b)) => assert!(b == big, "16 MiB echo differs"),
             e => panic!("{e:?}"),
         }
         c.send_ping(b"p").unwrap();
