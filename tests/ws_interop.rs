@@ -488,3 +488,48 @@ fn sniffing_copes_with_bytes_arriving_one_by_one() {
     assert!(text.starts_with("HTTP/1.1 101 "), "{text}");
     assert!(got.ends_with(b"\x81\x03hey"), "{got:?}");
 }
+
+#[test]
+fn pipelined_messages_beyond_the_output_backlog() {
+    use h2o::ws::{Config, Role, WebSocket};
+    let (_d, g) = serve_echo("ws-backlog");
+    let (s, head) = upgrade(g.addr, "/echo");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    const N: usize = 40;
+    const SIZE: usize = 1 << 20;
+    let mut wsock = s.try_clone().unwrap();
+    // Writer: 40 MiB of messages without reading anything meanwhile.
+    let writer = std::thread::spawn(move || {
+        let mut ws = WebSocket::new(Role::Client, Config::default());
+        let mut buf = Vec::new();
+        for k in 0..N {
+            ws.send_binary(&vec![k as u8; SIZE]).unwrap();
+            buf.clear();
+            ws.write_to(&mut buf);
+            wsock.write_all(&buf).unwrap();
+        }
+    });
+    // Reader starts late, so the server's output backlog fills up first.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut rs = s;
+    rs.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut ws = WebSocket::new(Role::Client, Config::default());
+    let mut buf = vec![0u8; 1 << 16];
+    let mut k = 0;
+    while k < N {
+        let n = rs.read(&mut buf).unwrap();
+        assert!(n > 0, "closed after {k} echoes");
+        ws.recv(&buf[..n]).unwrap();
+        while let Some(ev) = ws.poll_event() {
+            match ev {
+                Event::Message(Message::Binary(b)) => {
+                    assert_eq!(b.len(), SIZE);
+                    assert!(b.iter().all(|&x| x == k as u8), "message {k}");
+                    k += 1;
+                }
+                e => panic!("{e:?}"),
+            }
+        }
+    }
+    writer.join().unwrap();
+}

@@ -637,11 +637,12 @@ impl Worker {
                 &mut w,
             )? {
                 Pre::H2 { failed } => c.failed |= failed,
-                Pre::Keep { active } => {
+                p @ (Pre::Keep { active } | Pre::Again { active }) => {
                     if active {
                         c.last_active = Instant::now();
                     }
-                    return Ok(Next::Keep);
+                    let again = matches!(p, Pre::Again { .. });
+                    return Ok(if again { Next::Again } else { Next::Keep });
                 }
                 Pre::Close => return Ok(Next::Close),
             }

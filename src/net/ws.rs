@@ -85,6 +85,12 @@ pub enum Pre {
         /// The connection failed (GOAWAY queued).
         failed: bool,
     },
+    /// Not HTTP/2: reading paused for output backlog that has drained
+    /// meanwhile: drive the connection again soon without waiting for an event.
+    Again {
+        /// Bytes moved (reset the idle timer).
+        active: bool,
+    },
     /// Not HTTP/2: the turn is done; keep the connection.
     Keep {
         /// Bytes moved (reset the idle timer).
@@ -174,6 +180,64 @@ impl ConnWs {
             return Ok(Pre::Close);
         }
         let mut eof = false;
+        let mut readable = readable;
+        // Rounds of read → handle → flush; another round only when reading
+        // paused for backlog and the backlog drained (no edge would wake us).
+        for _ in 0..8 {
+            if let Some(pre) = self.round(
+                sock,
+                conn,
+                rbuf,
+                readable,
+                drain,
+                out,
+                &mut eof,
+                &mut active,
+            ) {
+                return pre;
+            }
+            // Write what is pending.
+            if let Mode::Ws(ws) = &mut self.mode {
+                push_ws(ws, out);
+            }
+            let before = out.len();
+            let flushed = out.flush(w)?;
+            active |= out.len() != before;
+            if flushed == Flush::Blocked {
+                break;
+            }
+            match &self.mode {
+                Mode::Closing => return Ok(Pre::Close),
+                Mode::Ws(ws) if ws.is_closed() => return Ok(Pre::Close),
+                _ => {}
+            }
+            if eof || !self.read_pending {
+                break;
+            }
+            readable = false;
+        }
+        if eof {
+            return Ok(Pre::Close);
+        }
+        if self.read_pending && out.is_empty() {
+            return Ok(Pre::Again { active });
+        }
+        Ok(Pre::Keep { active })
+    }
+
+    /// Reads (when readable or resuming after backlog) and handles the bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn round<S: Read>(
+        &mut self,
+        sock: &mut S,
+        conn: &mut Connection,
+        rbuf: &mut [u8],
+        readable: bool,
+        drain: bool,
+        out: &mut OutQueue,
+        eof: &mut bool,
+        active: &mut bool,
+    ) -> Option<io::Result<Pre>> {
         if readable || self.read_pending {
             self.read_pending = false;
             loop {
@@ -186,17 +250,17 @@ impl ConnWs {
                 }
                 let n = match sock.read(rbuf) {
                     Ok(0) => {
-                        eof = true;
+                        *eof = true;
                         break;
                     }
                     Ok(n) => n,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
+                    Err(e) => return Some(Err(e)),
                 };
-                active = true;
+                *active = true;
                 if let Some(pre) = self.on_bytes(conn, &rbuf[..n], out) {
-                    return Ok(pre);
+                    return Some(Ok(pre));
                 }
                 // A short read drained the socket: new data raises a new edge.
                 if n < rbuf.len() && !drain {
@@ -204,28 +268,7 @@ impl ConnWs {
                 }
             }
         }
-        // Write what is pending.
-        if let Mode::Ws(ws) = &mut self.mode {
-            push_ws(ws, out);
-        }
-        let before = out.len();
-        let flushed = out.flush(w)?;
-        active |= out.len() != before;
-        if flushed == Flush::Done {
-            match &self.mode {
-                Mode::Closing => return Ok(Pre::Close),
-                Mode::Ws(ws) if ws.is_closed() => return Ok(Pre::Close),
-                _ => {}
-            }
-            if self.read_pending {
-                // Backlog drained: resume reading in this same turn.
-                return self.drive_pre_h2(sock, conn, rbuf, false, false, false, out, w);
-            }
-        }
-        if eof {
-            return Ok(Pre::Close);
-        }
-        Ok(Pre::Keep { active })
+        None
     }
 
     /// Handles freshly read bytes; `Some` ends the read loop.
