@@ -29,6 +29,28 @@ else
     echo "nghttp h2load nghttpd h2o curl python3: present"
 fi
 
+banner "websocket interop peers (tests/ws_interop.rs)"
+# Python `websockets` and Node `ws`, pinned; skipped when already present.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q nodejs npm
+fi
+if ! python3 -c 'import websockets' 2>/dev/null; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
+        $SUDO apt-get update -q
+        $SUDO apt-get install -y -q python3-pip
+    fi
+    python3 -m pip install -q websockets==17.4 \
+        || python3 -m pip install -q --break-system-packages websockets==17.4
+fi
+python3 -c 'import websockets; print("python websockets", websockets.__version__)'
+if [ ! -d tests/ws/node_modules/ws ]; then
+    (cd tests/ws && npm ci --no-audit --no-fund)
+fi
+echo "node $(node --version), ws $(node -p 'require("./tests/ws/node_modules/ws/package.json").version')"
+
 banner "rust toolchain"
 installed_targets=$(rustup target list --installed)
 for t in wasm32-unknown-unknown wasm32-wasip2; do

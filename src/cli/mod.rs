@@ -6,9 +6,12 @@
 //!   h2c client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
-//! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]).
+//! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
+//! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
+//!   adds a WebSocket echo endpoint ([`crate::net::ws`]).
 
 pub mod hpack;
+pub mod ws;
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::path::PathBuf;
@@ -55,6 +58,25 @@ pub enum Command {
         /// Close connections idle for SECS seconds.
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         idle_timeout: f64,
+        /// Answer WebSocket handshakes on PATH (HTTP/1.1 Upgrade and RFC 8441
+        /// extended CONNECT) by echoing every message.
+        #[arg(long, value_name = "PATH")]
+        ws_echo: Option<String>,
+    },
+    /// WebSocket client: sends stdin lines as text messages, prints each
+    /// received message as a line, closes (1000) at EOF once the replies came.
+    Ws {
+        /// `ws://HOST[:PORT]/PATH` URL.
+        url: String,
+        /// Use RFC 8441 (extended CONNECT) over HTTP/2 cleartext.
+        #[arg(long)]
+        h2: bool,
+        /// Give up connecting / on a blocking step after SECS seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        timeout: f64,
+        /// After stdin EOF, wait at most SECS seconds for outstanding replies.
+        #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+        wait: f64,
     },
     /// Fetch URLs over HTTP/2 cleartext (prior knowledge) and print the bodies.
     ///
@@ -176,6 +198,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             threads,
             no_zero_copy,
             idle_timeout,
+            ws_echo,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -189,6 +212,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
                 ..Default::default()
             };
+            let mut config = config;
+            if let Some(path) = ws_echo {
+                if !path.starts_with('/') {
+                    return Err("--ws-echo PATH must start with /".into());
+                }
+                config.ws = crate::net::ws::WsConfig::echo(&path);
+                config.conn.enable_connect_protocol = true;
+            }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
             let listener = std::net::TcpListener::bind(addr.as_str())
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
@@ -261,6 +292,23 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let _ = stdout.flush();
             let cfg = crate::net::relay::RelayConfig::new(delay_ms, rate_mbit);
             crate::net::relay::run(listener, to, cfg).map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ws {
+            url,
+            h2,
+            timeout,
+            wait,
+        } => {
+            if !(timeout.is_finite() && timeout > 0.0 && wait.is_finite() && wait >= 0.0) {
+                return Err("--timeout/--wait must be positive numbers of seconds".into());
+            }
+            let opts = ws::WsOptions {
+                h2,
+                timeout: Duration::from_secs_f64(timeout),
+                wait: Duration::from_secs_f64(wait),
+            };
+            ws::run(&url, &opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpack { command } => {

@@ -10,3 +10,5 @@ pub mod files;
 pub mod pool;
 pub mod relay;
 pub mod server;
+pub mod ws;
+pub mod ws_client;

@@ -43,6 +43,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use super::files::{self, DocRoot, FileInfo, Lookup, RangeSpec};
+use super::ws::{ConnWs, Pre, WsConfig}; // ws hook
 use crate::conn::{Chunk, Config, Connection, Event};
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
@@ -82,6 +83,9 @@ pub struct ServerConfig {
     pub file_cache_ttl: Duration,
     /// HTTP/2 settings of every connection.
     pub conn: Config,
+    /// WebSocket endpoint (see [`super::ws`]); set `conn.enable_connect_protocol`
+    /// too for RFC 8441. Default: none.
+    pub ws: WsConfig, // ws hook
 }
 
 impl Default for ServerConfig {
@@ -92,6 +96,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(60),
             file_cache_ttl: Duration::from_secs(1),
             conn: Config::default(),
+            ws: WsConfig::default(), // ws hook
         }
     }
 }
@@ -391,6 +396,8 @@ struct Client {
     last_active: Instant,
     /// A connection error was detected: drain the GOAWAY and close.
     failed: bool,
+    /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
+    ws: ConnWs, // ws hook
 }
 
 /// What a readiness event allows for reading.
@@ -540,6 +547,7 @@ impl Worker {
             out: OutQueue::default(),
             last_active: Instant::now(),
             failed: false,
+            ws: ConnWs::new(&self.config.ws), // ws hook
         });
         Ok(Some(key))
     }
@@ -613,6 +621,33 @@ impl Worker {
     fn drive(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Next> {
         // Re-inserting into the slab after `try_remove` reuses the same key
         // (slab hands out the most recently freed slot first).
+        // ---- ws hook begin: HTTP/1.1 sniffing and raw WebSocket connections
+        if !c.ws.is_h2() {
+            let mut w = SockWriter(c.sock.as_raw_fd());
+            let (readable, drain) = (read != ReadMode::No, read == ReadMode::Drain);
+            let (rbuf, out) = (&mut self.rbuf, &mut c.out);
+            match c.ws.drive_pre_h2(
+                &mut c.sock,
+                &mut c.conn,
+                rbuf,
+                readable,
+                drain,
+                c.failed,
+                out,
+                &mut w,
+            )? {
+                Pre::H2 { failed } => c.failed |= failed,
+                p @ (Pre::Keep { active } | Pre::Again { active }) => {
+                    if active {
+                        c.last_active = Instant::now();
+                    }
+                    let again = matches!(p, Pre::Again { .. });
+                    return Ok(if again { Next::Again } else { Next::Keep });
+                }
+                Pre::Close => return Ok(Next::Close),
+            }
+        }
+        // ---- ws hook end
         let mut eof = false;
         let mut active = false;
         if read != ReadMode::No && !c.failed {
@@ -711,12 +746,27 @@ impl Worker {
 
     fn handle_event(&mut self, c: &mut Client, ev: Event) {
         match ev {
+            // ws hook: RFC 8441 extended CONNECT, answered by src/net/ws.rs
+            Event::Request {
+                stream_id,
+                ref request,
+                ..
+            } if c.ws.on_request(&mut c.conn, stream_id, request) => {}
             Event::Request {
                 stream_id, request, ..
             } => self.respond(c, stream_id, &request),
+            // ws hook: RFC 8441 WebSocket stream data
+            Event::Data {
+                stream_id,
+                data,
+                end_stream,
+            } => {
+                c.ws.on_data(&mut c.conn, stream_id, &data, end_stream);
+            }
             Event::SendReady { stream_id } => feed(c, stream_id),
             Event::Reset { stream_id, .. } | Event::Closed { stream_id } => {
                 c.bodies.remove(&stream_id);
+                c.ws.on_stream_end(stream_id); // ws hook
             }
             // Request bodies are ignored (only GET/HEAD are served); the rest is
             // connection housekeeping the core already did.

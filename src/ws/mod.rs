@@ -8,6 +8,7 @@
 //!   (§5.4), control frames (§5.5), UTF-8 text (§5.6, §8.1), close handshake
 //!   (§5.5.1, §7), limits;
 //! - [`handshake`]: `Sec-WebSocket-Accept` (§4.2.2) and request/response checks.
+//! - [`h2`]: [`h2::WsStream`], a WebSocket on an HTTP/2 stream (RFC 8441).
 //!
 //! Like the HTTP/2 core, nothing here performs I/O, reads a clock or draws
 //! random numbers: bytes go in through [`WebSocket::recv`], events come out of
@@ -17,6 +18,7 @@
 
 pub mod conn;
 pub mod frame;
+pub mod h2;
 pub mod handshake;
 pub mod mask;
 mod utf8;

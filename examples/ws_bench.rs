@@ -1,0 +1,78 @@
+//! WebSocket echo benchmark helper (bench-only; used by `scripts/bench-ws.sh`).
+//!
+//! - `ws_bench peer ADDR`: a reference echo server built on the `tungstenite`
+//!   crate (blocking, one thread per connection); prints `listening on ADDR`.
+//! - `ws_bench rtt URL COUNT SIZE [--h2]`: one h2o [`WsClient`] doing COUNT
+//!   sequential echo round trips of SIZE-byte binary messages; prints
+//!   `round trips/s`. The same client measures every server, so the numbers
+//!   compare the servers.
+
+use std::net::TcpListener;
+use std::time::Instant;
+
+use h2o::net::ws_client::WsClient;
+use h2o::ws::{CloseCode, Event, Message};
+
+fn peer(addr: &str) {
+    let l = TcpListener::bind(addr).expect("bind");
+    println!("listening on {}", l.local_addr().unwrap());
+    for s in l.incoming().flatten() {
+        std::thread::spawn(move || {
+            let _ = s.set_nodelay(true);
+            let Ok(mut ws) = tungstenite::accept(s) else {
+                return;
+            };
+            while let Ok(m) = ws.read() {
+                if m.is_text() || m.is_binary() {
+                    if ws.send(m).is_err() {
+                        return;
+                    }
+                } else if m.is_close() {
+                    let _ = ws.flush();
+                    return;
+                }
+            }
+        });
+    }
+}
+
+fn rtt(url: &str, count: usize, size: usize, h2: bool) {
+    let mut c = WsClient::connect(url, h2).expect("connect");
+    let payload = vec![0x5au8; size];
+    // Warm-up.
+    for _ in 0..count.min(100) {
+        c.send_binary(&payload).unwrap();
+        let _ = c.recv().unwrap();
+    }
+    let t = Instant::now();
+    for _ in 0..count {
+        c.send_binary(&payload).unwrap();
+        match c.recv().unwrap() {
+            Event::Message(Message::Binary(b)) => assert_eq!(b.len(), size),
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let _ = c.close(CloseCode::NORMAL, "");
+    println!(
+        "{url} h2={h2} size={size}: {count} round trips in {secs:.3} s = {:.0} round trips/s",
+        count as f64 / secs
+    );
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().collect();
+    match a.get(1).map(String::as_str) {
+        Some("peer") => peer(a.get(2).map_or("127.0.0.1:0", String::as_str)),
+        Some("rtt") if a.len() >= 5 => rtt(
+            &a[2],
+            a[3].parse().expect("COUNT"),
+            a[4].parse().expect("SIZE"),
+            a.get(5).is_some_and(|s| s == "--h2"),
+        ),
+        _ => {
+            eprintln!("usage: ws_bench peer [ADDR] | ws_bench rtt URL COUNT SIZE [--h2]");
+            std::process::exit(2);
+        }
+    }
+}

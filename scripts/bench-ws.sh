@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# WebSocket echo round trips per second over loopback: `h2o serve --ws-echo`
+# (HTTP/1.1 Upgrade and RFC 8441 over h2c) vs a reference echo server built on
+# the `tungstenite` crate (examples/ws_bench.rs), measured with the same h2o
+# client. Usage: scripts/bench-ws.sh [COUNT]  (default 20000 round trips)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+COUNT=${1:-20000}
+TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+cargo build --release --quiet --bin h2o --example ws_bench
+H2O=$TARGET_DIR/release/h2o
+BENCH=$TARGET_DIR/release/examples/ws_bench
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+"$H2O" serve --addr 127.0.0.1:0 --root "$TMP" --ws-echo /echo >"$TMP/h2o.out" &
+PIDS+=($!)
+"$BENCH" peer 127.0.0.1:0 >"$TMP/peer.out" &
+PIDS+=($!)
+for f in h2o.out peer.out; do
+    for _ in $(seq 100); do [ -s "$TMP/$f" ] && break; sleep 0.05; done
+done
+H=$(sed -n 's/^listening on //p' "$TMP/h2o.out")
+P=$(sed -n 's/^listening on //p' "$TMP/peer.out")
+for size in 16 65536; do
+    n=$COUNT
+    [ "$size" -gt 1024 ] && n=$((COUNT / 10))
+    "$BENCH" rtt "ws://$H/echo" "$n" "$size"
+    "$BENCH" rtt "ws://$H/echo" "$n" "$size" --h2
+    "$BENCH" rtt "ws://$P/" "$n" "$size"
+done

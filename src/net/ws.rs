@@ -1,0 +1,479 @@
+//! WebSocket echo endpoint of the native server (`h2o serve --ws-echo PATH`).
+//!
+//! Two transports, both ending in the sans-IO core ([`crate::ws`]):
+//! - **HTTP/1.1 Upgrade** (RFC 6455 §4): with an endpoint configured, the first
+//!   bytes of every connection are sniffed. The 24-byte HTTP/2 preface
+//!   (RFC 9113 §3.4) → the connection is HTTP/2 as usual. Anything else is
+//!   parsed as an HTTP/1.1 request head (`httparse`): a valid upgrade
+//!   ([`handshake::verify_request_headers`]) on the endpoint path gets
+//!   `101 Switching Protocols` and the connection becomes a raw WebSocket
+//!   (server role). Any other HTTP/1.1 request is answered and closed:
+//!   `426 Upgrade Required` (the path, without a valid upgrade; with
+//!   `Sec-WebSocket-Version: 13`), `404 Not Found` (an upgrade elsewhere),
+//!   `505 HTTP Version Not Supported` (anything else: files are served over
+//!   HTTP/2 only), `400 Bad Request` (unparsable head, over 16 KiB).
+//! - **HTTP/2 extended CONNECT** (RFC 8441): the server advertises
+//!   SETTINGS_ENABLE_CONNECT_PROTOCOL; a CONNECT with `:protocol websocket` on
+//!   the path gets `200` and one [`WsStream`] per stream carries the frames.
+//!   Ordinary GETs on the path still serve files.
+//!
+//! Every received message is sent back (text as text, binary as binary);
+//! pings are answered by the core, close frames echoed by the core.
+//!
+//! Idle connections ([`super::server::ServerConfig::idle_timeout`]) get close
+//! 1001 (going away). API: set [`super::server::ServerConfig::ws`] and
+//! `conn.enable_connect_protocol`, then [`super::server::serve_with`]:
+//!
+//! ```no_run
+//! use h2o::net::{files::DocRoot, server, ws::WsConfig};
+//! let mut config = server::ServerConfig::default();
+//! config.ws = WsConfig::echo("/echo");
+//! config.conn.enable_connect_protocol = true; // RFC 8441
+//! let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+//! server::serve_with(listener, DocRoot::new(std::path::Path::new("."))?, config)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! The file server ([`super::server`]) calls [`ConnWs`] from a few delimited
+//! hooks: [`ConnWs::drive_pre_h2`] at the top of its connection turn, and
+//! [`ConnWs::on_request`] / [`ConnWs::on_data`] / [`ConnWs::on_stream_end`]
+//! from its HTTP/2 event handler.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::server::{Flush, OutQueue, WriteSide};
+use crate::conn::{Connection, Protocol, PREFACE};
+use crate::frame::StreamId;
+use crate::ws::h2::WsStream;
+use crate::ws::handshake::{self, HandshakeError};
+use crate::ws::{CloseCode, Event, Message, Role, WebSocket};
+
+/// Largest accepted HTTP/1.1 request head.
+pub const MAX_HEAD: usize = 16 << 10;
+/// Output backlog above which a raw WebSocket connection stops reading.
+const BACKLOG: usize = 8 << 20;
+
+/// WebSocket settings of the server ([`super::server::ServerConfig::ws`]).
+#[derive(Clone, Debug, Default)]
+pub struct WsConfig {
+    /// Path of the echo endpoint (`None`: no WebSocket endpoint, no sniffing).
+    pub echo_path: Option<Arc<str>>,
+    /// Limits of each WebSocket.
+    pub ws: crate::ws::Config,
+}
+
+impl WsConfig {
+    /// An echo endpoint on `path`.
+    pub fn echo(path: &str) -> WsConfig {
+        WsConfig {
+            echo_path: Some(Arc::from(path)),
+            ws: crate::ws::Config::default(),
+        }
+    }
+}
+
+/// What [`ConnWs::drive_pre_h2`] decided for this turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pre {
+    /// HTTP/2 connection: continue with the normal HTTP/2 turn. `failed`: the
+    /// buffered bytes fed to [`Connection::recv`] were a protocol error.
+    H2 {
+        /// The connection failed (GOAWAY queued).
+        failed: bool,
+    },
+    /// Not HTTP/2: reading paused for output backlog that has drained
+    /// meanwhile: drive the connection again soon without waiting for an event.
+    Again {
+        /// Bytes moved (reset the idle timer).
+        active: bool,
+    },
+    /// Not HTTP/2: the turn is done; keep the connection.
+    Keep {
+        /// Bytes moved (reset the idle timer).
+        active: bool,
+    },
+    /// Not HTTP/2: close the connection now.
+    Close,
+}
+
+enum Mode {
+    /// Waiting for enough bytes to tell the HTTP/2 preface from HTTP/1.1.
+    Sniff(Vec<u8>),
+    /// HTTP/2 (the server's usual path).
+    H2,
+    /// An HTTP/1.1 head is being received.
+    Head(Vec<u8>),
+    /// An HTTP/1.1 error response is being written; close after it.
+    Closing,
+    /// Raw WebSocket after `101`.
+    Ws(Box<WebSocket>),
+}
+
+/// Per-connection WebSocket state of the server.
+pub struct ConnWs {
+    config: Option<WsConfig>,
+    mode: Mode,
+    streams: HashMap<StreamId, WsStream>,
+    /// Reading paused for backlog: read on the next turn even without an edge.
+    read_pending: bool,
+}
+
+impl std::fmt::Debug for ConnWs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnWs")
+            .field("h2", &self.is_h2())
+            .field("streams", &self.streams.len())
+            .finish()
+    }
+}
+
+impl ConnWs {
+    /// State of a new connection: sniffing if an endpoint is configured,
+    /// plain HTTP/2 otherwise.
+    pub fn new(config: &WsConfig) -> ConnWs {
+        let on = config.echo_path.is_some();
+        ConnWs {
+            config: on.then(|| config.clone()),
+            mode: if on {
+                Mode::Sniff(Vec::new())
+            } else {
+                Mode::H2
+            },
+            streams: HashMap::new(),
+            read_pending: false,
+        }
+    }
+
+    /// True once the connection is known to be HTTP/2 (always, without endpoint).
+    pub fn is_h2(&self) -> bool {
+        matches!(self.mode, Mode::H2)
+    }
+
+    /// One turn of a connection that is not (yet) known to be HTTP/2: reads
+    /// (when `readable`: until `WouldBlock`, or until a short read unless
+    /// `drain` — the edge-triggered rule of the server), sniffs, handles the
+    /// HTTP/1.1 head or raw WebSocket, writes through `out`/`w`. `failed`: the server wants the connection
+    /// gone (idle timeout): a WebSocket gets close 1001 first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn drive_pre_h2<S: Read, W: WriteSide>(
+        &mut self,
+        sock: &mut S,
+        conn: &mut Connection,
+        rbuf: &mut [u8],
+        readable: bool,
+        drain: bool,
+        failed: bool,
+        out: &mut OutQueue,
+        w: &mut W,
+    ) -> io::Result<Pre> {
+        let mut active = false;
+        if failed {
+            if let Mode::Ws(ws) = &mut self.mode {
+                let _ = ws.close(CloseCode::GOING_AWAY, "idle");
+                push_ws(ws, out);
+                let _ = out.flush(w);
+            }
+            return Ok(Pre::Close);
+        }
+        let mut eof = false;
+        let mut readable = readable;
+        // Rounds of read → handle → flush; another round only when reading
+        // paused for backlog and the backlog drained (no edge would wake us).
+        for _ in 0..8 {
+            if let Some(pre) = self.round(
+                sock,
+                conn,
+                rbuf,
+                readable,
+                drain,
+                out,
+                &mut eof,
+                &mut active,
+            ) {
+                return pre;
+            }
+            // Write what is pending.
+            if let Mode::Ws(ws) = &mut self.mode {
+                push_ws(ws, out);
+            }
+            let before = out.len();
+            let flushed = out.flush(w)?;
+            active |= out.len() != before;
+            if flushed == Flush::Blocked {
+                break;
+            }
+            match &self.mode {
+                Mode::Closing => return Ok(Pre::Close),
+                Mode::Ws(ws) if ws.is_closed() => return Ok(Pre::Close),
+                _ => {}
+            }
+            if eof || !self.read_pending {
+                break;
+            }
+            readable = false;
+        }
+        if eof {
+            return Ok(Pre::Close);
+        }
+        if self.read_pending && out.is_empty() {
+            return Ok(Pre::Again { active });
+        }
+        Ok(Pre::Keep { active })
+    }
+
+    /// Reads (when readable or resuming after backlog) and handles the bytes.
+    #[allow(clippy::too_many_arguments)]
+    fn round<S: Read>(
+        &mut self,
+        sock: &mut S,
+        conn: &mut Connection,
+        rbuf: &mut [u8],
+        readable: bool,
+        drain: bool,
+        out: &mut OutQueue,
+        eof: &mut bool,
+        active: &mut bool,
+    ) -> Option<io::Result<Pre>> {
+        if readable || self.read_pending {
+            self.read_pending = false;
+            loop {
+                if matches!(self.mode, Mode::Closing) {
+                    break;
+                }
+                if out.len() >= BACKLOG {
+                    self.read_pending = true;
+                    break;
+                }
+                let n = match sock.read(rbuf) {
+                    Ok(0) => {
+                        *eof = true;
+                        break;
+                    }
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Some(Err(e)),
+                };
+                *active = true;
+                if let Some(pre) = self.on_bytes(conn, &rbuf[..n], out) {
+                    return Some(Ok(pre));
+                }
+                // A short read drained the socket: new data raises a new edge.
+                if n < rbuf.len() && !drain {
+                    break;
+                }
+            }
+        }
+        None
+    }
+
+    /// Handles freshly read bytes; `Some` ends the read loop.
+    fn on_bytes(&mut self, conn: &mut Connection, data: &[u8], out: &mut OutQueue) -> Option<Pre> {
+        match &mut self.mode {
+            Mode::Sniff(buf) => {
+                buf.extend_from_slice(data);
+                let n = buf.len().min(PREFACE.len());
+                if buf[..n] != PREFACE[..n] {
+                    let head = std::mem::take(buf);
+                    self.mode = Mode::Head(Vec::new());
+                    return self.on_bytes(conn, &head, out);
+                }
+                if buf.len() >= PREFACE.len() {
+                    let bytes = std::mem::take(buf);
+                    self.mode = Mode::H2;
+                    let failed = conn.recv(&bytes).is_err();
+                    return Some(Pre::H2 { failed });
+                }
+                None
+            }
+            Mode::Head(buf) => {
+                buf.extend_from_slice(data);
+                let head = std::mem::take(buf);
+                self.on_head(head, out)
+            }
+            Mode::Ws(ws) => {
+                let _ = ws.recv(data);
+                echo(ws);
+                push_ws(ws, out);
+                None
+            }
+            Mode::H2 | Mode::Closing => None,
+        }
+    }
+
+    fn on_head(&mut self, mut buf: Vec<u8>, out: &mut OutQueue) -> Option<Pre> {
+        let mut hdrs = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut hdrs);
+        let parsed = req.parse(&buf);
+        let n = match parsed {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {
+                self.mode = Mode::Head(buf);
+                return None;
+            }
+            _ => {
+                self.fail_h1(out, "400 Bad Request", "");
+                return None;
+            }
+        };
+        let path = req.path.unwrap_or("");
+        let path = path.split(['?', '#']).next().unwrap_or(path);
+        let method = req.method.unwrap_or("");
+        let headers = req
+            .headers
+            .iter()
+            .filter_map(|h| std::str::from_utf8(h.value).ok().map(|v| (h.name, v)));
+        let verdict = handshake::verify_request_headers(method, headers);
+        let wants_upgrade = req.headers.iter().any(|h| {
+            h.name.eq_ignore_ascii_case("upgrade")
+                && String::from_utf8_lossy(h.value)
+                    .to_ascii_lowercase()
+                    .contains("websocket")
+        });
+        let on_path = self
+            .config
+            .as_ref()
+            .and_then(|c| c.echo_path.as_deref())
+            .is_some_and(|p| p == path);
+        match verdict {
+            Ok(cr) if on_path => {
+                let mut resp = Vec::with_capacity(160);
+                handshake::write_response_101(&mut resp, &cr.key, None);
+                out.push_bytes(Bytes::from(resp));
+                let cfg = self
+                    .config
+                    .as_ref()
+                    .map(|c| c.ws.clone())
+                    .unwrap_or_default();
+                let mut ws = Box::new(WebSocket::new(Role::Server, cfg));
+                let rest = buf.split_off(n);
+                if !rest.is_empty() {
+                    let _ = ws.recv(&rest);
+                    echo(&mut ws);
+                }
+                self.mode = Mode::Ws(ws);
+            }
+            Err(_) if on_path => {
+                let extra = if matches!(verdict, Err(HandshakeError::Version)) || !wants_upgrade {
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                } else {
+                    ""
+                };
+                if wants_upgrade && !matches!(verdict, Err(HandshakeError::Version)) {
+                    self.fail_h1(out, "400 Bad Request", extra);
+                } else {
+                    self.fail_h1(out, "426 Upgrade Required", extra);
+                }
+            }
+            _ if wants_upgrade => self.fail_h1(out, "404 Not Found", ""),
+            _ => self.fail_h1(out, "505 HTTP Version Not Supported", ""),
+        }
+        None
+    }
+
+    /// Queues a small HTTP/1.1 error response; the connection closes after it.
+    fn fail_h1(&mut self, out: &mut OutQueue, status: &str, extra: &str) {
+        let body = format!("{status}\nthis server speaks HTTP/2 (prior knowledge) and WebSocket\n");
+        let resp = format!(
+            "HTTP/1.1 {status}\r\nServer: h2o\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Content-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
+            body.len()
+        );
+        out.push_bytes(Bytes::from(resp));
+        self.mode = Mode::Closing;
+    }
+
+    /// HTTP/2 hook: a request head arrived. Returns true when it was an
+    /// extended CONNECT this module answered (accepted or refused); false
+    /// means the server handles the request as usual.
+    pub fn on_request(
+        &mut self,
+        conn: &mut Connection,
+        stream_id: StreamId,
+        request: &http::Request<()>,
+    ) -> bool {
+        let Some(cfg) = &self.config else {
+            return false;
+        };
+        if request.method() != http::Method::CONNECT
+            || request.extensions().get::<Protocol>().is_none()
+        {
+            return false;
+        }
+        let status = if cfg.echo_path.as_deref() != Some(request.uri().path()) {
+            404
+        } else {
+            match WsStream::accept(conn, stream_id, request, cfg.ws.clone()) {
+                Ok((s, _)) => {
+                    self.streams.insert(stream_id, s);
+                    return true;
+                }
+                Err(HandshakeError::Protocol) => 501,
+                Err(_) => 400,
+            }
+        };
+        let resp = http::Response::builder()
+            .status(status)
+            .header(http::header::SERVER, "h2o")
+            .body(())
+            .expect("static response head");
+        let _ = conn.send_response(stream_id, resp, true);
+        true
+    }
+
+    /// HTTP/2 hook: DATA of a stream. Returns true when the stream is a WebSocket.
+    pub fn on_data(
+        &mut self,
+        conn: &mut Connection,
+        stream_id: StreamId,
+        data: &[u8],
+        end_stream: bool,
+    ) -> bool {
+        let Some(s) = self.streams.get_mut(&stream_id) else {
+            return false;
+        };
+        let _ = s.on_data(conn, data, end_stream);
+        echo(s.websocket());
+        let _ = s.flush(conn);
+        if s.is_finished() && s.peer_finished() {
+            self.streams.remove(&stream_id);
+        }
+        true
+    }
+
+    /// HTTP/2 hook: a stream was closed or reset: forget its WebSocket.
+    pub fn on_stream_end(&mut self, stream_id: StreamId) {
+        self.streams.remove(&stream_id);
+    }
+
+    /// Number of WebSockets open on this HTTP/2 connection.
+    pub fn h2_websockets(&self) -> usize {
+        self.streams.len()
+    }
+}
+
+/// Sends every received message back; other events need no action (pongs
+/// and close replies are queued by the core).
+fn echo(ws: &mut WebSocket) {
+    while let Some(ev) = ws.poll_event() {
+        if let Event::Message(m) = ev {
+            let _ = match m {
+                Message::Text(t) => ws.send_text(t.as_str()),
+                Message::Binary(b) => ws.send_binary(&b),
+            };
+        }
+    }
+}
+
+fn push_ws(ws: &mut WebSocket, out: &mut OutQueue) {
+    if ws.wants_write() {
+        // An empty Vec takes the WebSocket's buffer by swap (no copy).
+        let mut v = Vec::new();
+        ws.write_to(&mut v);
+        out.push_bytes(Bytes::from(v));
+    }
+}

@@ -1,0 +1,658 @@
+//! Blocking WebSocket client over std `TcpStream` (used by `h2o ws`), on both
+//! transports:
+//! - HTTP/1.1 Upgrade (RFC 6455 §4.1): request built by
+//!   [`handshake::client_request`], response parsed with `httparse` and checked
+//!   by [`handshake::verify_response`], then raw frames;
+//! - HTTP/2 extended CONNECT (RFC 8441, h2c prior knowledge): an
+//!   [`H2Session`] multiplexes any number of WebSockets ([`WsStream`]) and
+//!   ordinary GET requests on one [`Connection`].
+//!
+//! Framing is done by [`crate::ws`], HTTP/2 by [`crate::conn`]; this module
+//! only moves bytes. Client masking keys and `Sec-WebSocket-Key` nonces come
+//! from `/dev/urandom`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::client::Url;
+use crate::conn::{Config as H2Config, Connection, Event as H2Event};
+use crate::error::ErrorCode;
+use crate::frame::StreamId;
+use crate::ws::h2::WsStream;
+use crate::ws::handshake;
+use crate::ws::{CloseCode, Config, Event, Role, WebSocket};
+
+/// A failed WebSocket operation, with a one-line reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsError(pub String);
+
+impl fmt::Display for WsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for WsError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, WsError> {
+    Err(WsError(msg.into()))
+}
+
+fn io_err(what: &str) -> impl Fn(io::Error) -> WsError + '_ {
+    move |e| WsError(format!("{what}: {e}"))
+}
+
+/// `n` bytes from the operating system's random source.
+pub fn os_random<const N: usize>() -> Result<[u8; N], WsError> {
+    let mut b = [0u8; N];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(io_err("cannot read /dev/urandom"))?;
+    Ok(b)
+}
+
+/// A WebSocket config whose masking-key seed comes from `/dev/urandom`.
+pub fn random_config() -> Result<Config, WsError> {
+    Ok(Config {
+        mask_seed: u64::from_ne_bytes(os_random::<8>()?),
+        ..Config::default()
+    })
+}
+
+/// Parses `ws://host[:port]/path` (or `http://`); `wss://`/`https://` are refused.
+pub fn parse_url(url: &str) -> Result<Url, WsError> {
+    let http = if let Some(r) = url.strip_prefix("ws://") {
+        format!("http://{r}")
+    } else if url.starts_with("wss://") {
+        return err("TLS not supported yet: use a ws:// URL");
+    } else {
+        url.to_string()
+    };
+    Url::parse(&http).map_err(|e| WsError(e.0))
+}
+
+fn connect_tcp(url: &Url, deadline: Instant) -> Result<TcpStream, WsError> {
+    let addrs: Vec<_> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| WsError(format!("cannot resolve host {:?}: {e}", url.host)))?
+        .collect();
+    let mut last = None;
+    for a in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match TcpStream::connect_timeout(&a, left.max(Duration::from_millis(1))) {
+            Ok(s) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Err(e) => last = Some(format!("cannot connect to {a}: {e}")),
+        }
+    }
+    err(last.unwrap_or_else(|| format!("cannot resolve host {:?}", url.host)))
+}
+
+/// Sets the read timeout to what is left until `deadline`; false if it passed.
+fn arm(sock: &TcpStream, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return false;
+    }
+    let _ = sock.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+    true
+}
+
+/// One read; `Ok(None)` on timeout.
+fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Option<usize>, WsError> {
+    loop {
+        return match sock.read(buf) {
+            Ok(0) => err("connection closed by the server"),
+            Ok(n) => Ok(Some(n)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Err(WsError(format!("read failed: {e}"))),
+        };
+    }
+}
+
+// ------------------------------------------------------------------ HTTP/2
+
+/// The body of a GET made on an [`H2Session`].
+#[derive(Debug, Default)]
+struct GetState {
+    status: Option<u16>,
+    body: Vec<u8>,
+    done: bool,
+}
+
+/// An HTTP/2 cleartext (prior knowledge) connection carrying RFC 8441
+/// WebSockets and ordinary GETs side by side (blocking, single-threaded).
+pub struct H2Session {
+    sock: TcpStream,
+    conn: Connection,
+    authority: String,
+    start: Instant,
+    timeout: Duration,
+    settings_seen: bool,
+    ws: HashMap<StreamId, WsStream>,
+    ws_events: HashMap<StreamId, VecDeque<Event>>,
+    /// Streams whose CONNECT was answered: `Ok` 2xx, `Err(status)` otherwise.
+    ws_answer: HashMap<StreamId, Result<(), u16>>,
+    gets: HashMap<StreamId, GetState>,
+    failed_streams: HashMap<StreamId, String>,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+}
+
+impl fmt::Debug for H2Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("H2Session")
+            .field("authority", &self.authority)
+            .field("websockets", &self.ws.len())
+            .finish()
+    }
+}
+
+impl H2Session {
+    /// Connects to `url`'s host (`ws://` or `http://`; the path is ignored).
+    /// `timeout` bounds every blocking call.
+    pub fn connect(url: &str, timeout: Duration) -> Result<H2Session, WsError> {
+        let u = parse_url(url)?;
+        let start = Instant::now();
+        let sock = connect_tcp(&u, start + timeout)?;
+        Ok(H2Session {
+            sock,
+            conn: Connection::client(H2Config::default()),
+            authority: u.authority,
+            start,
+            timeout,
+            settings_seen: false,
+            ws: HashMap::new(),
+            ws_events: HashMap::new(),
+            ws_answer: HashMap::new(),
+            gets: HashMap::new(),
+            failed_streams: HashMap::new(),
+            rbuf: vec![0u8; 256 << 10],
+            wbuf: Vec::with_capacity(64 << 10),
+        })
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    /// Opens a WebSocket on `path` (extended CONNECT, `:scheme http`) and
+    /// waits for the server's 2xx.
+    pub fn open_websocket(&mut self, path: &str) -> Result<StreamId, WsError> {
+        let deadline = self.deadline();
+        while !self.settings_seen {
+            self.pump(deadline)?;
+        }
+        let uri = format!("http://{}{}", self.authority, path);
+        let ws = WebSocket::new(Role::Client, random_config()?);
+        let s = WsStream::connect(&mut self.conn, &uri, ws).map_err(|e| {
+            WsError(format!(
+                "cannot open a WebSocket stream: {e} (server lacks RFC 8441 support?)"
+            ))
+        })?;
+        let id = s.stream_id();
+        self.ws.insert(id, s);
+        self.ws_events.insert(id, VecDeque::new());
+        loop {
+            if let Some(e) = self.failed_streams.get(&id) {
+                return err(e.clone());
+            }
+            match self.ws_answer.get(&id) {
+                Some(Ok(())) => return Ok(id),
+                Some(Err(status)) => {
+                    return err(format!("server refused the WebSocket: status {status}"))
+                }
+                None => self.pump(deadline)?,
+            }
+        }
+    }
+
+    /// The WebSocket of stream `id` (to queue messages; they leave on the
+    /// next [`H2Session::flush`] / receive call).
+    pub fn websocket(&mut self, id: StreamId) -> Option<&mut WebSocket> {
+        self.ws.get_mut(&id).map(|s| s.websocket())
+    }
+
+    /// Writes everything queued (WebSocket frames, requests, HTTP/2 control).
+    pub fn flush(&mut self) -> Result<(), WsError> {
+        for s in self.ws.values_mut() {
+            let _ = s.flush(&mut self.conn);
+        }
+        loop {
+            self.wbuf.clear();
+            self.conn.write_to(&mut self.wbuf, 1 << 20);
+            if self.wbuf.is_empty() {
+                return Ok(());
+            }
+            self.sock
+                .write_all(&self.wbuf)
+                .map_err(io_err("write failed"))?;
+        }
+    }
+
+    /// One round: flush, one read (until `deadline`), dispatch events.
+    fn pump(&mut self, deadline: Instant) -> Result<(), WsError> {
+        self.flush()?;
+        if !arm(&self.sock, deadline) {
+            return err(format!("timed out after {:?}", self.timeout));
+        }
+        match read_some(&mut self.sock, &mut self.rbuf)? {
+            Some(n) => {
+                if let Err(e) = self.conn.recv(&self.rbuf[..n]) {
+                    return err(format!("HTTP/2 protocol error: {e}"));
+                }
+            }
+            None => self.conn.handle_timeout(self.start.elapsed()),
+        }
+        while let Some(ev) = self.conn.poll_event() {
+            self.dispatch(ev)?;
+        }
+        self.flush()
+    }
+
+    fn dispatch(&mut self, ev: H2Event) -> Result<(), WsError> {
+        match ev {
+            H2Event::Settings(_) => self.settings_seen = true,
+            H2Event::Response {
+                stream_id,
+                response,
+                end_stream,
+            } => {
+                if response.status().is_informational() {
+                    return Ok(());
+                }
+                if let Some(s) = self.ws.get_mut(&stream_id) {
+                    let ok = s.on_response(&response).is_ok() && !end_stream;
+                    let status = response.status().as_u16();
+                    self.ws_answer
+                        .insert(stream_id, if ok { Ok(()) } else { Err(status) });
+                    if !ok {
+                        self.ws.remove(&stream_id);
+                        let _ = self.conn.reset(stream_id, ErrorCode::CANCEL);
+                    }
+                } else if let Some(g) = self.gets.get_mut(&stream_id) {
+                    g.status = Some(response.status().as_u16());
+                    g.done |= end_stream;
+                }
+            }
+            H2Event::Data {
+                stream_id,
+                data,
+                end_stream,
+            } => {
+                if let Some(s) = self.ws.get_mut(&stream_id) {
+                    let _ = s.on_data(&mut self.conn, &data, end_stream);
+                    let q = self.ws_events.entry(stream_id).or_default();
+                    while let Some(e) = s.poll_event() {
+                        q.push_back(e);
+                    }
+                } else if let Some(g) = self.gets.get_mut(&stream_id) {
+                    g.body.extend_from_slice(&data);
+                    g.done |= end_stream;
+                }
+            }
+            H2Event::Trailers { stream_id, .. } | H2Event::Closed { stream_id } => {
+                if let Some(g) = self.gets.get_mut(&stream_id) {
+                    g.done = true;
+                }
+            }
+            H2Event::Reset {
+                stream_id, code, ..
+            } => {
+                self.failed_streams
+                    .insert(stream_id, format!("stream reset: {code}"));
+            }
+            H2Event::GoAway { code, .. } if code != ErrorCode::NO_ERROR => {
+                return err(format!("server sent GOAWAY {code}"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Next WebSocket event of stream `id` (messages, pings, pongs, close),
+    /// waiting up to `wait`. `Ok(None)`: nothing arrived in time.
+    pub fn recv_timeout(&mut self, id: StreamId, wait: Duration) -> Result<Option<Event>, WsError> {
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(e) = self.ws_events.get_mut(&id).and_then(|q| q.pop_front()) {
+                return Ok(Some(e));
+            }
+            if let Some(e) = self.failed_streams.get(&id) {
+                return err(e.clone());
+            }
+            let finished = self
+                .ws
+                .get(&id)
+                .is_none_or(|s| s.peer_finished() || s.is_finished());
+            if finished {
+                return err("the WebSocket is closed");
+            }
+            if Instant::now() >= deadline {
+                return Ok(None);
+            }
+            match self.pump(deadline) {
+                Err(e) if e.0.starts_with("timed out") => return Ok(None),
+                r => r?,
+            }
+        }
+    }
+
+    /// Next WebSocket event of stream `id`, waiting up to the session timeout.
+    pub fn recv(&mut self, id: StreamId) -> Result<Event, WsError> {
+        match self.recv_timeout(id, self.timeout)? {
+            Some(e) => Ok(e),
+            None => err(format!("timed out after {:?}", self.timeout)),
+        }
+    }
+
+    /// Starts the close handshake of WebSocket `id` and waits for the
+    /// server's close frame (discarding messages that arrive meanwhile).
+    /// Returns the code the server sent.
+    pub fn close_websocket(
+        &mut self,
+        id: StreamId,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<CloseCode, WsError> {
+        let Some(ws) = self.websocket(id) else {
+            return err("no such WebSocket");
+        };
+        ws.close(code, reason)
+            .map_err(|e| WsError(format!("cannot close: {e}")))?;
+        loop {
+            if let Event::Close { code, .. } = self.recv(id)? {
+                self.flush()?;
+                return Ok(code);
+            }
+        }
+    }
+
+    /// Starts a GET of `path` on the same connection.
+    pub fn get(&mut self, path: &str) -> Result<StreamId, WsError> {
+        let deadline = self.deadline();
+        while !self.settings_seen {
+            self.pump(deadline)?;
+        }
+        let uri = format!("http://{}{}", self.authority, path);
+        let req = http::Request::get(uri)
+            .body(())
+            .map_err(|e| WsError(format!("bad request: {e}")))?;
+        let id = self
+            .conn
+            .send_request(req, true)
+            .map_err(|e| WsError(format!("cannot send request: {e}")))?;
+        self.gets.insert(id, GetState::default());
+        Ok(id)
+    }
+
+    /// Waits for the GET on stream `id` to finish: `(status, body)`.
+    pub fn response(&mut self, id: StreamId) -> Result<(u16, Bytes), WsError> {
+        let deadline = self.deadline();
+        loop {
+            if let Some(e) = self.failed_streams.get(&id) {
+                return err(e.clone());
+            }
+            match self.gets.get(&id) {
+                None => return err("no such request"),
+                Some(g) if g.done => {
+                    let g = self.gets.remove(&id).unwrap_or_default();
+                    let status = g
+                        .status
+                        .ok_or_else(|| WsError("stream ended without a response".into()))?;
+                    return Ok((status, Bytes::from(g.body)));
+                }
+                Some(_) => self.pump(deadline)?,
+            }
+        }
+    }
+
+    /// Ends the connection politely (GOAWAY).
+    pub fn shutdown(&mut self) {
+        self.conn.shutdown(ErrorCode::NO_ERROR);
+        let _ = self.flush();
+    }
+}
+
+// ------------------------------------------------------------------ client
+
+enum Transport {
+    H1 {
+        sock: TcpStream,
+        ws: Box<WebSocket>,
+        rbuf: Vec<u8>,
+        wbuf: Vec<u8>,
+    },
+    H2 {
+        session: Box<H2Session>,
+        id: StreamId,
+    },
+}
+
+/// A blocking WebSocket client on either transport.
+pub struct WsClient {
+    t: Transport,
+    timeout: Duration,
+}
+
+impl fmt::Debug for WsClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h2 = matches!(self.t, Transport::H2 { .. });
+        f.debug_struct("WsClient").field("h2", &h2).finish()
+    }
+}
+
+impl WsClient {
+    /// Connects to `url` (`ws://host:port/path`) with a 30 s timeout for each
+    /// blocking call: HTTP/1.1 Upgrade, or RFC 8441 over h2c when `h2`.
+    pub fn connect(url: &str, h2: bool) -> Result<WsClient, WsError> {
+        WsClient::connect_timeout(url, h2, Duration::from_secs(30))
+    }
+
+    /// Like [`WsClient::connect`] with another timeout.
+    pub fn connect_timeout(url: &str, h2: bool, timeout: Duration) -> Result<WsClient, WsError> {
+        let u = parse_url(url)?;
+        if h2 {
+            let mut session = Box::new(H2Session::connect(url, timeout)?);
+            let id = session.open_websocket(&u.path)?;
+            return Ok(WsClient {
+                t: Transport::H2 { session, id },
+                timeout,
+            });
+        }
+        let deadline = Instant::now() + timeout;
+        let mut sock = connect_tcp(&u, deadline)?;
+        let key = handshake::generate_key(os_random::<16>()?);
+        let req = handshake::client_request(&format!("http://{}{}", u.authority, u.path), &key)
+            .map_err(|e| WsError(format!("bad URL: {e}")))?;
+        let mut head = format!("GET {} HTTP/1.1\r\n", u.path).into_bytes();
+        for (k, v) in req.headers() {
+            head.extend_from_slice(k.as_str().as_bytes());
+            head.extend_from_slice(b": ");
+            head.extend_from_slice(v.as_bytes());
+            head.extend_from_slice(b"\r\n");
+        }
+        head.extend_from_slice(b"\r\n");
+        sock.write_all(&head).map_err(io_err("write failed"))?;
+        // Read the response head.
+        let mut buf = Vec::new();
+        let mut rbuf = vec![0u8; 256 << 10];
+        let (resp, used) = loop {
+            if !arm(&sock, deadline) {
+                return err("timed out waiting for the handshake response");
+            }
+            match read_some(&mut sock, &mut rbuf)? {
+                Some(n) => buf.extend_from_slice(&rbuf[..n]),
+                None => continue,
+            }
+            let mut hdrs = [httparse::EMPTY_HEADER; 64];
+            let mut r = httparse::Response::new(&mut hdrs);
+            match r.parse(&buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let mut b = http::Response::builder().status(r.code.unwrap_or(0));
+                    for h in r.headers.iter() {
+                        b = b.header(h.name, h.value);
+                    }
+                    let resp = b
+                        .body(())
+                        .map_err(|e| WsError(format!("bad handshake response: {e}")))?;
+                    break (resp, n);
+                }
+                Ok(httparse::Status::Partial) if buf.len() < 64 << 10 => {}
+                Ok(_) => return err("handshake response head too large"),
+                Err(e) => return err(format!("bad handshake response: {e}")),
+            }
+        };
+        if let Err(e) = handshake::verify_response(&resp, &key) {
+            return err(format!(
+                "WebSocket handshake failed: {e} (status {})",
+                resp.status().as_u16()
+            ));
+        }
+        let mut ws = Box::new(WebSocket::new(Role::Client, random_config()?));
+        if buf.len() > used {
+            let _ = ws.recv(&buf[used..]);
+        }
+        Ok(WsClient {
+            t: Transport::H1 {
+                sock,
+                ws,
+                rbuf,
+                wbuf: Vec::new(),
+            },
+            timeout,
+        })
+    }
+
+    /// True when the WebSocket runs over HTTP/2 (RFC 8441).
+    pub fn is_h2(&self) -> bool {
+        matches!(self.t, Transport::H2 { .. })
+    }
+
+    /// The WebSocket, to queue anything (fragments, pongs); call
+    /// [`WsClient::flush`] afterwards.
+    pub fn websocket(&mut self) -> &mut WebSocket {
+        match &mut self.t {
+            Transport::H1 { ws, .. } => ws,
+            Transport::H2 { session, id } => session
+                .ws
+                .get_mut(id)
+                .map(|s| s.websocket())
+                .expect("the stream's WebSocket lives as long as the client"),
+        }
+    }
+
+    /// Writes every queued frame.
+    pub fn flush(&mut self) -> Result<(), WsError> {
+        match &mut self.t {
+            Transport::H1 { sock, ws, wbuf, .. } => {
+                wbuf.clear();
+                ws.write_to(wbuf);
+                if !wbuf.is_empty() {
+                    sock.write_all(wbuf).map_err(io_err("write failed"))?;
+                }
+                Ok(())
+            }
+            Transport::H2 { session, .. } => session.flush(),
+        }
+    }
+
+    fn queued(&mut self, r: Result<(), crate::ws::SendError>) -> Result<(), WsError> {
+        r.map_err(|e| WsError(format!("cannot send: {e}")))?;
+        self.flush()
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), WsError> {
+        let r = self.websocket().send_text(text);
+        self.queued(r)
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), WsError> {
+        let r = self.websocket().send_binary(data);
+        self.queued(r)
+    }
+
+    /// Sends a ping (payload ≤ 125 bytes).
+    pub fn send_ping(&mut self, data: &[u8]) -> Result<(), WsError> {
+        let r = self.websocket().send_ping(data);
+        self.queued(r)
+    }
+
+    /// Next event (message, ping, pong, close) within `wait`; `Ok(None)` if
+    /// none arrived. Pongs to pings are sent automatically.
+    pub fn recv_timeout(&mut self, wait: Duration) -> Result<Option<Event>, WsError> {
+        let deadline = Instant::now() + wait;
+        match &mut self.t {
+            Transport::H2 { session, id } => session.recv_timeout(*id, wait),
+            Transport::H1 {
+                sock,
+                ws,
+                rbuf,
+                wbuf,
+            } => loop {
+                if let Some(e) = ws.poll_event() {
+                    wbuf.clear();
+                    ws.write_to(wbuf);
+                    if !wbuf.is_empty() {
+                        sock.write_all(wbuf).map_err(io_err("write failed"))?;
+                    }
+                    return Ok(Some(e));
+                }
+                if let Some(e) = ws.error() {
+                    return err(format!("WebSocket failed: {e}"));
+                }
+                if ws.close_received() {
+                    return err("the WebSocket is closed");
+                }
+                if !arm(sock, deadline) {
+                    return Ok(None);
+                }
+                if let Some(n) = read_some(sock, rbuf)? {
+                    let _ = ws.recv(&rbuf[..n]);
+                }
+            },
+        }
+    }
+
+    /// Next event, waiting up to the client's timeout.
+    pub fn recv(&mut self) -> Result<Event, WsError> {
+        match self.recv_timeout(self.timeout)? {
+            Some(e) => Ok(e),
+            None => err(format!("timed out after {:?}", self.timeout)),
+        }
+    }
+
+    /// Closes with `code`/`reason` and waits for the server's close frame
+    /// (messages arriving meanwhile are dropped). Returns the server's code.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<CloseCode, WsError> {
+        if let Transport::H2 { session, id } = &mut self.t {
+            let c = session.close_websocket(*id, code, reason)?;
+            session.shutdown();
+            return Ok(c);
+        }
+        let r = self.websocket().close(code, reason);
+        self.queued(r)?;
+        loop {
+            if let Event::Close { code, .. } = self.recv()? {
+                return Ok(code);
+            }
+        }
+    }
+}
