@@ -344,9 +344,11 @@ impl Connection {
             Some(kind) => {
                 let connect = self.role == Role::Server && self.config.enable_connect_protocol;
                 let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
+                b.set_store(core::mem::take(&mut self.value_store));
                 self.hdec
                     .decode(block, |f| b.field(f))
                     .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                self.value_store = b.take_store();
                 Ok(Some(b.finish()))
             }
         }
