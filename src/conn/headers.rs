@@ -177,11 +177,21 @@ impl HeadBuilder {
     }
 
     fn check_field(&mut self, f: HeaderField<'_>) -> Result<(), &'static str> {
-        check_value_bytes(f.value)?;
         if f.name.first() == Some(&b':') {
+            check_value_bytes(f.value)?;
             self.pseudo(f.name, f.value)
         } else {
+            if has_outer_whitespace(f.value) {
+                return Err("leading or trailing whitespace in a field value");
+            }
+            // `HeaderValue` rejects NUL, CR and LF (all controls but HTAB),
+            // so a stored value needs no scan of ours; on any failure, report
+            // what the full check, which comes first, would have said.
             self.regular(f)
+                .map_err(|reason| match check_value_bytes(f.value) {
+                    Err(first) => first,
+                    Ok(()) => reason,
+                })
         }
     }
 
@@ -863,6 +873,10 @@ mod tests {
         ] {
             assert_malformed(request(&get_with(&[("x", bad)])), why);
             assert_malformed(trailers(&[("x", bad)]), why);
+        }
+        // The value check comes first, whatever else is wrong with the field.
+        for name in ["connection", "content-length", "te", "user-agent", "X-Up"] {
+            assert_malformed(request(&get_with(&[(name, "1\r")])), "NUL, CR or LF");
         }
         // Pseudo-header values are checked too.
         let mut f = GET.to_vec();
