@@ -516,11 +516,7 @@ impl Connection {
         } else {
             RecvPhase::Body
         };
-        if let Some(p) = request
-            .headers()
-            .get("priority")
-            .and_then(|v| priority::parse(v.as_bytes()))
-        {
+        if let Some(p) = priority::from_headers(request.headers()) {
             s.priority = p;
         }
         if let Some(i) = self.pending_priority.iter().position(|&(pid, _)| pid == id) {
