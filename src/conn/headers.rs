@@ -11,6 +11,7 @@
 //!   before a single byte reaches the HPACK encoder (whose dynamic table must not
 //!   see a half-emitted block).
 
+use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
@@ -98,7 +99,17 @@ pub(crate) struct HeadBuilder {
     status: Option<StatusCode>,
     headers: HeaderMap,
     content_length: Option<u64>,
+    /// Backing store for the values (and `:path`, `:authority`): each is
+    /// copied in and split off as a `Bytes` sharing this buffer. The
+    /// connection keeps the store across blocks, so a [`STORE_CHUNK`] buffer
+    /// (two allocations: the buffer and its shared header) serves many
+    /// blocks instead of one allocation per value. A value kept by the
+    /// application keeps its chunk alive.
+    store: BytesMut,
 }
+
+/// Size of a value store chunk (bigger values get a buffer of their own size).
+const STORE_CHUNK: usize = 4096;
 
 #[allow(dead_code)]
 impl HeadBuilder {
@@ -128,7 +139,27 @@ impl HeadBuilder {
             status: None,
             headers: HeaderMap::new(),
             content_length: None,
+            store: BytesMut::new(),
         }
+    }
+
+    /// Uses `store` (left over from earlier blocks) for this block's values.
+    pub(crate) fn set_store(&mut self, store: BytesMut) {
+        self.store = store;
+    }
+
+    /// Gives back the value store for the next block.
+    pub(crate) fn take_store(&mut self) -> BytesMut {
+        core::mem::take(&mut self.store)
+    }
+
+    /// `v` as a `Bytes` in the shared value store.
+    fn share(&mut self, v: &[u8]) -> Bytes {
+        if self.store.capacity() < v.len() {
+            self.store = BytesMut::with_capacity(v.len().max(STORE_CHUNK));
+        }
+        self.store.extend_from_slice(v);
+        self.store.split().freeze()
     }
 
     /// Accepts the next decoded field. Never fails early (see the type docs).
@@ -146,11 +177,21 @@ impl HeadBuilder {
     }
 
     fn check_field(&mut self, f: HeaderField<'_>) -> Result<(), &'static str> {
-        check_value_bytes(f.value)?;
         if f.name.first() == Some(&b':') {
+            check_value_bytes(f.value)?;
             self.pseudo(f.name, f.value)
         } else {
+            if has_outer_whitespace(f.value) {
+                return Err("leading or trailing whitespace in a field value");
+            }
+            // `HeaderValue` rejects NUL, CR and LF (all controls but HTAB),
+            // so a stored value needs no scan of ours; on any failure, report
+            // what the full check, which comes first, would have said.
             self.regular(f)
+                .map_err(|reason| match check_value_bytes(f.value) {
+                    Err(first) => first,
+                    Ok(()) => reason,
+                })
         }
     }
 
@@ -195,7 +236,12 @@ impl HeadBuilder {
                     if self.authority.is_some() {
                         return Err("duplicate :authority");
                     }
-                    self.authority = Some(parse_authority(value).ok_or("invalid :authority")?);
+                    if value.is_empty() || value.contains(&b'@') {
+                        return Err("invalid :authority");
+                    }
+                    let a = Authority::from_maybe_shared(self.share(value))
+                        .map_err(|_| "invalid :authority")?;
+                    self.authority = Some(a);
                     Ok(())
                 }
                 b":path" => {
@@ -208,7 +254,8 @@ impl HeadBuilder {
                     if value[0] != b'/' && value != b"*" {
                         return Err(":path is neither origin-form nor asterisk-form");
                     }
-                    let p = PathAndQuery::try_from(value).map_err(|_| "invalid :path")?;
+                    let p = PathAndQuery::from_maybe_shared(self.share(value))
+                        .map_err(|_| "invalid :path")?;
                     self.path = Some(p);
                     Ok(())
                 }
@@ -236,10 +283,15 @@ impl HeadBuilder {
     /// A regular field (RFC 9113 §8.2).
     fn regular(&mut self, f: HeaderField<'_>) -> Result<(), &'static str> {
         self.saw_regular = true;
-        if f.name.iter().any(u8::is_ascii_uppercase) {
-            return Err("uppercase character in a field name");
-        }
-        let name = HeaderName::from_bytes(f.name).map_err(|_| "invalid field name")?;
+        let name = match known_name(f.name) {
+            Some(n) => n,
+            None => {
+                if f.name.iter().any(u8::is_ascii_uppercase) {
+                    return Err("uppercase character in a field name");
+                }
+                HeaderName::from_bytes(f.name).map_err(|_| "invalid field name")?
+            }
+        };
         if is_connection_specific(&name) {
             return Err("connection-specific field");
         }
@@ -253,7 +305,8 @@ impl HeadBuilder {
                 _ => self.content_length = Some(n),
             }
         }
-        let mut value = HeaderValue::from_bytes(f.value).map_err(|_| "invalid field value")?;
+        let mut value = HeaderValue::from_maybe_shared(self.share(f.value))
+            .map_err(|_| "invalid field value")?;
         if f.never_index {
             value.set_sensitive(true);
         }
@@ -372,6 +425,30 @@ fn make_request(
         req.extensions_mut().insert(Protocol(p));
     }
     req
+}
+
+/// Fast path for the most common field names: the `http` constant without
+/// parsing (these names are lowercase and valid, so no check is skipped).
+#[inline]
+fn known_name(n: &[u8]) -> Option<HeaderName> {
+    Some(match n {
+        b"accept" => header::ACCEPT,
+        b"accept-encoding" => header::ACCEPT_ENCODING,
+        b"accept-language" => header::ACCEPT_LANGUAGE,
+        b"accept-ranges" => header::ACCEPT_RANGES,
+        b"cache-control" => header::CACHE_CONTROL,
+        b"content-encoding" => header::CONTENT_ENCODING,
+        b"content-length" => header::CONTENT_LENGTH,
+        b"content-type" => header::CONTENT_TYPE,
+        b"cookie" => header::COOKIE,
+        b"date" => header::DATE,
+        b"etag" => header::ETAG,
+        b"last-modified" => header::LAST_MODIFIED,
+        b"server" => header::SERVER,
+        b"user-agent" => header::USER_AGENT,
+        b"vary" => header::VARY,
+        _ => return None,
+    })
 }
 
 /// RFC 9113 §8.2.1: no NUL, CR or LF anywhere; no leading or trailing SP / HTAB.
@@ -796,6 +873,10 @@ mod tests {
         ] {
             assert_malformed(request(&get_with(&[("x", bad)])), why);
             assert_malformed(trailers(&[("x", bad)]), why);
+        }
+        // The value check comes first, whatever else is wrong with the field.
+        for name in ["connection", "content-length", "te", "user-agent", "X-Up"] {
+            assert_malformed(request(&get_with(&[(name, "1\r")])), "NUL, CR or LF");
         }
         // Pseudo-header values are checked too.
         let mut f = GET.to_vec();

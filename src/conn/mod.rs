@@ -343,6 +343,9 @@ pub struct Connection {
     tmp: Vec<u8>,
     /// Staging for frame headers in [`Connection::write_chunks`].
     chunk_buf: BytesMut,
+    /// Backing store for decoded header values, kept across field blocks
+    /// (see `HeadBuilder::share`).
+    value_store: BytesMut,
     sched: Scheduler,
     /// Peer misbehaviour score (see [`ABUSE_LIMIT`]).
     abuse: u32,
@@ -433,6 +436,7 @@ impl Connection {
             block: Vec::new(),
             tmp: Vec::new(),
             chunk_buf: BytesMut::new(),
+            value_store: BytesMut::new(),
             sched: Scheduler::default(),
             deque_pool: Vec::new(),
             abuse: 0,

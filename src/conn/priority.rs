@@ -9,6 +9,19 @@ use std::collections::VecDeque;
 use super::Priority;
 use crate::frame::StreamId;
 
+/// The RFC 9218 `priority` field's name, built once (a `&str` lookup would
+/// parse the name on every request).
+pub(crate) const PRIORITY: http::HeaderName = http::HeaderName::from_static("priority");
+
+/// The `priority` field of `headers`, parsed; `None` when absent or invalid.
+#[inline]
+pub(crate) fn from_headers(headers: &http::HeaderMap) -> Option<Priority> {
+    if headers.is_empty() {
+        return None;
+    }
+    headers.get(&PRIORITY).and_then(|v| parse(v.as_bytes()))
+}
+
 /// Parses a `priority` field value. Unknown keys are ignored; an invalid value for
 /// a known key leaves that parameter at its default (§4). Returns `None` when the
 /// value is not a syntactically valid dictionary.

@@ -344,9 +344,11 @@ impl Connection {
             Some(kind) => {
                 let connect = self.role == Role::Server && self.config.enable_connect_protocol;
                 let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
+                b.set_store(core::mem::take(&mut self.value_store));
                 self.hdec
                     .decode(block, |f| b.field(f))
                     .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                self.value_store = b.take_store();
                 Ok(Some(b.finish()))
             }
         }
@@ -514,11 +516,7 @@ impl Connection {
         } else {
             RecvPhase::Body
         };
-        if let Some(p) = request
-            .headers()
-            .get("priority")
-            .and_then(|v| priority::parse(v.as_bytes()))
-        {
+        if let Some(p) = priority::from_headers(request.headers()) {
             s.priority = p;
         }
         if let Some(i) = self.pending_priority.iter().position(|&(pid, _)| pid == id) {

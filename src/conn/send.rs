@@ -243,11 +243,7 @@ impl Connection {
         );
         let mut s = self.new_stream(true);
         s.head_request = req.method() == http::Method::HEAD;
-        if let Some(p) = req
-            .headers()
-            .get("priority")
-            .and_then(|v| priority::parse(v.as_bytes()))
-        {
+        if let Some(p) = priority::from_headers(req.headers()) {
             s.priority = p;
         }
         if end_stream {

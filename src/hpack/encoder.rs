@@ -19,8 +19,15 @@
 //! Indexing policy (literal *with* incremental indexing unless one applies):
 //! - the entry would take more than half of the table (`32 + name + value >
 //!   max / 2`): it would evict most of the table for a single field;
-//! - values that churn: `:path` with a query string (`?`), `content-length`,
-//!   `content-range`, `etag`, `age`, `if-none-match`, `if-modified-since`.
+//! - values that may churn — `:path` with a query string (`?`),
+//!   `content-length`, `content-range`, `etag`, `age`, `if-none-match`,
+//!   `if-modified-since` — are indexed only once they repeat: the first
+//!   occurrence of such a (name, value) pair is a literal without indexing
+//!   and its hash is remembered in a small direct-mapped filter
+//!   ([`SEEN_SLOTS`] slots, no allocation); a later occurrence that finds its
+//!   hash there is indexed. So a static file's `etag` and `content-length`
+//!   cost a few bytes after the second response, while one-off values never
+//!   evict useful entries.
 //!
 //! Never-indexed literals: fields with `never_index: true`, `authorization`,
 //! `proxy-authorization`, and `cookie` / `set-cookie` values shorter than 20
@@ -40,6 +47,9 @@ pub const MAX_ENCODER_TABLE_SIZE: usize = 16 * 1024;
 /// Cookie values shorter than this are encoded never-indexed (§7.1.3).
 const SHORT_COOKIE: usize = 20;
 
+/// Slots of the filter of churn-prone (name, value) pairs seen once.
+const SEEN_SLOTS: usize = 64;
+
 /// Encodes field blocks, keeping the dynamic table across blocks of one connection.
 #[derive(Debug)]
 pub struct Encoder {
@@ -51,6 +61,8 @@ pub struct Encoder {
     by_name: Index,
     /// Smallest and last size set since the last block (§4.2).
     pending: Option<(usize, usize)>,
+    /// Pair hashes of churn-prone fields seen once (direct-mapped; 0 = empty).
+    seen: [u64; SEEN_SLOTS],
 }
 
 impl Default for Encoder {
@@ -70,6 +82,7 @@ impl Encoder {
             by_pair: Index::new(max_table_size),
             by_name: Index::new(max_table_size),
             pending: None,
+            seen: [0; SEEN_SLOTS],
         }
     }
 
@@ -136,8 +149,14 @@ impl Encoder {
                 _ => false,
             };
         let use_table = !self.table.is_empty();
-        let index = !sensitive && self.should_index(sidx, name, value);
-        if !use_table && !index {
+        let index = if sensitive {
+            Some(false)
+        } else {
+            self.should_index(sidx, name, value)
+        };
+        let churn = index.is_none();
+        let mut index = index.unwrap_or(false);
+        if !use_table && !index && !churn {
             // Nothing to look up, nothing to add: skip hashing.
             let first = if sensitive { 0x10 } else { 0x00 };
             write_literal(out, first, 4, sidx, name, value);
@@ -173,6 +192,16 @@ impl Encoder {
                 }
             }
         }
+        if churn {
+            // Churn-prone: index only a pair seen before.
+            let slot = &mut self.seen[(pair_hash as usize) % SEEN_SLOTS];
+            let h = pair_hash | 1;
+            if *slot == h {
+                index = true;
+            } else {
+                *slot = h;
+            }
+        }
         let name_idx = if sidx != 0 {
             sidx
         } else {
@@ -199,20 +228,23 @@ impl Encoder {
         0
     }
 
+    /// Indexing policy for a non-sensitive field: `Some(true)` index,
+    /// `None` index only if the pair was seen before (churn-prone value),
+    /// `Some(false)` never (too big for the table).
     #[inline]
-    fn should_index(&self, sidx: usize, name: &[u8], value: &[u8]) -> bool {
+    fn should_index(&self, sidx: usize, name: &[u8], value: &[u8]) -> Option<bool> {
         if ENTRY_OVERHEAD + name.len() + value.len() > self.table.max_size() / 2 {
-            return false;
+            return Some(false);
         }
         match sidx {
-            idx::PATH => !value.contains(&b'?'),
+            idx::PATH if value.contains(&b'?') => None,
             idx::CONTENT_LENGTH
             | idx::CONTENT_RANGE
             | idx::ETAG
             | idx::AGE
             | idx::IF_NONE_MATCH
-            | idx::IF_MODIFIED_SINCE => false,
-            _ => true,
+            | idx::IF_MODIFIED_SINCE => None,
+            _ => Some(true),
         }
     }
 
@@ -447,6 +479,32 @@ fn word4(s: &[u8], i: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Churn-prone fields are indexed on their second occurrence, and then
+    /// encoded as one index byte; a one-off value never enters the table.
+    #[test]
+    fn churn_prone_fields_indexed_when_repeated() {
+        let mut enc = Encoder::default();
+        let mut dec = crate::hpack::Decoder::default();
+        let field = |v: &'static [u8]| HeaderField {
+            name: b"etag",
+            value: v,
+            never_index: false,
+        };
+        let mut sizes = Vec::new();
+        for v in [&b"\"abc-1\""[..], b"\"abc-1\"", b"\"abc-1\"", b"\"other\""] {
+            let mut out = Vec::new();
+            enc.encode([field(v)], &mut out);
+            let mut got = Vec::new();
+            dec.decode(&out, |f| got.push(f.value.to_vec())).unwrap();
+            assert_eq!(got, [v.to_vec()]);
+            sizes.push((out.len(), enc.table_len()));
+        }
+        assert_eq!(sizes[0].1, 0, "first occurrence not indexed");
+        assert_eq!(sizes[1].1, 1, "second occurrence indexed");
+        assert_eq!(sizes[2], (1, 1), "third is one index byte");
+        assert_eq!(sizes[3].1, 1, "a new value is not indexed");
+    }
 
     /// Steady state: with table churn, the encoder's buffers stop growing.
     #[test]
