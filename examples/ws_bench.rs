@@ -1,39 +1,48 @@
 //! WebSocket echo benchmark helper (bench-only; used by `scripts/bench-ws.sh`).
 //!
-//! - `ws_bench peer ADDR`: a reference echo server built on the `tungstenite`
-//!   crate (blocking, one thread per connection); prints `listening on ADDR`.
+//! - `ws_bench peer ADDR`: a reference echo server built on `tokio-tungstenite`
+//!   (single-threaded tokio runtime); prints `listening on ADDR`.
 //! - `ws_bench rtt URL COUNT SIZE [--h2]`: one h2o [`WsClient`] doing COUNT
 //!   sequential echo round trips of SIZE-byte binary messages; prints
 //!   `round trips/s`. The same client measures every server, so the numbers
 //!   compare the servers.
 
-use std::net::TcpListener;
 use std::time::Instant;
 
 use h2o::net::ws_client::WsClient;
 use h2o::ws::{CloseCode, Event, Message};
 
 fn peer(addr: &str) {
-    let l = TcpListener::bind(addr).expect("bind");
-    println!("listening on {}", l.local_addr().unwrap());
-    for s in l.incoming().flatten() {
-        std::thread::spawn(move || {
-            let _ = s.set_nodelay(true);
-            let Ok(mut ws) = tungstenite::accept(s) else {
-                return;
+    use futures_util::{SinkExt, StreamExt};
+    // One thread, like `h2o serve` with its default single worker.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        println!("listening on {}", l.local_addr().unwrap());
+        loop {
+            let Ok((s, _)) = l.accept().await else {
+                continue;
             };
-            while let Ok(m) = ws.read() {
-                if m.is_text() || m.is_binary() {
-                    if ws.send(m).is_err() {
+            tokio::spawn(async move {
+                let _ = s.set_nodelay(true);
+                let Ok(mut ws) = tokio_tungstenite::accept_async(s).await else {
+                    return;
+                };
+                while let Some(Ok(m)) = ws.next().await {
+                    if m.is_text() || m.is_binary() {
+                        if ws.send(m).await.is_err() {
+                            return;
+                        }
+                    } else if m.is_close() {
                         return;
                     }
-                } else if m.is_close() {
-                    let _ = ws.flush();
-                    return;
                 }
-            }
-        });
-    }
+            });
+        }
+    });
 }
 
 fn rtt(url: &str, count: usize, size: usize, h2: bool) {

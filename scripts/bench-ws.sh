@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # WebSocket echo round trips per second over loopback: `h2o serve --ws-echo`
 # (HTTP/1.1 Upgrade and RFC 8441 over h2c) vs a reference echo server built on
-# the `tungstenite` crate (examples/ws_bench.rs), measured with the same h2o
+# `tokio-tungstenite` (examples/ws_bench.rs, one-thread runtime), measured with the same h2o
 # client. Usage: scripts/bench-ws.sh [COUNT]  (default 20000 round trips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
