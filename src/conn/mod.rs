@@ -515,18 +515,7 @@ impl Connection {
     /// themselves (no copy). DATA stops once `limit` bytes were produced by this
     /// call. Returns the number of bytes pushed.
     pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
-        self.io_started = true;
-        self.first_write();
-        let mut buf = core::mem::take(&mut self.chunk_buf);
-        let mut sink = send::ChunkSink {
-            buf: &mut buf,
-            chunks,
-            len: 0,
-        };
-        self.write_all(&mut sink, limit);
-        let n = sink.finish();
-        self.chunk_buf = buf;
-        n
+        self.write_vectored(chunks, limit)
     }
 
     /// Like [`Connection::write_chunks`], but also carries DATA payloads
@@ -537,9 +526,15 @@ impl Connection {
     /// writer that emits external data: `write_to`/`write_chunks` stop at a
     /// stream whose next payload is external.
     pub fn write_chunks_ext(&mut self, chunks: &mut Vec<Chunk>, limit: usize) -> usize {
+        self.write_vectored(chunks, limit)
+    }
+
+    /// The vectored writers' shared body.
+    fn write_vectored<C: send::OutChunk>(&mut self, chunks: &mut Vec<C>, limit: usize) -> usize {
         self.io_started = true;
+        self.first_write();
         let mut buf = core::mem::take(&mut self.chunk_buf);
-        let mut sink = send::ExtSink {
+        let mut sink = send::ChunkSink {
             buf: &mut buf,
             chunks,
             len: 0,

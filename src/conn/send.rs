@@ -63,24 +63,64 @@ impl Chunk {
     }
 }
 
-/// Produces [`Chunk`]s, external payloads included.
-pub(super) struct ExtSink<'a> {
+impl From<Bytes> for Chunk {
+    fn from(b: Bytes) -> Self {
+        Chunk::Bytes(b)
+    }
+}
+
+/// An element of vectored output: `Bytes` (for [`Connection::write_chunks`]) or
+/// [`Chunk`] (for [`Connection::write_chunks_ext`], which can also carry
+/// external payloads).
+pub(super) trait OutChunk: From<Bytes> {
+    /// Whether this type can carry external payloads.
+    const EXTERNAL: bool;
+    /// The external-payload element (only called when `EXTERNAL`).
+    fn external(stream_id: StreamId, offset_in_body: u64, len: u32) -> Option<Self>;
+}
+
+impl OutChunk for Bytes {
+    const EXTERNAL: bool = false;
+    fn external(_: StreamId, _: u64, _: u32) -> Option<Self> {
+        None
+    }
+}
+
+impl OutChunk for Chunk {
+    const EXTERNAL: bool = true;
+    fn external(stream_id: StreamId, offset_in_body: u64, len: u32) -> Option<Self> {
+        Some(Chunk::External {
+            stream_id,
+            offset_in_body,
+            len,
+        })
+    }
+}
+
+/// Produces chunks for a vectored write: frame headers and control frames are
+/// staged in `buf` and split off as `Bytes`; DATA payloads are the queued
+/// `Bytes` themselves (no copy).
+pub(super) struct ChunkSink<'a, C> {
     pub buf: &'a mut BytesMut,
-    pub chunks: &'a mut Vec<Chunk>,
+    pub chunks: &'a mut Vec<C>,
     pub len: usize,
 }
 
-impl ExtSink<'_> {
+impl<C: OutChunk> ChunkSink<'_, C> {
+    fn flush_staged(&mut self) {
+        if !self.buf.is_empty() {
+            self.chunks.push(C::from(self.buf.split().freeze()));
+        }
+    }
+
     /// Flushes staged bytes; returns the total length produced.
     pub(super) fn finish(&mut self) -> usize {
-        if !self.buf.is_empty() {
-            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
-        }
+        self.flush_staged();
         self.len
     }
 }
 
-impl Sink for ExtSink<'_> {
+impl<C: OutChunk> Sink for ChunkSink<'_, C> {
     #[inline]
     fn len(&self) -> usize {
         self.len
@@ -95,26 +135,20 @@ impl Sink for ExtSink<'_> {
     }
     #[inline]
     fn put_payload(&mut self, b: Bytes) {
-        if !self.buf.is_empty() {
-            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
-        }
+        self.flush_staged();
         self.len += b.len();
-        self.chunks.push(Chunk::Bytes(b));
+        self.chunks.push(C::from(b));
     }
     fn external_ok(&self) -> bool {
-        true
+        C::EXTERNAL
     }
     #[inline]
     fn put_external(&mut self, stream_id: StreamId, offset_in_body: u64, len: u32) {
-        if !self.buf.is_empty() {
-            self.chunks.push(Chunk::Bytes(self.buf.split().freeze()));
+        if let Some(chunk) = C::external(stream_id, offset_in_body, len) {
+            self.flush_staged();
+            self.len += len as usize;
+            self.chunks.push(chunk);
         }
-        self.len += len as usize;
-        self.chunks.push(Chunk::External {
-            stream_id,
-            offset_in_body,
-            len,
-        });
     }
 }
 
@@ -133,46 +167,6 @@ impl Sink for VecSink<'_> {
     #[inline]
     fn put_payload(&mut self, b: Bytes) {
         self.0.extend_from_slice(&b);
-    }
-}
-
-/// Produces `Bytes` chunks for a vectored write.
-pub(super) struct ChunkSink<'a> {
-    pub buf: &'a mut BytesMut,
-    pub chunks: &'a mut Vec<Bytes>,
-    pub len: usize,
-}
-
-impl ChunkSink<'_> {
-    /// Flushes staged bytes; returns the total length produced.
-    pub(super) fn finish(&mut self) -> usize {
-        if !self.buf.is_empty() {
-            self.chunks.push(self.buf.split().freeze());
-        }
-        self.len
-    }
-}
-
-impl Sink for ChunkSink<'_> {
-    #[inline]
-    fn len(&self) -> usize {
-        self.len
-    }
-    #[inline]
-    fn put(&mut self, b: &[u8]) {
-        if self.buf.capacity() - self.buf.len() < b.len() {
-            self.buf.reserve(b.len().max(4096));
-        }
-        self.buf.extend_from_slice(b);
-        self.len += b.len();
-    }
-    #[inline]
-    fn put_payload(&mut self, b: Bytes) {
-        if !self.buf.is_empty() {
-            self.chunks.push(self.buf.split().freeze());
-        }
-        self.len += b.len();
-        self.chunks.push(b);
     }
 }
 
