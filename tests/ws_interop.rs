@@ -8,10 +8,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use h2o::net::ws_client::{H2Session, WsClient};
@@ -105,40 +105,8 @@ fn node_ws_client_against_h2o_serve() {
 
 /// A peer echo server; killed on drop (its stdin is a pipe we hold).
 fn spawn_peer_server(mut cmd: Command, name: &str) -> ServerGuard {
-    let mut child: Child = cmd
-        .current_dir(ws_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn peer server");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = r.read_line(&mut line);
-        let _ = tx.send(line);
-        let mut sink = String::new();
-        while r.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-            sink.clear();
-        }
-    });
-    let mut g = ServerGuard {
-        child,
-        addr: "0.0.0.0:0".parse().unwrap(),
-        name: name.into(),
-    };
-    let line = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("{name} did not start"));
-    g.addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{name}: unexpected line {line:?}"))
-        .parse()
-        .unwrap();
-    g
+    cmd.current_dir(ws_dir()).stdin(Stdio::piped());
+    support::spawn_listening(&mut cmd, name, Duration::from_secs(20))
 }
 
 /// Runs `h2o ws ARGS` with `input` on stdin; returns its output.

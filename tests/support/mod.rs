@@ -88,15 +88,23 @@ pub fn spawn_h2o_serve(root: &Path) -> ServerGuard {
 
 /// Like [`spawn_h2o_serve`] with extra `h2o serve` arguments.
 pub fn spawn_h2o_serve_with(root: &Path, extra: &[&str]) -> ServerGuard {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_h2o"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--root"])
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_h2o"));
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--root"])
         .arg(root)
         .args(extra)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    spawn_listening(&mut cmd, "h2o serve", Duration::from_secs(10))
+}
+
+/// Spawns `cmd` (stdout piped to us, stderr inherited; the caller sets stdin)
+/// and waits up to `limit` for its first line, `listening on ADDR`. Later
+/// output is drained so the process never blocks on a full pipe.
+pub fn spawn_listening(cmd: &mut Command, name: &str, limit: Duration) -> ServerGuard {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("spawn h2o serve");
+        .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -104,7 +112,6 @@ pub fn spawn_h2o_serve_with(root: &Path, extra: &[&str]) -> ServerGuard {
         let mut line = String::new();
         let _ = r.read_line(&mut line);
         let _ = tx.send(line);
-        // Keep draining so the server never blocks on a full pipe.
         let mut sink = String::new();
         while r.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
             sink.clear();
@@ -113,15 +120,15 @@ pub fn spawn_h2o_serve_with(root: &Path, extra: &[&str]) -> ServerGuard {
     let mut guard = ServerGuard {
         child,
         addr: "0.0.0.0:0".parse().unwrap(),
-        name: "h2o serve".into(),
+        name: name.into(),
     };
     let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("h2o serve did not print `listening on ADDR` within 10 s");
+        .recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{name} did not print `listening on ADDR` within {limit:?}"));
     let addr = line
         .trim()
         .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from h2o serve: {line:?}"));
+        .unwrap_or_else(|| panic!("unexpected first line from {name}: {line:?}"));
     guard.addr = addr.parse().expect("listening address");
     guard
 }
