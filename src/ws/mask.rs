@@ -171,10 +171,10 @@ mod x86 {
             return;
         }
         let splat32 = |m: [u8; 4]| {
-            // SAFETY: no memory access; AVX2 is enabled on the enclosing fn. The
-            // block is needed before Rust 1.87 (MSRV 1.85), where intrinsics
+            // The block is needed before Rust 1.87 (MSRV 1.85), where intrinsics
             // are `unsafe fn`s; later compilers consider it unused.
             #[allow(unused_unsafe)]
+            // SAFETY: no memory access; AVX2 is enabled on the enclosing fn.
             unsafe {
                 _mm256_set1_epi32(i32::from_ne_bytes(m))
             }

@@ -170,22 +170,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const TABLE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/hpack/huffman/table.rs");
-
-    #[test]
-    fn generated_table_is_up_to_date() {
-        let generated = gen::generate();
-        if std::env::var_os("H2O_REGEN").is_some_and(|v| v == "1") {
-            std::fs::write(TABLE_PATH, &generated).expect("write table.rs");
-            return;
-        }
-        assert!(
-            generated == include_str!("table.rs"),
-            "src/hpack/huffman/table.rs is stale; regenerate it with \
-             `H2O_REGEN=1 cargo test --lib hpack::huffman::tests::generated_table_is_up_to_date`"
-        );
-    }
-
     fn hex(s: &str) -> Vec<u8> {
         (0..s.len())
             .step_by(2)
