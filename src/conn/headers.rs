@@ -34,12 +34,10 @@ pub struct Protocol(pub String);
 /// REFUSED_STREAM is deliberately not used: it tells the peer the request is safe
 /// to retry unchanged (§8.7), and a retry of the same oversized block would fail
 /// the same way.
-#[allow(dead_code)]
 pub(crate) const HEADER_LIST_TOO_LARGE: &str =
     "header list larger than SETTINGS_MAX_HEADER_LIST_SIZE";
 
 /// Which kind of field block is being decoded.
-#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BlockKind {
     /// First HEADERS of a stream on a server (or PUSH_PROMISE).
@@ -51,7 +49,6 @@ pub(crate) enum BlockKind {
 }
 
 /// A decoded, validated head.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) struct Head {
     /// The head itself.
@@ -62,7 +59,6 @@ pub(crate) struct Head {
 }
 
 /// The `http` value of a decoded head.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) enum HeadKind {
     /// A request (server side).
@@ -79,7 +75,6 @@ pub(crate) enum HeadKind {
 /// keep its dynamic table in sync, so the first violation is recorded and reported
 /// by [`finish`](Self::finish). After a violation, or once the header list size
 /// limit is exceeded, fields are only counted, not stored.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub(crate) struct HeadBuilder {
     kind: BlockKind,
@@ -111,7 +106,6 @@ pub(crate) struct HeadBuilder {
 /// Size of a value store chunk (bigger values get a buffer of their own size).
 const STORE_CHUNK: usize = 4096;
 
-#[allow(dead_code)]
 impl HeadBuilder {
     /// A builder for one block of `kind` on `stream_id`. `max_header_list_size` is
     /// our advertised SETTINGS_MAX_HEADER_LIST_SIZE; `connect_protocol_enabled`
@@ -654,7 +648,6 @@ fn response_fields(
 }
 
 /// Encodes a request head into `out` (one complete field block).
-#[allow(dead_code)]
 pub(crate) fn encode_request(
     req: &Request<()>,
     enc: &mut Encoder,
@@ -665,7 +658,6 @@ pub(crate) fn encode_request(
 }
 
 /// Encodes a response head into `out` (one complete field block).
-#[allow(dead_code)]
 pub(crate) fn encode_response(
     resp: &Response<()>,
     enc: &mut Encoder,
@@ -676,7 +668,6 @@ pub(crate) fn encode_response(
 }
 
 /// Encodes trailers into `out` (one complete field block).
-#[allow(dead_code)]
 pub(crate) fn encode_trailers(
     t: &HeaderMap,
     enc: &mut Encoder,
