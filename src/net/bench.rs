@@ -425,22 +425,12 @@ fn worker(
             if bc.dead {
                 continue;
             }
-            if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                if let Err(e) = read(bc, &mut rbuf, &mut c) {
-                    drain(
-                        now,
-                        bc,
-                        m,
-                        &head,
-                        &shared,
-                        &mut c,
-                        &mut hist,
-                        &mut pending_done,
-                    );
-                    kill(bc, e, &mut c, &mut errs);
-                    continue;
-                }
-            }
+            let read_err = if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                read(bc, &mut rbuf, &mut c).err()
+            } else {
+                None
+            };
+            // Responses that arrived before a read error still count.
             drain(
                 now,
                 bc,
@@ -451,6 +441,10 @@ fn worker(
                 &mut hist,
                 &mut pending_done,
             );
+            if let Some(e) = read_err {
+                kill(bc, e, &mut c, &mut errs);
+                continue;
+            }
             if let Err(e) = flush(bc) {
                 kill(bc, e, &mut c, &mut errs);
             }
