@@ -340,8 +340,7 @@ fn file_changes_show_despite_the_cache() {
 /// socket fills up, and the idle timeout still ends the connection.
 #[test]
 fn stuck_reader_is_dropped_after_idle_timeout() {
-    use h2o::frame::{encode::write_header_block, Frame, Settings};
-    use h2o::hpack::{Encoder, HeaderField};
+    use h2o::frame::{Frame, Settings};
     let root = TempDir::new("srvstuck");
     let size = 48usize << 20;
     std::fs::write(root.path().join("huge.bin"), vec![7u8; size]).unwrap();
@@ -361,23 +360,7 @@ fn stuck_reader_is_dropped_after_idle_timeout() {
         increment: 0x7fff_ffff - 65_535,
     }
     .encode(&mut buf);
-    let mut block = Vec::new();
-    Encoder::default().encode(
-        [
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", "x"),
-            (":path", "/huge.bin"),
-        ]
-        .iter()
-        .map(|(n, v)| HeaderField {
-            name: n.as_bytes(),
-            value: v.as_bytes(),
-            never_index: false,
-        }),
-        &mut block,
-    );
-    write_header_block(&mut buf, 1, &block, true, None, 16_384);
+    support::write_get(&mut buf, 1, "/huge.bin");
     s.write_all(&buf).unwrap();
     // Read nothing for a while: the server's socket buffer fills up.
     std::thread::sleep(Duration::from_secs(4));

@@ -708,23 +708,7 @@ fn misbehaving_clients_do_not_hurt_the_server() {
         settings: Settings::default(),
     }
     .encode(&mut buf);
-    let mut block = Vec::new();
-    Encoder::default().encode(
-        [
-            (":method", "GET"),
-            (":scheme", "http"),
-            (":authority", "x"),
-            (":path", "/big.bin"),
-        ]
-        .iter()
-        .map(|(n, v)| HeaderField {
-            name: n.as_bytes(),
-            value: v.as_bytes(),
-            never_index: false,
-        }),
-        &mut block,
-    );
-    write_header_block(&mut buf, 1, &block, true, None, 16_384);
+    support::write_get(&mut buf, 1, "/big.bin");
     s.write_all(&buf).unwrap();
     let mut some = [0u8; 1024];
     let _ = s.read(&mut some);

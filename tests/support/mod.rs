@@ -176,3 +176,25 @@ pub fn require_bin(name: &str, package: &str) -> PathBuf {
     }
     panic!("`{name}` not found: install the Debian package `{package}` (scripts/test.sh does)");
 }
+
+/// Appends a HEADERS frame (END_STREAM) carrying `GET http://x{path}` on
+/// `stream_id`, encoded with a fresh HPACK context (for raw-socket tests).
+pub fn write_get(buf: &mut Vec<u8>, stream_id: u32, path: &str) {
+    let mut block = Vec::new();
+    h2o::hpack::Encoder::default().encode(
+        [
+            (":method", "GET"),
+            (":scheme", "http"),
+            (":authority", "x"),
+            (":path", path),
+        ]
+        .iter()
+        .map(|(n, v)| h2o::hpack::HeaderField {
+            name: n.as_bytes(),
+            value: v.as_bytes(),
+            never_index: false,
+        }),
+        &mut block,
+    );
+    h2o::frame::encode::write_header_block(buf, stream_id, &block, true, None, 16_384);
+}
