@@ -1,5 +1,5 @@
 //! HPACK throughput: h2o against `h2`, `httlib-hpack` and `fluke-hpack` over the
-//! hpack-test-case corpus (`../shared/vectors/hpack-test-case/raw-data`).
+//! hpack-test-case corpus (`tests/data/hpack-test-case/raw-data`, in the repo).
 //!
 //! * `decode/<impl>/hpack-block-bytes`: throughput in header-block bytes. Every
 //!   implementation decodes the SAME blocks: the header lists encoded once, in
@@ -51,8 +51,7 @@ const DROPPED: [&str; 6] = [
 ];
 
 fn load_corpus() -> Vec<Story> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/hpack-test-case/raw-data");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/hpack-test-case/raw-data");
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())

@@ -8,12 +8,12 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-/// `$CARGO_MANIFEST_DIR/../shared/vectors/hpack-test-case`, or `$H2O_HPACK_VECTORS`
+/// `tests/data/hpack-test-case` (in the repo), or `$H2O_HPACK_VECTORS`
 /// (same convention as tests/hpack_vectors.rs). Missing vectors fail the test.
 fn vectors() -> PathBuf {
     let dir = match std::env::var_os("H2O_HPACK_VECTORS") {
         Some(v) => PathBuf::from(v),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/hpack-test-case"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/hpack-test-case"),
     };
     assert!(
         dir.join("raw-data").is_dir(),

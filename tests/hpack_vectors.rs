@@ -3,7 +3,7 @@
 //! every `raw-data` story through our encoder and decoder, at the default
 //! table size, with a small table (eviction) and with no table at all.
 //!
-//! The corpus is `$CARGO_MANIFEST_DIR/../shared/vectors/hpack-test-case`, or
+//! The corpus is `tests/data/hpack-test-case` (in the repo), or
 //! `$H2O_HPACK_VECTORS`. A missing corpus is a failure, not a skip.
 
 use std::path::{Path, PathBuf};
@@ -23,7 +23,7 @@ type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 fn corpus() -> PathBuf {
     let dir = match std::env::var_os("H2O_HPACK_VECTORS") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors/hpack-test-case"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hpack-test-case"),
     };
     assert!(
         dir.is_dir(),

@@ -177,8 +177,10 @@ fn ranges_both_paths() {
 #[test]
 fn validators_conditionals_head_errors() {
     let root = docroot();
-    std::fs::create_dir_all(root.path().join("../srv-outside")).unwrap();
-    let outside = root.path().join("../srv-outside/secret");
+    // A sibling of the docroot (both temporary): traversal must not reach it.
+    let outside_dir = TempDir::new("srv-outside");
+    let sibling = outside_dir.path().file_name().unwrap().to_str().unwrap();
+    let outside = outside_dir.path().join("secret");
     std::fs::write(&outside, b"secret").unwrap();
     std::os::unix::fs::symlink(&outside, root.path().join("escape")).unwrap();
     let server = spawn_h2o_serve_with(root.path(), &[]);
@@ -249,14 +251,13 @@ fn validators_conditionals_head_errors() {
     assert_eq!(code(&[], "/missing"), "404");
     assert_eq!(code(&["-X", "POST"], "/a.txt"), "405");
     for p in [
-        "/../srv-outside/secret",
-        "/%2e%2e/srv-outside/secret",
-        "/..%2fsrv-outside%2fsecret",
+        format!("/../{sibling}/secret"),
+        format!("/%2e%2e/{sibling}/secret"),
+        format!("/..%2f{sibling}%2fsecret"),
     ] {
-        let c = code(&[], p);
+        let c = code(&[], &p);
         assert!(c == "400" || c == "404", "{p}: {c}");
     }
-    let _ = std::fs::remove_dir_all(root.path().join("../srv-outside"));
 }
 
 #[test]
