@@ -104,7 +104,8 @@ pub struct GetOptions {
     pub verbose: bool,
     /// Deadline for the whole fetch (connect, request, response).
     pub timeout: Duration,
-    /// Treat a status ≥ 400 as a failure (like `curl --fail`): no body is written.
+    /// Treat a status ≥ 400 as a failure (like `curl --fail`): no body is
+    /// written and the result is [`ClientError::Status`].
     pub fail: bool,
 }
 

@@ -233,8 +233,9 @@ pub enum WsError {
     Reset(ErrorCode),
     /// The server answered the RFC 8441 CONNECT with this non-2xx status.
     Rejected(u16),
-    /// The extended CONNECT could not be sent (the server did not enable
-    /// RFC 8441, or the connection is going away).
+    /// The extended CONNECT could not be sent: the server did not enable
+    /// RFC 8441 (SETTINGS_ENABLE_CONNECT_PROTOCOL), the path makes an invalid
+    /// URI, or the connection is going away.
     NoExtendedConnect(UserError),
     /// The HTTP/1.1 Upgrade response was not a valid `101`.
     Handshake {

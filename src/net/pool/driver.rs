@@ -131,7 +131,8 @@ impl Driver {
                 && self.queued.is_empty()
                 && self.goaway.is_none()
             {
-                // Idle close: say goodbye, flush, leave.
+                // Closed with nothing in flight (idle timeout, or the last
+                // Client clone was dropped): say goodbye, flush, leave.
                 self.conn.shutdown(ErrorCode::NO_ERROR);
                 let _ = self.flush();
                 return Ok(());
