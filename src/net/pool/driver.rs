@@ -225,10 +225,8 @@ impl Driver {
             }
             match self.sock.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => {
-                    return Err(ClientError::io(
-                        "write failed",
-                        io::ErrorKind::WriteZero.into(),
-                    ))
+                    let e = io::Error::new(io::ErrorKind::WriteZero, "connection closed");
+                    return Err(ClientError::io("write failed", e));
                 }
                 Ok(n) => self.wpos += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
