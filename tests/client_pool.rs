@@ -278,6 +278,60 @@ fn connect_timeout_to_unroutable_or_refused() {
 }
 
 #[test]
+fn errors_keep_their_sources() {
+    use h2o::net::ConnectError;
+    use std::error::Error as _;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Client::new(ClientConfig {
+        breaker: None,
+        ..cfg()
+    });
+    let e = c.get(&format!("http://127.0.0.1:{port}/")).unwrap_err();
+    // ClientError -> ConnectError -> io::Error, each inspectable.
+    let ce = e
+        .source()
+        .and_then(|s| s.downcast_ref::<ConnectError>())
+        .unwrap_or_else(|| panic!("no ConnectError source: {e:?}"));
+    match ce {
+        ConnectError::Tcp { addr, source } => {
+            assert_eq!(addr.port(), port);
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let io = ce
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+
+    // A peer that answers HTTP/1.1 is a handshake failure, not a connect error.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        // Drain until the client hangs up, so closing cannot reset the
+        // connection before the client read the reply.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let e = c.get(&format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(e, ClientError::Handshake { source: None, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("does not speak HTTP/2"), "{e}");
+    t.join().unwrap();
+}
+
+#[test]
 fn keepalive_pings_are_sent() {
     let f = fake(NORMAL, 100, Duration::ZERO);
     let c = Client::new(ClientConfig {

@@ -10,7 +10,7 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use super::error::ClientError;
+pub use super::error::ClientError;
 use super::{tcp, CLIENT_READ_BUF, WBUF_CAP, WRITE_CHUNK};
 use crate::conn::{Config, Connection, Event};
 use crate::error::ErrorCode;
