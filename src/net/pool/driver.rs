@@ -29,6 +29,7 @@ const SOCK: Token = Token(0);
 /// Token of the waker the pool uses to signal new commands.
 pub(super) const WAKE: Token = Token(1);
 
+/// A request whose stream is open: its response as it is assembled.
 struct InFlight {
     reply: Sender<Reply>,
     head: Option<http::Response<()>>,
@@ -51,14 +52,22 @@ pub(super) struct Driver {
     /// Requests waiting for a stream slot (the peer lowered its limit).
     queued: VecDeque<Cmd>,
     rbuf: Vec<u8>,
+    /// Output taken from the core; `wbuf[wpos..]` is not written yet.
     wbuf: Vec<u8>,
     wpos: usize,
+    /// Zero of the core's clock (`handle_timeout` gets `start.elapsed()`).
     start: Instant,
+    /// The server's first SETTINGS must arrive by then.
     setup_deadline: Instant,
+    /// Last time bytes arrived (a keepalive PING follows a silent interval).
     last_read: Instant,
+    /// When the unacknowledged keepalive PING was sent.
     ping_sent: Option<Instant>,
+    /// Since when nothing is in flight (idle close after `idle_timeout`).
     idle_since: Option<Instant>,
+    /// The server's GOAWAY: last stream, code, debug text.
     goaway: Option<(StreamId, ErrorCode, String)>,
+    /// Some byte arrived (before that, failures mean "not an h2c server").
     got_bytes: bool,
 }
 
