@@ -268,13 +268,67 @@ fn connect_timeout_to_unroutable_or_refused() {
         ..cfg()
     });
     match c.get(&format!("http://127.0.0.1:{port}/")).unwrap_err() {
-        ClientError::Connect(m) => assert!(m.contains("cannot connect"), "{m}"),
+        ClientError::Connect(m) => assert!(m.to_string().contains("cannot connect"), "{m}"),
         e => panic!("unexpected {e:?}"),
     }
     assert!(matches!(
         c.get("https://127.0.0.1/").unwrap_err(),
         ClientError::InvalidRequest(m) if m.contains("TLS")
     ));
+}
+
+#[test]
+fn errors_keep_their_sources() {
+    use h2o::net::ConnectError;
+    use std::error::Error as _;
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = Client::new(ClientConfig {
+        breaker: None,
+        ..cfg()
+    });
+    let e = c.get(&format!("http://127.0.0.1:{port}/")).unwrap_err();
+    // ClientError -> ConnectError -> io::Error, each inspectable.
+    let ce = e
+        .source()
+        .and_then(|s| s.downcast_ref::<ConnectError>())
+        .unwrap_or_else(|| panic!("no ConnectError source: {e:?}"));
+    match ce {
+        ConnectError::Tcp { addr, source } => {
+            assert_eq!(addr.port(), port);
+            assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let io = ce
+        .source()
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .expect("io::Error source");
+    assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+
+    // A peer that answers HTTP/1.1 is a handshake failure, not a connect error.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf);
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        // Drain until the client hangs up, so closing cannot reset the
+        // connection before the client read the reply.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    let e = c.get(&format!("http://{addr}/")).unwrap_err();
+    assert!(
+        matches!(e, ClientError::Handshake { source: None, .. }),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("does not speak HTTP/2"), "{e}");
+    t.join().unwrap();
 }
 
 #[test]
@@ -342,7 +396,7 @@ fn breaker_opens_probes_and_closes() {
     for _ in 0..2 {
         assert!(matches!(
             c.get(&f.url("/b")).unwrap_err(),
-            ClientError::Connect(_)
+            ClientError::Handshake { .. }
         ));
     }
     let tried = f.accepted.load(Ordering::SeqCst);
@@ -359,7 +413,7 @@ fn breaker_opens_probes_and_closes() {
     std::thread::sleep(Duration::from_millis(350));
     assert!(matches!(
         c.get(&f.url("/b")).unwrap_err(),
-        ClientError::Connect(_)
+        ClientError::Handshake { .. }
     ));
     let tried = f.accepted.load(Ordering::SeqCst);
     assert!(matches!(
@@ -391,7 +445,7 @@ fn breaker_can_be_disabled() {
     for _ in 0..6 {
         assert!(matches!(
             c.get(&f.url("/d")).unwrap_err(),
-            ClientError::Connect(_)
+            ClientError::Handshake { .. }
         ));
     }
     assert!(f.accepted.load(Ordering::SeqCst) >= 6);

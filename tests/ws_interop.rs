@@ -254,7 +254,8 @@ fn rfc8441_many_websockets_and_gets_on_one_connection() {
     );
     // A CONNECT on another path is refused; the connection lives on.
     let err = s.open_websocket("/elsewhere").unwrap_err();
-    assert!(err.0.contains("404"), "{err}");
+    assert!(err.to_string().contains("404"), "{err}");
+    assert_eq!(err, h2o::net::WsError::Rejected(404));
     let g3 = s.get("/index.html").unwrap();
     assert_eq!(s.response(g3).unwrap().0, 200);
     s.shutdown();

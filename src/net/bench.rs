@@ -9,14 +9,14 @@
 //! per loop turn. The request head is built once and cloned per request (the
 //! clone of a head without extra fields does not allocate).
 //!
-//! [`run_embedded`] starts `h2o::net::server::serve` on a loopback port over a
+//! [`start_embedded`] starts `h2o::net::server::serve` on a loopback port over a
 //! generated directory (`/small` 12 B, `/1k`, `/64k`, `/1m`) and loads it.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -30,6 +30,10 @@ use crate::error::ErrorCode;
 use crate::frame::StreamId;
 
 use super::client::Url;
+use super::{tcp, READ_BUF, WBUF_CAP, WRITE_CHUNK};
+
+/// Deadline of each connection's TCP connect.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Load parameters.
 #[derive(Debug, Clone)]
@@ -242,12 +246,8 @@ struct BConn {
 
 /// Runs the load and returns the report (errors: bad URL, nothing reachable).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
-    let url = Url::parse(&cfg.url).map_err(|e| e.0)?;
-    let addr: SocketAddr = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve host {:?}: {e}", url.host))?
-        .next()
-        .ok_or_else(|| format!("cannot resolve host {:?}", url.host))?;
+    let url = Url::parse(&cfg.url).map_err(|e| e.to_string())?;
+    let addrs = tcp::resolve(&url.host, url.port).map_err(|e| e.to_string())?;
     let head = http::Request::get(format!("http://{}{}", url.authority, url.path))
         .body(())
         .map_err(|e| format!("invalid request: {e}"))?;
@@ -266,10 +266,11 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         let n = (0..conns).filter(|i| i % threads == t).count();
         let shared = Arc::clone(&shared);
         let head = head.clone();
+        let addrs = addrs.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("h2o-bench-{t}"))
-                .spawn(move || worker(addr, n, streams, head, shared, deadline))
+                .spawn(move || worker(&addrs, n, streams, head, shared, deadline))
                 .map_err(|e| format!("cannot start thread: {e}"))?,
         );
     }
@@ -335,7 +336,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
 type WorkerResult = (Counts, Histogram<u64>, Vec<String>);
 
 fn worker(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     n: usize,
     m: usize,
     head: http::Request<()>,
@@ -352,14 +353,13 @@ fn worker(
     let h2 = Config::default();
     let mut conns: Vec<BConn> = Vec::with_capacity(n);
     for i in 0..n {
-        let sock = match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+        let sock = match tcp::connect_addrs(addrs, Instant::now() + CONNECT_TIMEOUT) {
             Ok(s) => s,
             Err(e) => {
-                errs.push(format!("cannot connect to {addr}: {e}"));
+                errs.push(e.to_string());
                 continue;
             }
         };
-        let _ = sock.set_nodelay(true);
         if let Err(e) = sock.set_nonblocking(true) {
             errs.push(format!("socket setup: {e}"));
             continue;
@@ -376,12 +376,12 @@ fn worker(
             sock,
             conn: Connection::client(h2.clone()),
             inflight: HashMap::with_capacity_and_hasher(m * 2, Default::default()),
-            wbuf: Vec::with_capacity(64 << 10),
+            wbuf: Vec::with_capacity(WBUF_CAP),
             wpos: 0,
             dead: false,
         });
     }
-    let mut rbuf = vec![0u8; 256 << 10];
+    let mut rbuf = vec![0u8; READ_BUF];
     let mut events = Events::with_capacity(1024);
     let mut pending_done = 0u64;
     // Fill every connection's M slots.
@@ -586,7 +586,7 @@ fn flush(bc: &mut BConn) -> Result<(), String> {
         if bc.wpos == bc.wbuf.len() {
             bc.wbuf.clear();
             bc.wpos = 0;
-            if bc.conn.write_to(&mut bc.wbuf, 256 << 10) == 0 {
+            if bc.conn.write_to(&mut bc.wbuf, WRITE_CHUNK) == 0 {
                 return Ok(());
             }
         }

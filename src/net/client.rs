@@ -3,32 +3,28 @@
 //!
 //! Drives one client [`Connection`] over a std `TcpStream`: queue the request,
 //! then loop write → read → `recv` → events until the response ends, failing
-//! with one clear [`ClientError`] on connect/DNS errors, non-HTTP/2 peers,
-//! resets, GOAWAY, early close or timeout.
+//! with one [`ClientError`] (the same type as the pooled client's) on
+//! connect/DNS errors, non-HTTP/2 peers, resets, GOAWAY, early close or timeout.
+//! Also home of [`Url`], the `http://` URL parser all native clients share.
 
-use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
+pub use super::error::ClientError;
+use super::{tcp, CLIENT_READ_BUF, WBUF_CAP, WRITE_CHUNK};
 use crate::conn::{Config, Connection, Event};
 use crate::error::ErrorCode;
 
-/// A failed fetch, with a one-line human-readable reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientError(pub String);
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ClientError {}
-
 fn err<T>(msg: impl Into<String>) -> Result<T, ClientError> {
-    Err(ClientError(msg.into()))
+    Err(ClientError::InvalidRequest(msg.into()))
 }
+
+/// [`ClientError::Handshake`] reason: the peer answered in HTTP/1.x.
+pub(crate) const NOT_H2C_HTTP1: &str =
+    "server does not speak HTTP/2 with prior knowledge (got an HTTP/1.x reply)";
+/// [`ClientError::Handshake`] reason: the peer closed before any HTTP/2 byte.
+pub(crate) const NOT_H2C_CLOSED: &str =
+    "connection closed by the server without an HTTP/2 response (not an h2c server?)";
 
 /// A parsed `http://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +65,9 @@ impl Url {
             return err(format!("invalid URL {s:?}: bad host"));
         }
         let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-            let end = v6
-                .find(']')
-                .ok_or_else(|| ClientError(format!("invalid URL {s:?}: bad IPv6 host")))?;
+            let end = v6.find(']').ok_or_else(|| {
+                ClientError::InvalidRequest(format!("invalid URL {s:?}: bad IPv6 host"))
+            })?;
             let port = match &v6[end + 1..] {
                 "" => None,
                 p => Some(p.strip_prefix(':').unwrap_or("x")),
@@ -87,7 +83,7 @@ impl Url {
             None => 80,
             Some(p) => p
                 .parse::<u16>()
-                .map_err(|_| ClientError(format!("invalid URL {s:?}: bad port")))?,
+                .map_err(|_| ClientError::InvalidRequest(format!("invalid URL {s:?}: bad port")))?,
         };
         if host.is_empty() {
             return err(format!("invalid URL {s:?}: empty host"));
@@ -108,7 +104,8 @@ pub struct GetOptions {
     pub verbose: bool,
     /// Deadline for the whole fetch (connect, request, response).
     pub timeout: Duration,
-    /// Treat a status ≥ 400 as a failure (like `curl --fail`): no body is written.
+    /// Treat a status ≥ 400 as a failure (like `curl --fail`): no body is
+    /// written and the result is [`ClientError::Status`].
     pub fail: bool,
 }
 
@@ -131,31 +128,6 @@ pub struct Fetched {
     pub body_len: u64,
 }
 
-fn connect(url: &Url, deadline: Instant) -> Result<TcpStream, ClientError> {
-    let addrs: Vec<SocketAddr> = match (url.host.as_str(), url.port).to_socket_addrs() {
-        Ok(a) => a.collect(),
-        Err(e) => return err(format!("cannot resolve host {:?}: {e}", url.host)),
-    };
-    if addrs.is_empty() {
-        return err(format!("cannot resolve host {:?}: no addresses", url.host));
-    }
-    let mut last = None;
-    for addr in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    match last {
-        Some((addr, e)) => err(format!("cannot connect to {addr}: {e}")),
-        None => err("timed out while connecting"),
-    }
-}
-
 /// Fetches `url` with GET, writing the body to `out` and (when verbose) the
 /// heads to `log`. Any failure is one [`ClientError`].
 pub fn get(
@@ -167,8 +139,7 @@ pub fn get(
     let url = Url::parse(url)?;
     let start = Instant::now();
     let deadline = start + opts.timeout;
-    let mut sock = connect(&url, deadline)?;
-    let _ = sock.set_nodelay(true);
+    let mut sock = tcp::connect(&url.host, url.port, deadline)?;
 
     let mut conn = Connection::client(Config::default());
     let uri = format!("http://{}{}", url.authority, url.path);
@@ -176,7 +147,7 @@ pub fn get(
         .header("user-agent", concat!("h2o/", env!("CARGO_PKG_VERSION")))
         .header("accept", "*/*")
         .body(())
-        .map_err(|e| ClientError(format!("invalid request: {e}")))?;
+        .map_err(|e| ClientError::InvalidRequest(format!("invalid request: {e}")))?;
     if opts.verbose {
         let _ = writeln!(log, "> :method: GET");
         let _ = writeln!(log, "> :scheme: http");
@@ -188,21 +159,20 @@ pub fn get(
     }
     let sid = conn
         .send_request(request, true)
-        .map_err(|e| ClientError(format!("cannot send request: {e}")))?;
+        .map_err(|e| ClientError::InvalidRequest(format!("cannot send request: {e}")))?;
 
     let mut status: Option<u16> = None;
     let mut body_len = 0u64;
     let mut done = false;
-    let mut rbuf = vec![0u8; 64 << 10];
+    let mut rbuf = vec![0u8; CLIENT_READ_BUF];
     let mut wbuf = Vec::with_capacity(16 << 10);
     let mut first_bytes = true;
-    let io_err = |what: &str, e: io::Error| ClientError(format!("{what}: {e}"));
     while !done {
         wbuf.clear();
-        conn.write_to(&mut wbuf, 256 << 10);
+        conn.write_to(&mut wbuf, WRITE_CHUNK);
         if !wbuf.is_empty() {
             sock.write_all(&wbuf)
-                .map_err(|e| io_err("write failed", e))?;
+                .map_err(|e| ClientError::io("write failed", e))?;
         }
         while let Some(ev) = conn.poll_event() {
             match ev {
@@ -223,7 +193,7 @@ pub fn get(
                         continue;
                     }
                     if opts.fail && code >= 400 {
-                        return err(format!("server returned HTTP status {code}"));
+                        return Err(ClientError::Status(code));
                     }
                     status = Some(code);
                     done |= end_stream;
@@ -234,7 +204,7 @@ pub fn get(
                     end_stream,
                 } if stream_id == sid => {
                     out.write_all(&data)
-                        .map_err(|e| io_err("cannot write output", e))?;
+                        .map_err(|e| ClientError::io("cannot write output", e))?;
                     body_len += data.len() as u64;
                     done |= end_stream;
                 }
@@ -255,8 +225,11 @@ pub fn get(
                     code,
                     remote,
                 } if stream_id == sid => {
-                    let by = if remote { "by the server" } else { "locally" };
-                    return err(format!("stream reset {by}: {code}"));
+                    return Err(if remote {
+                        ClientError::Reset(code)
+                    } else {
+                        ClientError::ResetLocally(code)
+                    });
                 }
                 Event::Closed { stream_id } if stream_id == sid => done = true,
                 Event::GoAway {
@@ -264,14 +237,11 @@ pub fn get(
                     code,
                     debug,
                 } if last_stream_id < sid || code != ErrorCode::NO_ERROR => {
-                    let debug = if debug.is_empty() {
-                        String::new()
-                    } else {
-                        format!(": {}", String::from_utf8_lossy(&debug))
-                    };
-                    return err(format!(
-                        "server sent GOAWAY {code} (last stream {last_stream_id}){debug}"
-                    ));
+                    return Err(ClientError::GoAway {
+                        code,
+                        last_stream_id,
+                        debug: String::from_utf8_lossy(&debug).into_owned(),
+                    });
                 }
                 _ => {}
             }
@@ -285,11 +255,13 @@ pub fn get(
             continue;
         }
         if conn.is_closed() {
-            return err("connection closed before the response completed");
+            return Err(ClientError::Closed(
+                "connection closed before the response completed",
+            ));
         }
         let now = Instant::now();
         if now >= deadline {
-            return err(format!("timed out after {} s", opts.timeout.as_secs_f64()));
+            return Err(ClientError::Timeout("request"));
         }
         let mut wait = deadline - now;
         if let Some(t) = conn.poll_timeout() {
@@ -299,21 +271,27 @@ pub fn get(
         match sock.read(&mut rbuf) {
             Ok(0) => {
                 if first_bytes {
-                    return err("connection closed by the server without an HTTP/2 response (not an h2c server?)");
+                    return Err(ClientError::Handshake {
+                        reason: NOT_H2C_CLOSED,
+                        source: None,
+                    });
                 }
-                return err("connection closed by the server before the response completed");
+                return Err(ClientError::Closed(
+                    "connection closed by the server before the response completed",
+                ));
             }
             Ok(n) => {
                 let data = &rbuf[..n];
                 let not_h2 = first_bytes && data.starts_with(b"HTTP/");
                 first_bytes = false;
                 if not_h2 {
-                    return err(
-                        "server does not speak HTTP/2 with prior knowledge (got an HTTP/1.x reply)",
-                    );
+                    return Err(ClientError::Handshake {
+                        reason: NOT_H2C_HTTP1,
+                        source: None,
+                    });
                 }
                 if let Err(e) = conn.recv(data) {
-                    return err(format!("HTTP/2 protocol error: {e}"));
+                    return Err(ClientError::Protocol(e));
                 }
             }
             Err(e)
@@ -325,17 +303,17 @@ pub fn get(
                 conn.handle_timeout(start.elapsed());
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("read failed", e)),
+            Err(e) => return Err(ClientError::io("read failed", e)),
         }
     }
     // Polite close; errors here do not matter any more.
     conn.shutdown(ErrorCode::NO_ERROR);
     wbuf.clear();
-    conn.write_to(&mut wbuf, 64 << 10);
+    conn.write_to(&mut wbuf, WBUF_CAP);
     let _ = sock.write_all(&wbuf);
     match status {
         Some(status) => Ok(Fetched { status, body_len }),
-        None => err("stream ended without a response"),
+        None => Err(ClientError::NoResponse),
     }
 }
 
@@ -358,7 +336,7 @@ mod tests {
         assert_eq!(u.path, "/?q");
         assert!(Url::parse("https://h/")
             .unwrap_err()
-            .0
+            .to_string()
             .contains("TLS not supported yet"));
         assert!(Url::parse("ftp://h/").is_err());
         assert!(Url::parse("http://h:99999/").is_err());

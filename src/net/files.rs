@@ -159,6 +159,7 @@ pub fn not_modified_since(value: &[u8], mtime_secs: u64) -> bool {
 
 /// Outcome of resolving a request path against the document root.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Lookup {
     /// A regular file: open handle, its length and its content type.
     Found {

@@ -10,6 +10,7 @@
 //! queued bytes; errors close both sockets. Used by `h2o relay` (hidden CLI
 //! subcommand) and by `tests/longpath.rs` through [`Relay::start`].
 
+use super::CLIENT_READ_BUF;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -113,7 +114,7 @@ fn direction(mut from: TcpStream, mut to: TcpStream, config: RelayConfig) -> io:
     thread::Builder::new()
         .name("relay-read".into())
         .spawn(move || {
-            let mut buf = vec![0u8; 64 << 10];
+            let mut buf = vec![0u8; CLIENT_READ_BUF];
             loop {
                 match from.read(&mut buf) {
                     Ok(0) => break,
@@ -173,7 +174,7 @@ mod tests {
         let echo_addr = echo.local_addr().unwrap();
         thread::spawn(move || {
             let (mut s, _) = echo.accept().unwrap();
-            let mut buf = vec![0u8; 64 << 10];
+            let mut buf = vec![0u8; CLIENT_READ_BUF];
             loop {
                 match s.read(&mut buf) {
                     Ok(0) | Err(_) => return,

@@ -45,7 +45,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::server::{Flush, OutQueue, WriteSide};
+use super::out::{Flush, OutQueue, WriteSide};
 use crate::conn::{Connection, Protocol, PREFACE};
 use crate::frame::StreamId;
 use crate::ws::h2::WsStream;
@@ -78,6 +78,7 @@ impl WsConfig {
 
 /// What [`ConnWs::drive_pre_h2`] decided for this turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Pre {
     /// HTTP/2 connection: continue with the normal HTTP/2 turn. `failed`: the
     /// buffered bytes fed to [`Connection::recv`] were a protocol error.
@@ -156,7 +157,7 @@ impl ConnWs {
     /// One turn of a connection that is not (yet) known to be HTTP/2: reads
     /// (when `readable`: until `WouldBlock`, or until a short read unless
     /// `drain` — the edge-triggered rule of the server), sniffs, handles the
-    /// HTTP/1.1 head or raw WebSocket, writes through `out`/`w`. `failed`: the server wants the connection
+    /// HTTP/1.1 head or raw WebSocket, writes through `out`/`w`. `closing`: the server wants the connection
     /// gone (idle timeout): a WebSocket gets close 1001 first.
     #[allow(clippy::too_many_arguments)]
     pub fn drive_pre_h2<S: Read, W: WriteSide>(
@@ -166,12 +167,12 @@ impl ConnWs {
         rbuf: &mut [u8],
         readable: bool,
         drain: bool,
-        failed: bool,
+        closing: bool,
         out: &mut OutQueue,
         w: &mut W,
     ) -> io::Result<Pre> {
         let mut active = false;
-        if failed {
+        if closing {
             if let Mode::Ws(ws) = &mut self.mode {
                 let _ = ws.close(CloseCode::GOING_AWAY, "idle");
                 push_ws(ws, out);

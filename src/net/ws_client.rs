@@ -14,12 +14,15 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::client::Url;
+pub use super::error::WsError;
+use super::{tcp, READ_BUF, WBUF_CAP, WRITE_BATCH};
 use crate::conn::{Config as H2Config, Connection, Event as H2Event};
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
@@ -27,24 +30,11 @@ use crate::ws::h2::WsStream;
 use crate::ws::handshake;
 use crate::ws::{CloseCode, Config, Event, Role, WebSocket};
 
-/// A failed WebSocket operation, with a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WsError(pub String);
+/// Largest accepted HTTP/1.1 handshake response head.
+const MAX_RESPONSE_HEAD: usize = 64 << 10;
 
-impl fmt::Display for WsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for WsError {}
-
-fn err<T>(msg: impl Into<String>) -> Result<T, WsError> {
-    Err(WsError(msg.into()))
-}
-
-fn io_err(what: &str) -> impl Fn(io::Error) -> WsError + '_ {
-    move |e| WsError(format!("{what}: {e}"))
+fn io_err(what: &'static str) -> impl Fn(io::Error) -> WsError {
+    move |e| WsError::io(what, e)
 }
 
 /// `n` bytes from the operating system's random source.
@@ -52,7 +42,7 @@ pub fn os_random<const N: usize>() -> Result<[u8; N], WsError> {
     let mut b = [0u8; N];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut b))
-        .map_err(io_err("cannot read /dev/urandom"))?;
+        .map_err(|e| WsError::Random(Arc::new(e)))?;
     Ok(b)
 }
 
@@ -69,30 +59,13 @@ pub fn parse_url(url: &str) -> Result<Url, WsError> {
     let http = if let Some(r) = url.strip_prefix("ws://") {
         format!("http://{r}")
     } else if url.starts_with("wss://") {
-        return err("TLS not supported yet: use a ws:// URL");
+        return Err(WsError::InvalidRequest(
+            "TLS not supported yet: use a ws:// URL".into(),
+        ));
     } else {
         url.to_string()
     };
-    Url::parse(&http).map_err(|e| WsError(e.0))
-}
-
-fn connect_tcp(url: &Url, deadline: Instant) -> Result<TcpStream, WsError> {
-    let addrs: Vec<_> = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| WsError(format!("cannot resolve host {:?}: {e}", url.host)))?
-        .collect();
-    let mut last = None;
-    for a in addrs {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match TcpStream::connect_timeout(&a, left.max(Duration::from_millis(1))) {
-            Ok(s) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Err(e) => last = Some(format!("cannot connect to {a}: {e}")),
-        }
-    }
-    err(last.unwrap_or_else(|| format!("cannot resolve host {:?}", url.host)))
+    Url::parse(&http).map_err(|e| WsError::InvalidRequest(e.to_string()))
 }
 
 /// Sets the read timeout to what is left until `deadline`; false if it passed.
@@ -109,7 +82,7 @@ fn arm(sock: &TcpStream, deadline: Instant) -> bool {
 fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Option<usize>, WsError> {
     loop {
         return match sock.read(buf) {
-            Ok(0) => err("connection closed by the server"),
+            Ok(0) => Err(WsError::Closed),
             Ok(n) => Ok(Some(n)),
             Err(e)
                 if matches!(
@@ -120,7 +93,7 @@ fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Option<usize>, WsEr
                 Ok(None)
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => Err(WsError(format!("read failed: {e}"))),
+            Err(e) => Err(WsError::io("read failed", e)),
         };
     }
 }
@@ -149,7 +122,7 @@ pub struct H2Session {
     /// Streams whose CONNECT was answered: `Ok` 2xx, `Err(status)` otherwise.
     ws_answer: HashMap<StreamId, Result<(), u16>>,
     gets: HashMap<StreamId, GetState>,
-    failed_streams: HashMap<StreamId, String>,
+    failed_streams: HashMap<StreamId, WsError>,
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
 }
@@ -169,7 +142,7 @@ impl H2Session {
     pub fn connect(url: &str, timeout: Duration) -> Result<H2Session, WsError> {
         let u = parse_url(url)?;
         let start = Instant::now();
-        let sock = connect_tcp(&u, start + timeout)?;
+        let sock = tcp::connect(&u.host, u.port, start + timeout)?;
         Ok(H2Session {
             sock,
             conn: Connection::client(H2Config::default()),
@@ -182,8 +155,8 @@ impl H2Session {
             ws_answer: HashMap::new(),
             gets: HashMap::new(),
             failed_streams: HashMap::new(),
-            rbuf: vec![0u8; 256 << 10],
-            wbuf: Vec::with_capacity(64 << 10),
+            rbuf: vec![0u8; READ_BUF],
+            wbuf: Vec::with_capacity(WBUF_CAP),
         })
     }
 
@@ -200,23 +173,17 @@ impl H2Session {
         }
         let uri = format!("http://{}{}", self.authority, path);
         let ws = WebSocket::new(Role::Client, random_config()?);
-        let s = WsStream::connect(&mut self.conn, &uri, ws).map_err(|e| {
-            WsError(format!(
-                "cannot open a WebSocket stream: {e} (server lacks RFC 8441 support?)"
-            ))
-        })?;
+        let s = WsStream::connect(&mut self.conn, &uri, ws).map_err(WsError::NoExtendedConnect)?;
         let id = s.stream_id();
         self.ws.insert(id, s);
         self.ws_events.insert(id, VecDeque::new());
         loop {
             if let Some(e) = self.failed_streams.get(&id) {
-                return err(e.clone());
+                return Err(e.clone());
             }
             match self.ws_answer.get(&id) {
                 Some(Ok(())) => return Ok(id),
-                Some(Err(status)) => {
-                    return err(format!("server refused the WebSocket: status {status}"))
-                }
+                Some(Err(status)) => return Err(WsError::Rejected(*status)),
                 None => self.pump(deadline)?,
             }
         }
@@ -235,7 +202,7 @@ impl H2Session {
         }
         loop {
             self.wbuf.clear();
-            self.conn.write_to(&mut self.wbuf, 1 << 20);
+            self.conn.write_to(&mut self.wbuf, WRITE_BATCH);
             if self.wbuf.is_empty() {
                 return Ok(());
             }
@@ -249,12 +216,12 @@ impl H2Session {
     fn pump(&mut self, deadline: Instant) -> Result<(), WsError> {
         self.flush()?;
         if !arm(&self.sock, deadline) {
-            return err(format!("timed out after {:?}", self.timeout));
+            return Err(WsError::Timeout(self.timeout));
         }
         match read_some(&mut self.sock, &mut self.rbuf)? {
             Some(n) => {
                 if let Err(e) = self.conn.recv(&self.rbuf[..n]) {
-                    return err(format!("HTTP/2 protocol error: {e}"));
+                    return Err(WsError::Protocol(e));
                 }
             }
             None => self.conn.handle_timeout(self.start.elapsed()),
@@ -314,11 +281,10 @@ impl H2Session {
             H2Event::Reset {
                 stream_id, code, ..
             } => {
-                self.failed_streams
-                    .insert(stream_id, format!("stream reset: {code}"));
+                self.failed_streams.insert(stream_id, WsError::Reset(code));
             }
             H2Event::GoAway { code, .. } if code != ErrorCode::NO_ERROR => {
-                return err(format!("server sent GOAWAY {code}"));
+                return Err(WsError::GoAway(code));
             }
             _ => {}
         }
@@ -334,20 +300,20 @@ impl H2Session {
                 return Ok(Some(e));
             }
             if let Some(e) = self.failed_streams.get(&id) {
-                return err(e.clone());
+                return Err(e.clone());
             }
             let finished = self
                 .ws
                 .get(&id)
                 .is_none_or(|s| s.peer_finished() || s.is_finished());
             if finished {
-                return err("the WebSocket is closed");
+                return Err(WsError::WebSocketClosed);
             }
             if Instant::now() >= deadline {
                 return Ok(None);
             }
             match self.pump(deadline) {
-                Err(e) if e.0.starts_with("timed out") => return Ok(None),
+                Err(WsError::Timeout(_)) => return Ok(None),
                 r => r?,
             }
         }
@@ -357,7 +323,7 @@ impl H2Session {
     pub fn recv(&mut self, id: StreamId) -> Result<Event, WsError> {
         match self.recv_timeout(id, self.timeout)? {
             Some(e) => Ok(e),
-            None => err(format!("timed out after {:?}", self.timeout)),
+            None => Err(WsError::Timeout(self.timeout)),
         }
     }
 
@@ -371,10 +337,9 @@ impl H2Session {
         reason: &str,
     ) -> Result<CloseCode, WsError> {
         let Some(ws) = self.websocket(id) else {
-            return err("no such WebSocket");
+            return Err(WsError::UnknownStream(id));
         };
-        ws.close(code, reason)
-            .map_err(|e| WsError(format!("cannot close: {e}")))?;
+        ws.close(code, reason).map_err(WsError::Send)?;
         loop {
             if let Event::Close { code, .. } = self.recv(id)? {
                 self.flush()?;
@@ -392,11 +357,11 @@ impl H2Session {
         let uri = format!("http://{}{}", self.authority, path);
         let req = http::Request::get(uri)
             .body(())
-            .map_err(|e| WsError(format!("bad request: {e}")))?;
+            .map_err(|e| WsError::InvalidRequest(format!("bad request: {e}")))?;
         let id = self
             .conn
             .send_request(req, true)
-            .map_err(|e| WsError(format!("cannot send request: {e}")))?;
+            .map_err(WsError::Request)?;
         self.gets.insert(id, GetState::default());
         Ok(id)
     }
@@ -406,15 +371,13 @@ impl H2Session {
         let deadline = self.deadline();
         loop {
             if let Some(e) = self.failed_streams.get(&id) {
-                return err(e.clone());
+                return Err(e.clone());
             }
             match self.gets.get(&id) {
-                None => return err("no such request"),
+                None => return Err(WsError::UnknownStream(id)),
                 Some(g) if g.done => {
                     let g = self.gets.remove(&id).unwrap_or_default();
-                    let status = g
-                        .status
-                        .ok_or_else(|| WsError("stream ended without a response".into()))?;
+                    let status = g.status.ok_or(WsError::NoResponse)?;
                     return Ok((status, Bytes::from(g.body)));
                 }
                 Some(_) => self.pump(deadline)?,
@@ -476,10 +439,10 @@ impl WsClient {
             });
         }
         let deadline = Instant::now() + timeout;
-        let mut sock = connect_tcp(&u, deadline)?;
+        let mut sock = tcp::connect(&u.host, u.port, deadline)?;
         let key = handshake::generate_key(os_random::<16>()?);
         let req = handshake::client_request(&format!("http://{}{}", u.authority, u.path), &key)
-            .map_err(|e| WsError(format!("bad URL: {e}")))?;
+            .map_err(|e| WsError::InvalidRequest(format!("bad URL: {e}")))?;
         let mut head = format!("GET {} HTTP/1.1\r\n", u.path).into_bytes();
         for (k, v) in req.headers() {
             head.extend_from_slice(k.as_str().as_bytes());
@@ -491,10 +454,10 @@ impl WsClient {
         sock.write_all(&head).map_err(io_err("write failed"))?;
         // Read the response head.
         let mut buf = Vec::new();
-        let mut rbuf = vec![0u8; 256 << 10];
+        let mut rbuf = vec![0u8; READ_BUF];
         let (resp, used) = loop {
             if !arm(&sock, deadline) {
-                return err("timed out waiting for the handshake response");
+                return Err(WsError::Timeout(timeout));
             }
             match read_some(&mut sock, &mut rbuf)? {
                 Some(n) => buf.extend_from_slice(&rbuf[..n]),
@@ -508,21 +471,25 @@ impl WsClient {
                     for h in r.headers.iter() {
                         b = b.header(h.name, h.value);
                     }
-                    let resp = b
-                        .body(())
-                        .map_err(|e| WsError(format!("bad handshake response: {e}")))?;
+                    let resp = b.body(()).map_err(|e| {
+                        WsError::BadResponse(format!("bad handshake response: {e}"))
+                    })?;
                     break (resp, n);
                 }
-                Ok(httparse::Status::Partial) if buf.len() < 64 << 10 => {}
-                Ok(_) => return err("handshake response head too large"),
-                Err(e) => return err(format!("bad handshake response: {e}")),
+                Ok(httparse::Status::Partial) if buf.len() < MAX_RESPONSE_HEAD => {}
+                Ok(_) => {
+                    return Err(WsError::BadResponse(
+                        "handshake response head too large".into(),
+                    ))
+                }
+                Err(e) => return Err(WsError::BadResponse(format!("bad handshake response: {e}"))),
             }
         };
         if let Err(e) = handshake::verify_response(&resp, &key) {
-            return err(format!(
-                "WebSocket handshake failed: {e} (status {})",
-                resp.status().as_u16()
-            ));
+            return Err(WsError::Handshake {
+                status: resp.status().as_u16(),
+                source: e,
+            });
         }
         let mut ws = Box::new(WebSocket::new(Role::Client, random_config()?));
         if buf.len() > used {
@@ -573,7 +540,7 @@ impl WsClient {
     }
 
     fn queued(&mut self, r: Result<(), crate::ws::SendError>) -> Result<(), WsError> {
-        r.map_err(|e| WsError(format!("cannot send: {e}")))?;
+        r.map_err(WsError::Send)?;
         self.flush()
     }
 
@@ -616,10 +583,10 @@ impl WsClient {
                     return Ok(Some(e));
                 }
                 if let Some(e) = ws.error() {
-                    return err(format!("WebSocket failed: {e}"));
+                    return Err(WsError::WebSocket(e));
                 }
                 if ws.close_received() {
-                    return err("the WebSocket is closed");
+                    return Err(WsError::WebSocketClosed);
                 }
                 if !arm(sock, deadline) {
                     return Ok(None);
@@ -635,7 +602,7 @@ impl WsClient {
     pub fn recv(&mut self) -> Result<Event, WsError> {
         match self.recv_timeout(self.timeout)? {
             Some(e) => Ok(e),
-            None => err(format!("timed out after {:?}", self.timeout)),
+            None => Err(WsError::Timeout(self.timeout)),
         }
     }
 

@@ -1,0 +1,450 @@
+//! Pooled, multiplexing HTTP/2 cleartext client ([`Client`]).
+//!
+//! Owns: connection pooling per origin (scheme, host, port; h2c with prior
+//! knowledge, RFC 9113 §3.3), request multiplexing up to the peer's
+//! SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2) and then further connections,
+//! connect/request/idle timeouts, PING keepalive (§6.7), retry of requests a
+//! GOAWAY reported as unprocessed (§6.8, §8.7) and a per-origin circuit breaker.
+//!
+//! Design: every connection has a *driver thread* that owns the socket (mio,
+//! non-blocking) and the sans-IO [`Connection`]; callers hand it requests
+//! through an `mpsc` channel and wake it with a `mio::Waker`; each request gets
+//! its answer on its own channel. The pool lock is per origin and only held to
+//! pick a connection (never during I/O), so there is no global lock on the hot
+//! path. [`Client::send`] returns a [`ResponseHandle`] at once (it blocks only
+//! while a new connection's TCP handshake and the server's first SETTINGS are
+//! awaited), so one thread can keep many requests in flight.
+//!
+//! Files: this one holds the pool ([`Client`], origins, routing, opening
+//! connections); `breaker.rs` the circuit breaker (a pure state machine, time
+//! passed in), `response.rs` the caller's [`ResponseHandle`] (retry and
+//! resubmit), `driver.rs` the connection thread. Errors are [`ClientError`]
+//! (src/net/error.rs).
+
+mod breaker;
+mod driver;
+mod response;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mio::{Poll, Waker};
+
+use self::breaker::{Admit, Breaker};
+use self::driver::Driver;
+use super::tcp;
+use crate::conn::{Config, Connection};
+
+pub use self::response::ResponseHandle;
+pub use super::error::ClientError;
+
+/// Circuit-breaker settings (per origin).
+#[derive(Debug, Clone)]
+pub struct BreakerConfig {
+    /// Consecutive failed requests that open the breaker.
+    pub failure_threshold: u32,
+    /// How long an open breaker refuses requests before letting one probe through.
+    pub open_interval: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        BreakerConfig {
+            failure_threshold: 5,
+            open_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// [`Client`] settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// TCP connect + first server SETTINGS deadline.
+    pub connect_timeout: Duration,
+    /// Whole-request deadline, from [`Client::send`] to the end of the response.
+    pub request_timeout: Duration,
+    /// An unused pooled connection is closed after this long.
+    pub idle_timeout: Duration,
+    /// Send a PING when nothing was received for this long (`None`: no keepalive).
+    pub keepalive_interval: Option<Duration>,
+    /// A PING not acknowledged within this closes the connection and fails its requests.
+    pub keepalive_timeout: Duration,
+    /// Most connections opened to one origin.
+    pub max_connections_per_origin: usize,
+    /// Circuit breaker (`None` disables it).
+    pub breaker: Option<BreakerConfig>,
+    /// HTTP/2 settings of each connection.
+    pub h2: Config,
+    /// `user-agent` added by [`Client::get`].
+    pub user_agent: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_timeout: Duration::from_secs(10),
+            max_connections_per_origin: 16,
+            breaker: Some(BreakerConfig::default()),
+            h2: Config::default(),
+            user_agent: concat!("h2o/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// Trailers of a response, stored in its extensions when the server sent some.
+#[derive(Debug, Clone)]
+pub struct Trailers(pub http::HeaderMap);
+
+/// Origin key: host and port (the scheme is always `http`).
+type OriginKey = (String, u16);
+
+/// A pooling, multiplexing HTTP/2 cleartext client; cheap to clone (shared pool).
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("connections_opened", &self.connections_opened())
+            .finish()
+    }
+}
+
+struct Inner {
+    cfg: ClientConfig,
+    origins: RwLock<HashMap<OriginKey, Arc<Origin>>>,
+    opened: AtomicU64,
+}
+
+/// One origin's connections and breaker (shared by all clones of a [`Client`]).
+struct Origin {
+    name: String,
+    host: String,
+    port: u16,
+    state: Mutex<OriginState>,
+    cv: Condvar,
+    waiters: AtomicUsize,
+}
+
+impl Origin {
+    fn notify(&self) {
+        let _g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        self.cv.notify_all();
+    }
+}
+
+struct OriginState {
+    conns: Vec<Arc<ConnShared>>,
+    connecting: usize,
+    breaker: Breaker,
+}
+
+/// The caller-visible half of a driven connection.
+struct ConnShared {
+    tx: Sender<Cmd>,
+    waker: Waker,
+    /// Requests routed to this connection and not answered yet.
+    in_flight: AtomicUsize,
+    /// The peer's SETTINGS_MAX_CONCURRENT_STREAMS (at least 1).
+    max: AtomicU32,
+    /// The server's first SETTINGS arrived.
+    ready: AtomicBool,
+    /// Takes no new requests: going away, failed, idle-closed or the client
+    /// was dropped.
+    closed: AtomicBool,
+}
+
+/// A request handed to a connection's driver.
+struct Cmd {
+    head: http::Request<()>,
+    body: Bytes,
+    reply: Sender<Reply>,
+    deadline: Instant,
+    progress: Arc<Progress>,
+}
+
+/// A driver's answer to one [`Cmd`].
+enum Reply {
+    Done(Result<http::Response<Bytes>, ClientError>),
+    /// Not processed by the server (GOAWAY): may be retried once.
+    Retry(ClientError),
+    /// Never written to the connection: resubmit.
+    Unsent,
+}
+
+/// Body bytes received so far and the announced `content-length`.
+#[derive(Debug, Default)]
+struct Progress {
+    received: AtomicU64,
+    /// The response's `content-length`, once its head arrived (if it has one).
+    length: Mutex<Option<u64>>,
+}
+
+impl Client {
+    /// A client with its own (empty) pool.
+    pub fn new(cfg: ClientConfig) -> Client {
+        Client {
+            inner: Arc::new(Inner {
+                cfg,
+                origins: RwLock::new(HashMap::new()),
+                opened: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.cfg
+    }
+
+    /// TCP connections opened so far (all origins).
+    pub fn connections_opened(&self) -> u64 {
+        self.inner.opened.load(Ordering::Relaxed)
+    }
+
+    /// Live pooled connections to the origin of `url` (`0` for unknown origins).
+    pub fn pooled_connections(&self, url: &str) -> usize {
+        let Ok(u) = super::client::Url::parse(url) else {
+            return 0;
+        };
+        let map = self.inner.origins.read().unwrap_or_else(|e| e.into_inner());
+        map.get(&(u.host, u.port)).map_or(0, |o| {
+            let st = o.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.conns
+                .iter()
+                .filter(|c| !c.closed.load(Ordering::Acquire))
+                .count()
+        })
+    }
+
+    /// GET `url` (`http://` only) and wait for the whole response.
+    pub fn get(&self, url: &str) -> Result<http::Response<Bytes>, ClientError> {
+        self.send(self.get_request(url)?)?.wait()
+    }
+
+    /// A GET request for `url` with `user-agent` and `accept: */*`.
+    pub fn get_request(&self, url: &str) -> Result<http::Request<Bytes>, ClientError> {
+        let u = super::client::Url::parse(url)?;
+        http::Request::get(format!("http://{}{}", u.authority, u.path))
+            .header("user-agent", self.inner.cfg.user_agent.as_str())
+            .header("accept", "*/*")
+            .body(Bytes::new())
+            .map_err(|e| ClientError::InvalidRequest(format!("invalid request: {e}")))
+    }
+
+    /// Sends `req` (absolute `http://` URI) and waits for the whole response.
+    pub fn request(&self, req: http::Request<Bytes>) -> Result<http::Response<Bytes>, ClientError> {
+        self.send(req)?.wait()
+    }
+
+    /// Starts `req` and returns a handle to wait on. Many handles may be in
+    /// flight at once; they share pooled connections.
+    pub fn send(&self, req: http::Request<Bytes>) -> Result<ResponseHandle, ClientError> {
+        let (parts, body) = req.into_parts();
+        let uri = &parts.uri;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(ClientError::InvalidRequest(
+                    "TLS not supported yet: use an http:// URL (h2c with prior knowledge)".into(),
+                ))
+            }
+            _ => {
+                return Err(ClientError::InvalidRequest(format!(
+                    "unsupported URI {uri}: expected http://HOST[:PORT]/PATH"
+                )))
+            }
+        }
+        let Some(auth) = uri.authority() else {
+            return Err(ClientError::InvalidRequest(format!(
+                "URI {uri} has no host"
+            )));
+        };
+        let host = auth.host().trim_start_matches('[').trim_end_matches(']');
+        let key = (host.to_string(), auth.port_u16().unwrap_or(80));
+        let head = http::Request::from_parts(parts, ());
+        let origin = self.origin(key);
+        let deadline = Instant::now() + self.inner.cfg.request_timeout;
+        let probe = self.breaker_check(&origin)?;
+        ResponseHandle::start(self.clone(), origin, head, body, deadline, probe)
+    }
+
+    fn origin(&self, key: OriginKey) -> Arc<Origin> {
+        if let Some(o) = self
+            .inner
+            .origins
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Arc::clone(o);
+        }
+        let mut map = self
+            .inner
+            .origins
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(key.clone()).or_insert_with(|| {
+            let name = if key.0.contains(':') {
+                format!("http://[{}]:{}", key.0, key.1)
+            } else {
+                format!("http://{}:{}", key.0, key.1)
+            };
+            Arc::new(Origin {
+                name,
+                host: key.0,
+                port: key.1,
+                state: Mutex::new(OriginState {
+                    conns: Vec::new(),
+                    connecting: 0,
+                    breaker: Breaker::default(),
+                }),
+                cv: Condvar::new(),
+                waiters: AtomicUsize::new(0),
+            })
+        }))
+    }
+
+    /// `Ok(true)`: this request is the half-open probe.
+    fn breaker_check(&self, origin: &Origin) -> Result<bool, ClientError> {
+        if self.inner.cfg.breaker.is_none() {
+            return Ok(false);
+        }
+        let mut st = origin.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (next, admit) = st.breaker.admit(Instant::now());
+        st.breaker = next;
+        match admit {
+            Admit::Pass => Ok(false),
+            Admit::Probe => Ok(true),
+            Admit::Refuse => Err(ClientError::CircuitOpen(origin.name.clone())),
+        }
+    }
+
+    /// Feeds a finished request's outcome to the origin's breaker.
+    fn breaker_record(&self, origin: &Origin, probe: bool, ok: bool) {
+        let Some(bc) = &self.inner.cfg.breaker else {
+            return;
+        };
+        let mut st = origin.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.breaker = st.breaker.record(bc, probe, ok, Instant::now());
+    }
+
+    /// Picks (or opens) a connection with a free stream slot and hands it `cmd`.
+    fn route(&self, origin: &Arc<Origin>, cmd: Cmd) -> Result<(), ClientError> {
+        let cfg = &self.inner.cfg;
+        let mut st = origin.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            st.conns.retain(|c| !c.closed.load(Ordering::Acquire));
+            if let Some(c) = st.conns.iter().find(|c| {
+                c.ready.load(Ordering::Acquire)
+                    && c.in_flight.load(Ordering::Acquire) < c.max.load(Ordering::Acquire) as usize
+            }) {
+                c.in_flight.fetch_add(1, Ordering::AcqRel);
+                let c = Arc::clone(c);
+                drop(st);
+                return match c.tx.send(cmd) {
+                    Ok(()) => {
+                        let _ = c.waker.wake();
+                        Ok(())
+                    }
+                    // The driver just exited: its reply sender is dropped with
+                    // the command and the handle resubmits.
+                    Err(_) => Ok(()),
+                };
+            }
+            let setting_up =
+                st.connecting > 0 || st.conns.iter().any(|c| !c.ready.load(Ordering::Acquire));
+            if !setting_up && st.conns.len() < cfg.max_connections_per_origin.max(1) {
+                st.connecting += 1;
+                drop(st);
+                let res = self.open(origin, cmd);
+                let mut st = origin.state.lock().unwrap_or_else(|e| e.into_inner());
+                st.connecting -= 1;
+                if let Ok(c) = &res {
+                    st.conns.push(Arc::clone(c));
+                }
+                origin.cv.notify_all();
+                return res.map(|_| ());
+            }
+            let now = Instant::now();
+            if now >= cmd.deadline {
+                return Err(ClientError::Timeout("waiting for a free connection"));
+            }
+            origin.waiters.fetch_add(1, Ordering::AcqRel);
+            let wait = (cmd.deadline - now).min(Duration::from_millis(20));
+            st = origin
+                .cv
+                .wait_timeout(st, wait)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            origin.waiters.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Opens a TCP connection and starts its driver with `cmd` as first request.
+    fn open(&self, origin: &Arc<Origin>, cmd: Cmd) -> Result<Arc<ConnShared>, ClientError> {
+        let cfg = &self.inner.cfg;
+        let deadline = cmd
+            .deadline
+            .min(Instant::now() + cfg.connect_timeout.max(Duration::from_millis(1)));
+        let sock = tcp::connect(&origin.host, origin.port, deadline)?;
+        sock.set_nonblocking(true)
+            .map_err(|e| ClientError::io("socket setup failed", e))?;
+        let sock = mio::net::TcpStream::from_std(sock);
+        let poll = Poll::new().map_err(|e| ClientError::io("poll", e))?;
+        let waker =
+            Waker::new(poll.registry(), driver::WAKE).map_err(|e| ClientError::io("waker", e))?;
+        let (tx, rx) = mpsc::channel();
+        let shared = Arc::new(ConnShared {
+            tx,
+            waker,
+            in_flight: AtomicUsize::new(1),
+            max: AtomicU32::new(1),
+            ready: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        let _ = shared.tx.send(cmd);
+        self.inner.opened.fetch_add(1, Ordering::Relaxed);
+        let driver = Driver::new(
+            Connection::client(cfg.h2.clone()),
+            sock,
+            poll,
+            rx,
+            Arc::clone(&shared),
+            Arc::clone(origin),
+            cfg.clone(),
+            deadline,
+        );
+        std::thread::Builder::new()
+            .name("h2o-client-conn".into())
+            .spawn(move || driver.run())
+            .map_err(|e| ClientError::io("cannot start connection thread", e))?;
+        Ok(shared)
+    }
+}
+
+impl Drop for Inner {
+    /// The last [`Client`] clone is gone: pooled connections close once their
+    /// streams are done.
+    fn drop(&mut self) {
+        let map = self.origins.get_mut().unwrap_or_else(|e| e.into_inner());
+        for o in map.values() {
+            let st = o.state.lock().unwrap_or_else(|e| e.into_inner());
+            for c in &st.conns {
+                c.closed.store(true, Ordering::Release);
+                let _ = c.waker.wake();
+            }
+        }
+    }
+}
