@@ -940,3 +940,14 @@ fn composition_reports_a_non_h2_protocol() {
     let (pipe, _) = c.into_parts();
     assert_eq!(pipe.alpn(), Some(Alpn::Http11));
 }
+
+#[test]
+fn system_and_webpki_roots_load() {
+    for roots in [Roots::System, Roots::Webpki] {
+        let c = ClientTls::builder().roots(roots).build().unwrap();
+        assert_eq!(c.verify_stats().entries, 0);
+        // A public name parses; an IP literal too.
+        assert!(c.server_name("example.com").is_ok());
+        assert!(c.server_name("127.0.0.1").is_ok());
+    }
+}
