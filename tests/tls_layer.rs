@@ -187,7 +187,10 @@ fn unknown_ca_is_refused_and_the_server_sees_the_alert() {
         panic!("handshake succeeded")
     };
     assert_eq!(ce, Some(TlsError::UnknownIssuer));
-    assert!(matches!(se, Some(TlsError::PeerAlert(_))), "{se:?}");
+    assert_eq!(
+        se,
+        Some(TlsError::PeerAlert(h2o::tls::AlertDescription::UnknownCA))
+    );
     assert!(!se.unwrap().to_string().contains('\n'));
 }
 
@@ -950,4 +953,49 @@ fn system_and_webpki_roots_load() {
         assert!(c.server_name("example.com").is_ok());
         assert!(c.server_name("127.0.0.1").is_ok());
     }
+}
+
+#[test]
+fn cacert_and_chain_files() {
+    let dir = std::env::temp_dir().join(format!("h2o-tls-files-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = TestCa::new("ca").unwrap();
+    let (cert, key) = ca
+        .issue(&["localhost"], t(NOW - DAY), t(NOW + DAY))
+        .unwrap();
+    let (ca_path, cert_path, key_path) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    std::fs::write(&ca_path, ca.cert_pem()).unwrap();
+    std::fs::write(&cert_path, &cert).unwrap();
+    std::fs::write(&key_path, &key).unwrap();
+    let both = dir.join("both.pem");
+    std::fs::write(&both, format!("{cert}{key}")).unwrap();
+    let client = ClientTls::builder()
+        .roots(Roots::None)
+        .add_ca_file(&ca_path)
+        .build()
+        .unwrap();
+    for chain in [
+        CertChain::from_files(&cert_path, &key_path).unwrap(),
+        CertChain::from_files(&both, &both).unwrap(),
+    ] {
+        connect(&client, &server(chain), "localhost", NOW).unwrap();
+    }
+    let e = ClientTls::builder()
+        .add_ca_file(&dir.join("missing.pem"))
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().starts_with("cannot read ") && e.to_string().contains("missing.pem"),
+        "{e}"
+    );
+    let e = CertChain::from_files(&key_path, &key_path).unwrap_err();
+    assert!(
+        e.to_string().ends_with("key.pem: no certificate in PEM"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

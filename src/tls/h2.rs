@@ -58,8 +58,7 @@ fn core_recv(conn: &mut Connection, now: Duration, data: &[u8]) -> Result<usize,
 pub struct TlsH2 {
     tls: TlsPipe,
     conn: Connection,
-    /// Decrypted bytes not fed to the core yet (only while the handshake runs
-    /// can nothing be pending; kept as a reusable buffer).
+    /// Plaintext decrypted by the last `recv` (a reused buffer).
     plain_in: Vec<u8>,
     /// Core output not yet taken by the TLS layer.
     plain_out: Vec<u8>,
