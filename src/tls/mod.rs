@@ -22,7 +22,7 @@
 //!   the server's SNI certificate cache ([`SniResolver`]) and the client's
 //!   per-host parsed server names.
 //!
-//! Time: every input takes `now` as a [`Duration`](core::time::Duration)
+//! Time: every input takes `now` as a `Duration`
 //! since the Unix epoch (calendar time: certificate validity and ticket ages
 //! need it). The layer stores it in the context's [`Clock`], which is the
 //! rustls `TimeProvider`, so nothing here reads the system clock, with one
