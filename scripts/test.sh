@@ -29,6 +29,22 @@ else
     echo "nghttp h2load nghttpd h2o curl python3: present"
 fi
 
+banner "TLS peers and the wasm C toolchain (tests/tls_peers.rs, ring for wasm32-wasip2)"
+# nginx and openssl s_server are the TLS peers of tests/tls_peers.rs; clang
+# compiles ring's C/assembly parts for wasm32-wasip2 (scripts/wasm-check.sh).
+tls_missing=()
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || tls_missing+=(nginx)
+command -v openssl >/dev/null 2>&1 || tls_missing+=(openssl)
+command -v clang >/dev/null 2>&1 || tls_missing+=(clang)
+if [ ${#tls_missing[@]} -gt 0 ]; then
+    echo "missing: ${tls_missing[*]} -> apt-get install"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q "${tls_missing[@]}"
+else
+    echo "nginx openssl clang: present"
+fi
+
 banner "websocket interop peers (tests/ws_interop.rs)"
 # Python `websockets` and Node `ws`, pinned; skipped when already present.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -3,7 +3,8 @@
 #  1. builds tests/wasm-probe (a cdylib running a full request/response through
 #     the core) for wasm32-unknown-unknown and fails if the module imports
 #     anything from `env` (i.e. the core reached for a host facility);
-#  2. builds the library for wasm32-wasip2 without default features.
+#  2. builds the library for wasm32-wasip2 without default features, and
+#     with the sans-IO TLS layer (`--features tls`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,4 +27,7 @@ grep -q h2o_probe "$MODULE" || { echo "FAIL: h2o_probe not exported" >&2; exit 1
 
 echo "--- wasm32-wasip2: library without default features"
 cargo build --lib --no-default-features --target wasm32-wasip2 --quiet
+
+echo "--- wasm32-wasip2: library with the TLS layer (rustls + ring; needs clang)"
+cargo build --lib --no-default-features --features tls --target wasm32-wasip2 --quiet
 echo "wasm check: OK"

@@ -14,6 +14,8 @@ pub mod error;
 pub mod frame;
 pub mod hpack;
 pub mod pair;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod ws;
 
 #[cfg(feature = "native")]
