@@ -199,7 +199,7 @@ pub fn get(
     let io_err = |what: &str, e: io::Error| ClientError(format!("{what}: {e}"));
     while !done {
         wbuf.clear();
-        conn.write_to(&mut wbuf, 256 << 10);
+        conn.write_to(start.elapsed(), &mut wbuf, 256 << 10);
         if !wbuf.is_empty() {
             sock.write_all(&wbuf)
                 .map_err(|e| io_err("write failed", e))?;
@@ -312,7 +312,7 @@ pub fn get(
                         "server does not speak HTTP/2 with prior knowledge (got an HTTP/1.x reply)",
                     );
                 }
-                if let Err(e) = conn.recv(data) {
+                if let Err(e) = conn.recv(start.elapsed(), data) {
                     return err(format!("HTTP/2 protocol error: {e}"));
                 }
             }
@@ -331,7 +331,7 @@ pub fn get(
     // Polite close; errors here do not matter any more.
     conn.shutdown(ErrorCode::NO_ERROR);
     wbuf.clear();
-    conn.write_to(&mut wbuf, 64 << 10);
+    conn.write_to(start.elapsed(), &mut wbuf, 64 << 10);
     let _ = sock.write_all(&wbuf);
     match status {
         Some(status) => Ok(Fetched { status, body_len }),

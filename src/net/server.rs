@@ -662,7 +662,7 @@ impl Worker {
                     }
                     Ok(n) => {
                         active = true;
-                        if c.conn.recv(&self.rbuf[..n]).is_err() {
+                        if c.conn.recv(self.origin.elapsed(), &self.rbuf[..n]).is_err() {
                             c.failed = true;
                             break;
                         }
@@ -691,7 +691,11 @@ impl Worker {
                         self.handle_event(c, ev);
                     }
                     self.chunks.clear();
-                    let n = c.conn.write_chunks_ext(&mut self.chunks, WRITE_BATCH);
+                    let n = c.conn.write_chunks_ext(
+                        self.origin.elapsed(),
+                        &mut self.chunks,
+                        WRITE_BATCH,
+                    );
                     for ch in self.chunks.drain(..) {
                         match ch {
                             Chunk::Bytes(b) => c.out.push_bytes(b),
@@ -1046,7 +1050,7 @@ mod tests {
         }
         s.ping([1; 8]);
         let mut chunks = Vec::new();
-        let total = s.write_chunks_ext(&mut chunks, 1 << 20);
+        let total = s.write_chunks_ext(Duration::ZERO, &mut chunks, 1 << 20);
         assert!(chunks.len() > 3, "{}", chunks.len());
         let mut q = OutQueue::default();
         for ch in chunks {

@@ -235,7 +235,8 @@ impl H2Session {
         }
         loop {
             self.wbuf.clear();
-            self.conn.write_to(&mut self.wbuf, 1 << 20);
+            self.conn
+                .write_to(self.start.elapsed(), &mut self.wbuf, 1 << 20);
             if self.wbuf.is_empty() {
                 return Ok(());
             }
@@ -253,7 +254,7 @@ impl H2Session {
         }
         match read_some(&mut self.sock, &mut self.rbuf)? {
             Some(n) => {
-                if let Err(e) = self.conn.recv(&self.rbuf[..n]) {
+                if let Err(e) = self.conn.recv(self.start.elapsed(), &self.rbuf[..n]) {
                     return err(format!("HTTP/2 protocol error: {e}"));
                 }
             }
