@@ -73,7 +73,7 @@ fn extended_connect_refused_without_setting() {
     let mut p = connected();
     assert!(matches!(
         p.client.send_request(ws_connect(), false),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ConnectProtocolDisabled)
     ));
     // Injected anyway: the server (which did not enable it) rejects the stream.
     let b = block(&[

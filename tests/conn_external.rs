@@ -107,7 +107,7 @@ fn bytes_then_external_then_trailers_keep_order() {
     // Bytes after pending external data would reorder the body: refused.
     assert!(matches!(
         p.server.send_data(id, Bytes::from_static(b"x"), false),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ExternalDataPending)
     ));
     let mut t = http::HeaderMap::new();
     t.insert("x-t", "1".parse().unwrap());

@@ -265,8 +265,13 @@ fn api_misuse() {
     p.drive();
     assert!(matches!(
         p.server.send_data(a, Bytes::from_static(b"x"), true),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ResponseHeadFirst)
     ));
+    let early = http::Response::builder().status(103).body(()).unwrap();
+    assert_eq!(
+        p.server.send_response(a, early, true),
+        Err(UserError::InformationalEndsStream)
+    );
     let bad = http::Response::builder()
         .status(200)
         .header("connection", "close")

@@ -137,6 +137,7 @@ impl Default for Config {
 
 /// Something the peer did, reported by [`Connection::poll_event`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// Server role: a request head arrived (`end_stream`: no body follows).
     /// An extended CONNECT carries its `:protocol` as a [`Protocol`] extension.
@@ -238,6 +239,7 @@ impl Default for Priority {
 
 /// Misuse of the API by the application (not a protocol error by the peer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UserError {
     /// No such stream (never opened, or already closed and forgotten).
     UnknownStream,
@@ -251,8 +253,19 @@ pub enum UserError {
     GoingAway,
     /// The connection failed or was closed.
     ConnectionClosed,
-    /// Headers that cannot be sent (connection-specific field, bad pseudo-header, …).
+    /// Headers that cannot be sent (connection-specific field, bad pseudo-header,
+    /// larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE, …).
     InvalidHeaders(&'static str),
+    /// Server: body or trailers before the final response head.
+    ResponseHeadFirst,
+    /// Server: a 1xx (informational) response head with `end_stream`.
+    InformationalEndsStream,
+    /// `send_data` with bytes while `send_data_external` bytes are pending on
+    /// the stream (they would be reordered).
+    ExternalDataPending,
+    /// Client: extended CONNECT (RFC 8441) without the peer's
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL.
+    ConnectProtocolDisabled,
 }
 
 impl core::fmt::Display for UserError {

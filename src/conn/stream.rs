@@ -25,6 +25,82 @@ pub(crate) enum RecvPhase {
     Closed,
 }
 
+/// Where the send half is (RFC 9113 §5.1 seen from our side). Transitions
+/// are the methods below; a reset removes the stream instead.
+#[derive(Debug)]
+pub(crate) enum SendState {
+    /// Server: no final response head queued yet (1xx heads stay here).
+    Head,
+    /// Head queued: DATA may be queued.
+    Body,
+    /// The application ended its half (with its last DATA, or by queuing
+    /// trailers, held here until the DATA before them is written); the
+    /// END_STREAM flag is still to be written.
+    Ending(Option<http::HeaderMap>),
+    /// END_STREAM was written (half-closed (local), or closed).
+    Closed,
+}
+
+impl SendState {
+    /// The state of a new stream: a client's request head is queued when
+    /// the stream opens; a server still owes the response head.
+    pub(crate) fn new(local: bool) -> Self {
+        if local {
+            SendState::Body
+        } else {
+            SendState::Head
+        }
+    }
+
+    /// A head was queued: a final one opens the body, `end_stream` closes the
+    /// half at once (the HEADERS carry END_STREAM).
+    pub(crate) fn head_sent(&mut self, is_final: bool, end_stream: bool) {
+        if end_stream {
+            *self = SendState::Closed;
+        } else if is_final {
+            *self = SendState::Body;
+        }
+    }
+
+    /// The application ended its half, optionally with trailers.
+    pub(crate) fn end(&mut self, trailers: Option<http::HeaderMap>) {
+        *self = SendState::Ending(trailers);
+    }
+
+    /// END_STREAM was written.
+    pub(crate) fn end_sent(&mut self) {
+        *self = SendState::Closed;
+    }
+
+    /// Trailers to write now (they carry END_STREAM).
+    pub(crate) fn take_trailers(&mut self) -> Option<http::HeaderMap> {
+        match self {
+            SendState::Ending(t) => t.take(),
+            _ => None,
+        }
+    }
+
+    /// Still owes the response head (server).
+    pub(crate) fn awaits_head(&self) -> bool {
+        matches!(self, SendState::Head)
+    }
+
+    /// The application ended its half (END_STREAM written or to write).
+    pub(crate) fn is_ended(&self) -> bool {
+        matches!(self, SendState::Ending(_) | SendState::Closed)
+    }
+
+    /// The last DATA carries END_STREAM (ended, no trailers after it).
+    pub(crate) fn data_ends(&self) -> bool {
+        matches!(self, SendState::Ending(None))
+    }
+
+    /// END_STREAM was written.
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self, SendState::Closed)
+    }
+}
+
 /// One open or half-closed stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -50,14 +126,8 @@ pub(crate) struct Stream {
     pub ext_queued: u64,
     /// External bytes already scheduled (offset of the next external byte).
     pub ext_sent: u64,
-    /// Server: a final (non-1xx) response head was queued. Client: always true.
-    pub head_sent: bool,
-    /// The application ended its send half (END_STREAM or trailers requested).
-    pub send_closed: bool,
-    /// Trailers to send once `queue` drains.
-    pub trailers: Option<http::HeaderMap>,
-    /// END_STREAM has been put on the wire (or into the output queue).
-    pub end_sent: bool,
+    /// Where the send half is (head, body, ending with trailers, closed).
+    pub send: SendState,
     pub priority: Priority,
     /// Present in the scheduler (under `priority`).
     pub scheduled: bool,
@@ -77,10 +147,7 @@ impl Stream {
             queued: 0,
             ext_queued: 0,
             ext_sent: 0,
-            head_sent: local,
-            send_closed: false,
-            trailers: None,
-            end_sent: false,
+            send: SendState::new(local),
             priority: Priority::default(),
             scheduled: false,
         }
@@ -89,19 +156,19 @@ impl Stream {
     /// Something for the DATA scheduler: payload within the window, or a final
     /// frame (empty END_STREAM DATA or trailers) once the queue is empty.
     pub(crate) fn sendable(&self) -> bool {
-        if self.end_sent || !self.head_sent {
+        if self.send.is_closed() || self.send.awaits_head() {
             return false;
         }
         if self.queued > 0 || self.ext_queued > 0 {
             self.send_window.available() > 0
         } else {
-            self.send_closed
+            self.send.is_ended()
         }
     }
 
     /// Both halves are done.
     pub(crate) fn is_done(&self) -> bool {
-        self.end_sent && self.recv_phase == RecvPhase::Closed
+        self.send.is_closed() && self.recv_phase == RecvPhase::Closed
     }
 }
 
@@ -194,7 +261,9 @@ mod tests {
         assert!(!s.sendable());
         s.queue.clear();
         s.queued = 0;
-        s.send_closed = true;
+        s.send.end(None);
         assert!(s.sendable());
+        s.send.end_sent();
+        assert!(!s.sendable());
     }
 }

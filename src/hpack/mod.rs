@@ -34,6 +34,7 @@ pub struct HeaderField<'a> {
 /// Why a field block could not be decoded. Any of these is a COMPRESSION_ERROR
 /// connection error in HTTP/2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DecodeError {
     /// The block ended in the middle of a representation.
     Truncated,
