@@ -63,12 +63,14 @@ fn scalar(buf: &mut [u8], m: [u8; 4]) {
 }
 
 /// Masks `buf` with the portable scalar implementation (exposed for tests/benches).
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_scalar(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     scalar(buf, rotate(mask, offset));
 }
 
 /// Byte-by-byte reference implementation (exposed for tests).
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_reference(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     for (i, b) in buf.iter_mut().enumerate() {
@@ -331,6 +333,7 @@ fn dispatch(buf: &mut [u8], m: [u8; 4]) {
 
 /// SSE2 masking if available (always on x86_64); returns `false` and leaves
 /// `buf` untouched on other targets. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_sse2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -347,6 +350,7 @@ pub fn mask_sse2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// AVX2 masking if this CPU supports it; returns `false` and leaves `buf`
 /// untouched otherwise. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -366,6 +370,7 @@ pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// NEON masking on aarch64; returns `false` and leaves `buf` untouched on
 /// other targets. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_neon(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "aarch64")]
@@ -382,6 +387,7 @@ pub fn mask_neon(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// wasm `simd128` masking when compiled with that target feature; returns
 /// `false` and leaves `buf` untouched otherwise. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_simd128(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

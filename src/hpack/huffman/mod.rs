@@ -9,7 +9,12 @@
 //!   symbols. Padding longer than 7 bits, padding that is not all ones, and a
 //!   decoded EOS are errors (§5.2).
 
+// The generator is public API only for the table regeneration test.
+#[cfg(feature = "bench-internals")]
 pub mod gen;
+#[cfg(not(feature = "bench-internals"))]
+#[allow(dead_code)]
+mod gen;
 mod table;
 
 use super::DecodeError;
