@@ -282,6 +282,7 @@ impl OutQueue {
 /// [`WriteSide`] of a raw socket descriptor (`sendmsg` + `sendfile`).
 struct SockWriter(RawFd);
 
+#[allow(unsafe_code)] // sendmsg(2) and sendfile(2)
 impl WriteSide for SockWriter {
     fn writev(&mut self, bufs: &[IoSlice<'_>], more: bool) -> io::Result<usize> {
         // SAFETY: an all-zero msghdr is valid (no name, no control data).

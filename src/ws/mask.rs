@@ -94,6 +94,7 @@ fn align_head(buf: &mut [u8], m: [u8; 4], align: usize) -> (&mut [u8], [u8; 4]) 
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod x86 {
     use super::{align_head, rotate, scalar};
     use core::arch::x86_64::*;
@@ -233,6 +234,7 @@ mod x86 {
 }
 
 #[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod neon {
     use super::scalar;
     use core::arch::aarch64::*;
@@ -270,6 +272,7 @@ mod neon {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod wasm {
     use super::scalar;
     use core::arch::wasm32::*;
