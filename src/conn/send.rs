@@ -314,7 +314,7 @@ impl Connection {
             s.queue.push_back(data);
         }
         if end_stream {
-            s.send.end(None);
+            s.send.end();
         }
         self.schedule(id);
         Ok(())
@@ -329,7 +329,7 @@ impl Connection {
         let s = self.sendable_stream(id)?;
         s.ext_queued += len;
         if end_stream {
-            s.send.end(None);
+            s.send.end();
         }
         self.schedule(id);
         Ok(())
@@ -345,7 +345,8 @@ impl Connection {
         if list_size(0, 0, &trailers) > max {
             return Err(TOO_LARGE);
         }
-        s.send.end(Some(trailers));
+        s.trailers = Some(trailers);
+        s.send.end();
         self.schedule(id);
         Ok(())
     }
@@ -395,9 +396,8 @@ impl Connection {
                         s.queued as u64
                     };
                     let n = pending.min(max as u64) as u32;
-                    let end = n as u64 == pending
-                        && (external || s.ext_queued == 0)
-                        && s.send.data_ends();
+                    let end =
+                        n as u64 == pending && (external || s.ext_queued == 0) && s.data_ends();
                     let hdr = FrameHeader {
                         len: n,
                         ty: 0,
@@ -431,7 +431,7 @@ impl Connection {
                     }
                     self.sched.served(id, s.priority);
                 }
-            } else if let Some(t) = s.send.take_trailers() {
+            } else if let Some(t) = s.trailers.take() {
                 self.block.clear();
                 match headers::encode_trailers(&t, &mut self.henc, &mut self.block) {
                     Ok(()) => {

@@ -27,16 +27,16 @@ pub(crate) enum RecvPhase {
 
 /// Where the send half is (RFC 9113 §5.1 seen from our side). Transitions
 /// are the methods below; a reset removes the stream instead.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SendState {
     /// Server: no final response head queued yet (1xx heads stay here).
     Head,
     /// Head queued: DATA may be queued.
     Body,
     /// The application ended its half (with its last DATA, or by queuing
-    /// trailers, held here until the DATA before them is written); the
-    /// END_STREAM flag is still to be written.
-    Ending(Option<http::HeaderMap>),
+    /// trailers, kept in [`Stream::trailers`] until the DATA before them is
+    /// written); the END_STREAM flag is still to be written.
+    Ending,
     /// END_STREAM was written (half-closed (local), or closed).
     Closed,
 }
@@ -44,6 +44,7 @@ pub(crate) enum SendState {
 impl SendState {
     /// The state of a new stream: a client's request head is queued when
     /// the stream opens; a server still owes the response head.
+    #[inline]
     pub(crate) fn new(local: bool) -> Self {
         if local {
             SendState::Body
@@ -54,6 +55,7 @@ impl SendState {
 
     /// A head was queued: a final one opens the body, `end_stream` closes the
     /// half at once (the HEADERS carry END_STREAM).
+    #[inline]
     pub(crate) fn head_sent(&mut self, is_final: bool, end_stream: bool) {
         if end_stream {
             *self = SendState::Closed;
@@ -62,40 +64,32 @@ impl SendState {
         }
     }
 
-    /// The application ended its half, optionally with trailers.
-    pub(crate) fn end(&mut self, trailers: Option<http::HeaderMap>) {
-        *self = SendState::Ending(trailers);
+    /// The application ended its half.
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        *self = SendState::Ending;
     }
 
     /// END_STREAM was written.
+    #[inline]
     pub(crate) fn end_sent(&mut self) {
         *self = SendState::Closed;
     }
 
-    /// Trailers to write now (they carry END_STREAM).
-    pub(crate) fn take_trailers(&mut self) -> Option<http::HeaderMap> {
-        match self {
-            SendState::Ending(t) => t.take(),
-            _ => None,
-        }
-    }
-
     /// Still owes the response head (server).
+    #[inline]
     pub(crate) fn awaits_head(&self) -> bool {
         matches!(self, SendState::Head)
     }
 
     /// The application ended its half (END_STREAM written or to write).
+    #[inline]
     pub(crate) fn is_ended(&self) -> bool {
-        matches!(self, SendState::Ending(_) | SendState::Closed)
-    }
-
-    /// The last DATA carries END_STREAM (ended, no trailers after it).
-    pub(crate) fn data_ends(&self) -> bool {
-        matches!(self, SendState::Ending(None))
+        matches!(self, SendState::Ending | SendState::Closed)
     }
 
     /// END_STREAM was written.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
         matches!(self, SendState::Closed)
     }
@@ -126,8 +120,10 @@ pub(crate) struct Stream {
     pub ext_queued: u64,
     /// External bytes already scheduled (offset of the next external byte).
     pub ext_sent: u64,
-    /// Where the send half is (head, body, ending with trailers, closed).
+    /// Where the send half is (head, body, ending, closed).
     pub send: SendState,
+    /// Trailers to write once `queue` drains (the send half is `Ending`).
+    pub trailers: Option<http::HeaderMap>,
     pub priority: Priority,
     /// Present in the scheduler (under `priority`).
     pub scheduled: bool,
@@ -148,6 +144,7 @@ impl Stream {
             ext_queued: 0,
             ext_sent: 0,
             send: SendState::new(local),
+            trailers: None,
             priority: Priority::default(),
             scheduled: false,
         }
@@ -164,6 +161,12 @@ impl Stream {
         } else {
             self.send.is_ended()
         }
+    }
+
+    /// The last DATA carries END_STREAM (the half is ending, no trailers follow).
+    #[inline]
+    pub(crate) fn data_ends(&self) -> bool {
+        self.send == SendState::Ending && self.trailers.is_none()
     }
 
     /// Both halves are done.
@@ -261,7 +264,7 @@ mod tests {
         assert!(!s.sendable());
         s.queue.clear();
         s.queued = 0;
-        s.send.end(None);
+        s.send.end();
         assert!(s.sendable());
         s.send.end_sent();
         assert!(!s.sendable());
