@@ -387,6 +387,13 @@ fn drive_jumps_to_the_settings_timers() {
     let mut lost = Vec::new();
     assert!(p.server.write_to(p.now, &mut lost, usize::MAX) > 0);
     assert_eq!(p.next_timeout(), Some(Duration::from_secs(10)));
+    // Without advancing time (or with the timer beyond the limit) nothing fires.
+    p.drive_now();
+    p.time_limit = Duration::from_secs(9);
+    p.drive();
+    assert_eq!(p.now, Duration::ZERO);
+    assert!(!p.client.is_closed() && !p.server.is_closed());
+    p.time_limit = Duration::from_secs(3600);
     p.drive();
     assert_eq!(p.now, Duration::from_secs(10));
     assert!(p.client.is_closed() && p.server.is_closed());
