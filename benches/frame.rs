@@ -1,6 +1,6 @@
 //! Frame layer benchmarks: table-driven (LUT) vs generic header validation, and
 //! batch decoding of a ~1 MB mixed frame stream through `FrameDecoder::frames()`
-//! vs the same walk with the generic validator (bench-only `frames_generic`).
+//! vs the same walk with the generic validator (bench-only `generic::frames`).
 
 use std::hint::black_box;
 
@@ -163,7 +163,7 @@ fn bench_batch(c: &mut Criterion) {
         b.iter(|| {
             d.push(black_box(&stream));
             let mut n = 0usize;
-            for f in d.frames_generic() {
+            for f in generic::frames(&mut d) {
                 n += f.is_ok() as usize;
             }
             n

@@ -77,6 +77,7 @@ impl fmt::Display for ErrorCode {
 ///
 /// Reasons are `&'static str` so that error paths never allocate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Error {
     /// The whole connection is unusable: send GOAWAY with `code` and close.
     Connection {

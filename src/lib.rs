@@ -6,6 +6,12 @@
 //! same code builds for native targets, `wasm32-unknown-unknown` and
 //! `wasm32-wasip2`. Native adapters (sockets, files, CLI) live behind the
 //! `native` feature.
+//!
+//! `unsafe` is denied crate-wide; the only exceptions, each marked with
+//! `#[allow(unsafe_code)]` and a `// SAFETY:` note per block, are the SIMD
+//! masking kernels (`ws::mask`) and the native server's syscalls
+//! (`sendmsg`/`sendfile` in `net::server`).
+#![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
 

@@ -1,24 +1,28 @@
 //! Deterministic in-memory client↔server pair: two [`Connection`]s joined by
 //! buffers, driven step by step. Used by unit tests, fuzzers and benchmarks.
 //!
-//! Model: [`Pair::step`] moves one hop each way — everything the client's
-//! [`Connection::write_to`] yields (up to [`Pair::write_limit`] bytes) is fed to
-//! the server's [`Connection::recv`], then the same from server to client — and
-//! then drains both connections' events into [`Pair::client_events`] /
-//! [`Pair::server_events`] (taking events is what releases flow-control credit,
-//! so set [`Pair::auto_poll`] to `false` to let windows fill up). Errors
-//! returned by `recv` are recorded in [`Pair::client_errors`] /
-//! [`Pair::server_errors`] (e.g. `server_errors` holds what the *server*
-//! detected). [`Pair::drive`] steps until nothing moves. Time is simulated:
-//! [`Pair::advance`] adds to [`Pair::now`] and calls `handle_timeout` on both.
-//! Raw bytes (e.g. frames built with `Frame::encode`) can be injected into either
-//! side with [`Pair::inject_to_server`] / [`Pair::inject_to_client`].
+//! Model: [`Pair::step`] fires the timers that are due at [`Pair::now`]
+//! (`poll_timeout` → `handle_timeout`), then moves one hop each way —
+//! everything the client's [`Connection::write_to`] yields (up to
+//! [`Pair::write_limit`] bytes) is fed to the server's [`Connection::recv`],
+//! then the same from server to client — and then drains both connections'
+//! events into [`Pair::client_events`] / [`Pair::server_events`] (taking events
+//! is what releases flow-control credit, so set [`Pair::auto_poll`] to `false`
+//! to let windows fill up). Errors returned by `recv` are recorded in
+//! [`Pair::client_errors`] / [`Pair::server_errors`] (e.g. `server_errors`
+//! holds what the *server* detected). Raw bytes (e.g. frames built with
+//! `Frame::encode`) can be injected into either side with
+//! [`Pair::inject_to_server`] / [`Pair::inject_to_client`].
+//!
+//! Time is simulated, like quinn-proto's test pair: [`Pair::drive`] steps until
+//! nothing moves, then jumps [`Pair::now`] to the earliest timer of either side
+//! and goes on, so timeouts fire deterministically in memory (bounded by a step
+//! count and by [`Pair::time_limit`]). [`Pair::advance`] moves time by hand.
 //!
 //! Timed model: [`Pair::run_link`] drives the pair over a simulated [`Link`]
 //! (per direction: a paced bottleneck of `rate` bytes/s with an unbounded
 //! queue, then `latency` of propagation), as a discrete-event simulation that
-//! advances [`Pair::now`] to each delivery and calls `handle_timeout` before
-//! every `recv`, like a real adapter.
+//! advances [`Pair::now`] to each delivery or timer, whichever comes first.
 
 use core::time::Duration;
 use std::collections::VecDeque;
@@ -63,7 +67,7 @@ impl Pipe {
         let mut total = 0;
         loop {
             let mut buf = Vec::new();
-            if conn.write_to(&mut buf, link.chunk.max(1)) == 0 {
+            if conn.write_to(now, &mut buf, link.chunk.max(1)) == 0 {
                 return total;
             }
             total += buf.len() as u64;
@@ -100,6 +104,9 @@ pub struct Pair {
     pub bytes_to_server: u64,
     /// Total bytes moved server→client.
     pub bytes_to_client: u64,
+    /// [`Pair::drive`] does not jump to timers later than this (default one
+    /// hour of simulated time), so a timer that re-arms forever cannot spin.
+    pub time_limit: Duration,
     buf: Vec<u8>,
     /// Bytes in flight on the simulated link (client→server, server→client),
     /// kept across [`Pair::run_link`] calls.
@@ -109,7 +116,7 @@ pub struct Pair {
 impl Pair {
     /// A connected pair; the clocks of both start at zero.
     pub fn new(client_cfg: Config, server_cfg: Config) -> Self {
-        let mut p = Pair {
+        Pair {
             client: Connection::client(client_cfg),
             server: Connection::server(server_cfg),
             now: Duration::ZERO,
@@ -121,12 +128,10 @@ impl Pair {
             auto_poll: true,
             bytes_to_server: 0,
             bytes_to_client: 0,
+            time_limit: Duration::from_secs(3600),
             buf: Vec::with_capacity(1 << 16),
             pipes: Default::default(),
-        };
-        p.client.handle_timeout(p.now);
-        p.server.handle_timeout(p.now);
-        p
+        }
     }
 
     /// A pair with default configs, driven through the SETTINGS exchange, events cleared.
@@ -138,23 +143,25 @@ impl Pair {
         p
     }
 
-    /// Moves one hop of output each way and takes events. Returns whether any
-    /// byte moved or either side has output pending.
+    /// Fires due timers, moves one hop of output each way and takes events.
+    /// Returns whether any byte moved or either side has output pending.
     pub fn step(&mut self) -> bool {
+        self.fire_timers();
+        let now = self.now;
         let mut moved = false;
         self.buf.clear();
-        if self.client.write_to(&mut self.buf, self.write_limit) > 0 {
+        if self.client.write_to(now, &mut self.buf, self.write_limit) > 0 {
             moved = true;
             self.bytes_to_server += self.buf.len() as u64;
-            if let Err(e) = self.server.recv(&self.buf) {
+            if let Err(e) = self.server.recv(now, &self.buf) {
                 self.server_errors.push(e);
             }
         }
         self.buf.clear();
-        if self.server.write_to(&mut self.buf, self.write_limit) > 0 {
+        if self.server.write_to(now, &mut self.buf, self.write_limit) > 0 {
             moved = true;
             self.bytes_to_client += self.buf.len() as u64;
-            if let Err(e) = self.client.recv(&self.buf) {
+            if let Err(e) = self.client.recv(now, &self.buf) {
                 self.client_errors.push(e);
             }
         }
@@ -176,8 +183,43 @@ impl Pair {
         }
     }
 
-    /// Steps until nothing moves (at most 100 000 steps). Returns the step count.
+    /// Calls `handle_timeout` on each side whose timer is due at [`Pair::now`].
+    fn fire_timers(&mut self) {
+        let now = self.now;
+        if self.client.poll_timeout().is_some_and(|t| t <= now) {
+            self.client.handle_timeout(now);
+        }
+        if self.server.poll_timeout().is_some_and(|t| t <= now) {
+            self.server.handle_timeout(now);
+        }
+    }
+
+    /// The earliest timer of either side.
+    pub fn next_timeout(&self) -> Option<Duration> {
+        match (self.client.poll_timeout(), self.server.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Steps until nothing moves; then, if a timer is pending no later than
+    /// [`Pair::time_limit`], sets [`Pair::now`] to it (never backwards) and
+    /// steps on. At most 100 000 steps. Returns the step count.
     pub fn drive(&mut self) -> usize {
+        for i in 0..100_000 {
+            if !self.step() {
+                match self.next_timeout() {
+                    Some(t) if t <= self.time_limit => self.now = self.now.max(t),
+                    _ => return i,
+                }
+            }
+        }
+        100_000
+    }
+
+    /// Steps until nothing moves, without advancing time (timers already due
+    /// still fire). At most 100 000 steps. Returns the step count.
+    pub fn drive_now(&mut self) -> usize {
         for i in 0..100_000 {
             if !self.step() {
                 return i;
@@ -188,7 +230,7 @@ impl Pair {
 
     /// Feeds raw bytes to the server as if the client sent them; records the error.
     pub fn inject_to_server(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        let r = self.server.recv(bytes);
+        let r = self.server.recv(self.now, bytes);
         if let Err(e) = r {
             self.server_errors.push(e);
         }
@@ -197,7 +239,7 @@ impl Pair {
 
     /// Feeds raw bytes to the client as if the server sent them; records the error.
     pub fn inject_to_client(&mut self, bytes: &[u8]) -> Result<usize, Error> {
-        let r = self.client.recv(bytes);
+        let r = self.client.recv(self.now, bytes);
         if let Err(e) = r {
             self.client_errors.push(e);
         }
@@ -205,7 +247,8 @@ impl Pair {
     }
 
     /// Drives the pair over `link` until `done(self)` is true, nothing is in
-    /// flight or pending, or [`Pair::now`] would pass `deadline`. Events are
+    /// flight, pending or timed, or [`Pair::now`] would pass `deadline`. Time
+    /// jumps to the next delivery or timer, whichever is earlier. Events are
     /// taken after every delivery when [`Pair::auto_poll`] is set. Bytes still
     /// in flight stay on the link for the next call (plain [`Pair::step`]s do
     /// not see them). Returns whether `done` became true.
@@ -238,27 +281,32 @@ impl Pair {
             if done(self) {
                 return true;
             }
-            let next = match (up.queue.front(), down.queue.front()) {
-                (Some(a), Some(b)) => a.0.min(b.0),
-                (Some(a), None) => a.0,
-                (None, Some(b)) => b.0,
-                (None, None) => return false,
+            let next = [
+                up.queue.front().map(|c| c.0),
+                down.queue.front().map(|c| c.0),
+                self.next_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let Some(next) = next else {
+                return false;
             };
             if next > deadline {
                 return false;
             }
-            if next > self.now {
-                self.advance(next - self.now);
-            }
-            while up.queue.front().is_some_and(|c| c.0 <= self.now) {
+            self.now = self.now.max(next);
+            self.fire_timers();
+            let now = self.now;
+            while up.queue.front().is_some_and(|c| c.0 <= now) {
                 let (_, bytes) = up.queue.pop_front().expect("front exists");
-                if let Err(e) = self.server.recv(&bytes) {
+                if let Err(e) = self.server.recv(now, &bytes) {
                     self.server_errors.push(e);
                 }
             }
-            while down.queue.front().is_some_and(|c| c.0 <= self.now) {
+            while down.queue.front().is_some_and(|c| c.0 <= now) {
                 let (_, bytes) = down.queue.pop_front().expect("front exists");
-                if let Err(e) = self.client.recv(&bytes) {
+                if let Err(e) = self.client.recv(now, &bytes) {
                     self.client_errors.push(e);
                 }
             }

@@ -6,6 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use h2o::conn::{Config, Connection, Event};
@@ -80,18 +81,18 @@ struct Bufs {
 fn hop(from: &mut Connection, to: &mut Connection, b: &mut Bufs) -> (usize, usize) {
     b.flat.clear();
     if b.vectored {
-        let (_, a) = counted(|| from.write_chunks(&mut b.chunks, usize::MAX));
+        let (_, a) = counted(|| from.write_chunks(Duration::ZERO, &mut b.chunks, usize::MAX));
         let (_, r) = counted(|| {
             for c in b.chunks.drain(..) {
-                to.recv(&c).unwrap();
+                to.recv(Duration::ZERO, &c).unwrap();
             }
         });
         return (a, r);
     }
-    let (_, a) = counted(|| from.write_to(&mut b.flat, usize::MAX));
+    let (_, a) = counted(|| from.write_to(Duration::ZERO, &mut b.flat, usize::MAX));
     let (_, r) = counted(|| {
         if !b.flat.is_empty() {
-            to.recv(&b.flat).unwrap();
+            to.recv(Duration::ZERO, &b.flat).unwrap();
         }
     });
     (a, r)

@@ -125,7 +125,8 @@ fn serve_conn(
         match s.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                if conn.recv(&buf[..n]).is_err() {
+                // A mock peer without a clock (no timers, static windows).
+                if conn.recv(Duration::ZERO, &buf[..n]).is_err() {
                     return;
                 }
             }
@@ -150,7 +151,7 @@ fn serve_conn(
         if mode == GOAWAY && index == 0 && !goaway_sent && requests >= 4 {
             goaway_sent = true;
             let first = pending.iter().map(|p| p.0).min().unwrap();
-            conn.write_to(&mut out, 1 << 20);
+            conn.write_to(Duration::ZERO, &mut out, 1 << 20);
             Frame::GoAway {
                 last_stream_id: first,
                 code: ErrorCode::NO_ERROR,
@@ -173,7 +174,7 @@ fn serve_conn(
                 }
             }
         }
-        conn.write_to(&mut out, 1 << 20);
+        conn.write_to(Duration::ZERO, &mut out, 1 << 20);
         if !out.is_empty() && s.write_all(&out).is_err() {
             return;
         }

@@ -1,8 +1,8 @@
 //! Request/response exchanges through the in-memory Pair: bodies both ways,
 //! trailers, many concurrent streams, PING, SETTINGS events.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::conn::{Config, Event};
@@ -73,14 +73,14 @@ fn post_body_both_ways_and_write_chunks() {
     p.server.send_data(id, body.slice(50_000..), true).unwrap();
     // Use the vectored writer on the server side by hand.
     let mut chunks = Vec::new();
-    let n = p.server.write_chunks(&mut chunks, usize::MAX);
+    let n = p.server.write_chunks(p.now, &mut chunks, usize::MAX);
     assert_eq!(n, chunks.iter().map(|c| c.len()).sum::<usize>());
     // Payload chunks are the queued Bytes themselves (no copy).
     assert!(chunks
         .iter()
         .any(|c| c.len() == 16_384 && c.as_ptr() == body.as_ptr()));
     for c in &chunks {
-        p.client.recv(c).unwrap();
+        p.client.recv(p.now, c).unwrap();
     }
     p.drive();
     assert_eq!(body_of(&p.client_events, id), (body.to_vec(), true));
@@ -237,8 +237,8 @@ fn peer_header_table_size_zero() {
     }
     // Deliver the server's SETTINGS to the client first.
     let mut buf = Vec::new();
-    p.server.write_to(&mut buf, usize::MAX);
-    p.client.recv(&buf).unwrap();
+    p.server.write_to(p.now, &mut buf, usize::MAX);
+    p.client.recv(p.now, &buf).unwrap();
     for i in 3..6 {
         let req = http::Request::builder()
             .uri(format!("https://example.com/{i}"))

@@ -4,8 +4,8 @@
 //! transfer, stay put when the window is not the limit, stay static when
 //! disabled, and probe PINGs never surface as `Event::PingAck`.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! RFC 8441 extended CONNECT: happy path with DATA both ways, refusal without
 //! the server's SETTINGS_ENABLE_CONNECT_PROTOCOL, and plain CONNECT.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::conn::{Config, Event, Protocol, UserError};
@@ -73,7 +73,7 @@ fn extended_connect_refused_without_setting() {
     let mut p = connected();
     assert!(matches!(
         p.client.send_request(ws_connect(), false),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ConnectProtocolDisabled)
     ));
     // Injected anyway: the server (which did not enable it) rejects the stream.
     let b = block(&[
@@ -87,7 +87,7 @@ fn extended_connect_refused_without_setting() {
     p.poll_events();
     assert!(request_ids(&p.server_events).is_empty());
     let mut buf = Vec::new();
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     let mut dec = h2o::frame::FrameDecoder::default();
     dec.push(&buf);
     assert!(dec.frames().any(|f| f

@@ -1,14 +1,15 @@
 //! Protocol violations injected as raw frames, with the expected connection vs
 //! stream error scope (RFC 9113 §5.1, §5.4, §6, §8.1).
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::conn::{Config, Event, PREFACE};
 use h2o::frame::{Frame, PrioritySpec, Settings};
 use h2o::pair::Pair;
 use h2o::ErrorCode;
+use std::time::Duration;
 
 /// Server-side violation: injected into the server; the connection error code
 /// must be `code`, and the client must receive a GOAWAY with it.
@@ -44,7 +45,7 @@ fn expect_stream_reset(p: &mut Pair, frames: &[Frame], id: u32, code: ErrorCode)
 /// Frames the server writes now (not delivered to the client).
 fn server_output(p: &mut Pair) -> Vec<Frame> {
     let mut buf = Vec::new();
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     let mut dec = h2o::frame::FrameDecoder::default();
     dec.push(&buf);
     dec.frames().map(|f| f.unwrap()).collect()
@@ -54,13 +55,13 @@ fn server_output(p: &mut Pair) -> Vec<Frame> {
 fn bad_preface() {
     let mut s = h2o::Connection::server(Config::default());
     assert!(
-        s.recv(&PREFACE[..10]).is_ok(),
+        s.recv(Duration::ZERO, &PREFACE[..10]).is_ok(),
         "partial preface is buffered"
     );
-    let e = s.recv(b"XXXX").unwrap_err();
+    let e = s.recv(Duration::ZERO, b"XXXX").unwrap_err();
     assert_eq!(e.code(), ErrorCode::PROTOCOL_ERROR);
     let mut out = Vec::new();
-    s.write_to(&mut out, usize::MAX);
+    s.write_to(Duration::ZERO, &mut out, usize::MAX);
     assert!(s.is_closed());
 }
 
@@ -73,7 +74,10 @@ fn first_frame_must_be_settings() {
         data: [0; 8],
     }
     .encode(&mut b);
-    assert_eq!(s.recv(&b).unwrap_err().code(), ErrorCode::PROTOCOL_ERROR);
+    assert_eq!(
+        s.recv(Duration::ZERO, &b).unwrap_err().code(),
+        ErrorCode::PROTOCOL_ERROR
+    );
 }
 
 #[test]
@@ -494,7 +498,7 @@ fn unknown_frames_are_ignored() {
 fn recv_after_error_returns_error() {
     let mut p = connected();
     let _ = p.inject_to_server(&enc(&[data(1, b"x", false)]));
-    assert!(p.server.recv(b"anything").is_err());
+    assert!(p.server.recv(p.now, b"anything").is_err());
     let r = p.server.send_response(1, ok(), true);
     assert!(r.is_err());
 }

@@ -4,10 +4,10 @@
 //! checks frame headers, frame sizes, flow control and END_STREAM on a real
 //! client connection.
 
-mod conn_common;
+mod common;
 
 use bytes::Bytes;
-use conn_common::*;
+use common::*;
 use h2o::conn::{Chunk, Config, Event, UserError};
 use h2o::pair::Pair;
 
@@ -20,12 +20,12 @@ fn pump(p: &mut Pair, bodies: &[(u32, Vec<u8>)], limit: usize) -> (u32, usize) {
     for _ in 0..100_000 {
         let mut moved = false;
         let mut buf = Vec::new();
-        if p.client.write_to(&mut buf, 1 << 20) > 0 {
+        if p.client.write_to(p.now, &mut buf, 1 << 20) > 0 {
             moved = true;
-            p.server.recv(&buf).unwrap();
+            p.server.recv(p.now, &buf).unwrap();
         }
         let mut chunks = Vec::new();
-        if p.server.write_chunks_ext(&mut chunks, limit) > 0 {
+        if p.server.write_chunks_ext(p.now, &mut chunks, limit) > 0 {
             moved = true;
             let mut wire: Vec<u8> = Vec::new();
             for ch in &chunks {
@@ -56,7 +56,7 @@ fn pump(p: &mut Pair, bodies: &[(u32, Vec<u8>)], limit: usize) -> (u32, usize) {
                 wire.len(),
                 "chunk lengths"
             );
-            p.client.recv(&wire).unwrap();
+            p.client.recv(p.now, &wire).unwrap();
         }
         p.poll_events();
         if !moved && !p.client.wants_write() && !p.server.wants_write() {
@@ -107,7 +107,7 @@ fn bytes_then_external_then_trailers_keep_order() {
     // Bytes after pending external data would reorder the body: refused.
     assert!(matches!(
         p.server.send_data(id, Bytes::from_static(b"x"), false),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ExternalDataPending)
     ));
     let mut t = http::HeaderMap::new();
     t.insert("x-t", "1".parse().unwrap());
@@ -157,14 +157,17 @@ fn write_to_does_not_emit_external_data() {
     let id = start(&mut p, "/x");
     p.server.send_data_external(id, 100, true).unwrap();
     let mut out = Vec::new();
-    p.server.write_to(&mut out, 1 << 20);
+    p.server.write_to(p.now, &mut out, 1 << 20);
     // Only the HEADERS frame: the external payload needs write_chunks_ext.
     assert!(!out.is_empty());
     let mut again = Vec::new();
-    p.server.write_to(&mut again, 1 << 20);
+    p.server.write_to(p.now, &mut again, 1 << 20);
     assert!(again.is_empty());
     let mut chunks = Vec::new();
-    assert_eq!(p.server.write_chunks_ext(&mut chunks, 1 << 20), 9 + 100);
+    assert_eq!(
+        p.server.write_chunks_ext(p.now, &mut chunks, 1 << 20),
+        9 + 100
+    );
     assert_eq!(
         chunks.last(),
         Some(&Chunk::External {

@@ -2,8 +2,8 @@
 //! windows, batched WINDOW_UPDATEs, overflow and overrun errors, SETTINGS
 //! INITIAL_WINDOW_SIZE changes.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::conn::{Config, Event};
@@ -67,10 +67,10 @@ fn window_updates_are_batched() {
     p.client.send_data(id, pattern(100_000), true).unwrap();
     // Move client output to the server without polling events: no WINDOW_UPDATE yet.
     let mut buf = Vec::new();
-    p.client.write_to(&mut buf, usize::MAX);
-    p.server.recv(&buf).unwrap();
+    p.client.write_to(p.now, &mut buf, usize::MAX);
+    p.server.recv(p.now, &buf).unwrap();
     buf.clear();
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     assert!(
         buf.is_empty(),
         "no WINDOW_UPDATE before the data is consumed"
@@ -78,7 +78,7 @@ fn window_updates_are_batched() {
     // Consume: stream target is 1 MiB, conn 16 MiB, so 100 KB releases nothing yet
     // (and the stream is finished anyway).
     while p.server.poll_event().is_some() {}
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     assert!(
         buf.is_empty(),
         "updates are batched, got {} bytes",
@@ -128,7 +128,7 @@ fn peer_overruns_stream_window() {
         .collect();
     p.inject_to_server(&enc(&frames)).unwrap();
     let mut buf = Vec::new();
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     let mut dec = h2o::frame::FrameDecoder::default();
     dec.push(&buf);
     let out: Vec<Frame> = dec.frames().map(|f| f.unwrap()).collect();

@@ -2,13 +2,14 @@
 //! and the connection keeps a consistent state (it either works or is closed
 //! after an error).
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::frame::{Frame, PrioritySpec, Settings};
 use h2o::ErrorCode;
 use proptest::prelude::*;
+use std::time::Duration;
 
 fn arb_frame() -> impl Strategy<Value = Frame> {
     let sid = 0u32..10;
@@ -120,6 +121,6 @@ proptest! {
         let _ = p.server.send_response(a, ok(), true);
         p.drive();
         let mut s = h2o::Connection::server(h2o::conn::Config::default());
-        let _ = s.recv(&raw);
+        let _ = s.recv(Duration::ZERO, &raw);
     }
 }

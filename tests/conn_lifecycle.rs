@@ -2,14 +2,14 @@
 //! (graceful shutdown with in-flight streams, refused streams above
 //! last_stream_id), RST_STREAM both ways, is_closed.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use core::time::Duration;
 use h2o::conn::{Config, Event, UserError};
 use h2o::frame::Frame;
-use h2o::pair::Pair;
+use h2o::pair::{Link, Pair};
 use h2o::ErrorCode;
 
 #[test]
@@ -49,7 +49,7 @@ fn server_refuses_streams_beyond_its_limit() {
     p.poll_events();
     assert_eq!(request_ids(&p.server_events), [1]);
     let mut buf = Vec::new();
-    p.server.write_to(&mut buf, usize::MAX);
+    p.server.write_to(p.now, &mut buf, usize::MAX);
     let mut dec = h2o::frame::FrameDecoder::default();
     dec.push(&buf);
     let out: Vec<Frame> = dec.frames().map(|f| f.unwrap()).collect();
@@ -70,13 +70,15 @@ fn settings_timeout() {
         settings_timeout: Duration::from_secs(5),
         ..Config::default()
     });
-    c.handle_timeout(Duration::from_secs(100));
+    // The timer starts when the SETTINGS leave (the first write).
+    assert_eq!(c.poll_timeout(), None);
+    let mut out = Vec::new();
+    c.write_to(Duration::from_secs(100), &mut out, usize::MAX);
     assert_eq!(c.poll_timeout(), Some(Duration::from_secs(105)));
     c.handle_timeout(Duration::from_secs(104));
     assert!(!c.is_closed());
     c.handle_timeout(Duration::from_secs(105));
-    let mut out = Vec::new();
-    c.write_to(&mut out, usize::MAX);
+    c.write_to(Duration::from_secs(105), &mut out, usize::MAX);
     // Preface + SETTINGS + WINDOW_UPDATE + GOAWAY(SETTINGS_TIMEOUT).
     let mut dec = h2o::frame::FrameDecoder::default();
     dec.push(&out[24..]);
@@ -95,7 +97,11 @@ fn settings_timeout() {
 #[test]
 fn settings_acked_in_time_disarms_timer() {
     let mut p = Pair::new(Config::default(), Config::default());
-    assert!(p.client.poll_timeout().is_some());
+    // Nothing sent yet: no timer.
+    assert_eq!(p.client.poll_timeout(), None);
+    // One hop: the server's SETTINGS left and wait for the client's ACK.
+    p.step();
+    assert!(p.server.poll_timeout().is_some());
     p.drive();
     assert_eq!(p.client.poll_timeout(), None);
     assert_eq!(p.server.poll_timeout(), None);
@@ -259,8 +265,13 @@ fn api_misuse() {
     p.drive();
     assert!(matches!(
         p.server.send_data(a, Bytes::from_static(b"x"), true),
-        Err(UserError::InvalidHeaders(_))
+        Err(UserError::ResponseHeadFirst)
     ));
+    let early = http::Response::builder().status(103).body(()).unwrap();
+    assert_eq!(
+        p.server.send_response(a, early, true),
+        Err(UserError::InformationalEndsStream)
+    );
     let bad = http::Response::builder()
         .status(200)
         .header("connection", "close")
@@ -350,16 +361,98 @@ fn normal_traffic_with_cancellations_is_fine() {
 }
 
 #[test]
-fn settings_timeout_default_origin_is_creation() {
-    // An adapter that never calls handle_timeout before I/O: origin = creation.
+fn settings_timer_starts_at_first_write() {
+    // The SETTINGS-ACK deadline counts from the first write at time zero.
     let mut c = h2o::Connection::client(Config::default());
     let mut out = Vec::new();
-    c.write_to(&mut out, usize::MAX);
+    c.write_to(Duration::ZERO, &mut out, usize::MAX);
     assert_eq!(c.poll_timeout(), Some(Duration::from_secs(10)));
     c.handle_timeout(Duration::from_secs(9));
     assert!(!c.is_closed());
     c.handle_timeout(Duration::from_secs(10));
     out.clear();
-    c.write_to(&mut out, usize::MAX);
+    c.write_to(Duration::from_secs(10), &mut out, usize::MAX);
     assert!(c.is_closed());
+}
+
+/// The pair simulates time: once nothing moves, `drive` jumps to the earliest
+/// timer. Here the server's SETTINGS (and its ACK of the client's) are lost,
+/// so both SETTINGS-ACK timers (10 s from the first write) fire at t = 10 s.
+#[test]
+fn drive_jumps_to_the_settings_timers() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    let mut buf = Vec::new();
+    p.client.write_to(p.now, &mut buf, usize::MAX);
+    p.server.recv(p.now, &buf).unwrap();
+    let mut lost = Vec::new();
+    assert!(p.server.write_to(p.now, &mut lost, usize::MAX) > 0);
+    assert_eq!(p.next_timeout(), Some(Duration::from_secs(10)));
+    // Without advancing time (or with the timer beyond the limit) nothing fires.
+    p.drive_now();
+    p.time_limit = Duration::from_secs(9);
+    p.drive();
+    assert_eq!(p.now, Duration::ZERO);
+    assert!(!p.client.is_closed() && !p.server.is_closed());
+    p.time_limit = Duration::from_secs(3600);
+    p.drive();
+    assert_eq!(p.now, Duration::from_secs(10));
+    assert!(p.client.is_closed() && p.server.is_closed());
+    // Each side failed with SETTINGS_TIMEOUT (`recv` repeats the error).
+    assert_eq!(
+        p.server_errors.first().map(|e| e.code()),
+        Some(ErrorCode::SETTINGS_TIMEOUT)
+    );
+    assert_eq!(
+        p.client_errors.first().map(|e| e.code()),
+        Some(ErrorCode::SETTINGS_TIMEOUT)
+    );
+    assert_eq!(p.next_timeout(), None);
+}
+
+/// On a path whose one-way delay (6 s) exceeds the SETTINGS timeout (5 s),
+/// `run_link` fires both timers at exactly t = 5 s, before any ACK arrives.
+#[test]
+fn settings_timeout_on_a_slow_link_fires_at_the_deadline() {
+    let cfg = Config {
+        settings_timeout: Duration::from_secs(5),
+        ..Config::default()
+    };
+    let mut p = Pair::new(cfg.clone(), cfg);
+    let link = Link::new(Duration::from_secs(6), 1_000_000_000);
+    let failed = p.run_link(&link, Duration::from_secs(60), |p| {
+        p.client.is_closed() && p.server.is_closed()
+    });
+    assert!(failed);
+    assert_eq!(p.now, Duration::from_secs(5));
+    assert!(p.client_events.is_empty() && p.server_events.is_empty());
+}
+
+/// A PING round trip over a simulated 20 ms (one-way) path takes exactly two
+/// propagation delays plus the serialization of two 17-byte frames at 1 GB/s;
+/// the SETTINGS round trip gave adaptive flow control its first RTT.
+#[test]
+fn ping_round_trip_takes_the_simulated_rtt() {
+    let mut p = Pair::new(Config::default(), Config::default());
+    let link = Link::new(Duration::from_millis(20), 1_000_000_000);
+    assert!(p.run_link(&link, Duration::from_secs(1), |p| {
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::SettingsAcked))
+    }));
+    let rtt = p.client.min_rtt().expect("SETTINGS round trip measured");
+    assert!(rtt >= Duration::from_millis(40) && rtt < Duration::from_millis(41));
+    p.client_events.clear();
+    // Let the in-flight handshake frames land first.
+    p.run_link(&link, Duration::from_secs(1), |_| false);
+    let t0 = p.now;
+    p.client.ping(*b"rtt-test");
+    assert!(p.run_link(&link, t0 + Duration::from_secs(1), |p| {
+        p.client_events
+            .iter()
+            .any(|e| matches!(e, Event::PingAck(d) if d == b"rtt-test"))
+    }));
+    assert_eq!(
+        p.now - t0,
+        Duration::from_millis(40) + Duration::from_nanos(34)
+    );
 }

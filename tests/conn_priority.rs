@@ -1,8 +1,8 @@
 //! RFC 9218 priorities: scheduler order observed in the emitted DATA order, the
 //! `priority` request header, PRIORITY_UPDATE, deprecated PRIORITY frames.
 
-mod conn_common;
-use conn_common::*;
+mod common;
+use common::*;
 
 use bytes::Bytes;
 use h2o::conn::{Event, Priority};

@@ -24,7 +24,7 @@ fn decode_all(bytes: &[u8], generic: bool) -> Vec<Result<Frame, Error>> {
     let mut d = FrameDecoder::default();
     d.push(bytes);
     if generic {
-        d.frames_generic().collect()
+        h2o::frame::generic::frames(&mut d).collect()
     } else {
         d.frames().collect()
     }

@@ -209,7 +209,7 @@ proptest! {
             a.push(part);
             b.push(part);
             let x: Vec<_> = a.frames().collect();
-            let y: Vec<_> = b.frames_generic().collect();
+            let y: Vec<_> = h2o::frame::generic::frames(&mut b).collect();
             prop_assert_eq!(x, y);
         }
     }

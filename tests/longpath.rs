@@ -44,8 +44,8 @@ impl Sample {
     }
 }
 
-/// Downloads `path` from `addr` with the library, calling `handle_timeout`
-/// before every `recv` as adapters must for adaptive windows. Bounded by
+/// Downloads `path` from `addr` with the library, giving `recv` the time
+/// since the start (adaptive windows measure with it). Bounded by
 /// `limit`. Time includes connecting (like curl's `time_total`).
 fn fetch(addr: SocketAddr, path: &str, config: Config, limit: Duration) -> io::Result<Sample> {
     let start = Instant::now();
@@ -53,7 +53,6 @@ fn fetch(addr: SocketAddr, path: &str, config: Config, limit: Duration) -> io::R
     let mut sock = TcpStream::connect_timeout(&addr, limit)?;
     sock.set_nodelay(true)?;
     let mut conn = Connection::client(config);
-    conn.handle_timeout(Duration::ZERO);
     let req = http::Request::get(format!("http://{addr}{path}"))
         .body(())
         .unwrap();
@@ -83,7 +82,7 @@ fn fetch(addr: SocketAddr, path: &str, config: Config, limit: Duration) -> io::R
             }
         }
         out.clear();
-        conn.write_to(&mut out, 256 << 10);
+        conn.write_to(start.elapsed(), &mut out, 256 << 10);
         if !out.is_empty() {
             sock.write_all(&out)?;
         }
@@ -105,8 +104,7 @@ fn fetch(addr: SocketAddr, path: &str, config: Config, limit: Duration) -> io::R
         if n == 0 {
             return Err(io::Error::other("connection closed early"));
         }
-        conn.handle_timeout(start.elapsed());
-        conn.recv(&rbuf[..n])
+        conn.recv(start.elapsed(), &rbuf[..n])
             .map_err(|e| io::Error::other(e.to_string()))?;
     }
 }

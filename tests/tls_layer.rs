@@ -805,7 +805,7 @@ fn pump(
     for _ in 0..64 {
         let mut moved = false;
         let mut buf = Vec::new();
-        c.write_tls(&mut buf, 1 << 20).unwrap();
+        c.write_tls(t(now), &mut buf, 1 << 20).unwrap();
         if !buf.is_empty() {
             moved = true;
             s.recv(t(now), &buf).unwrap();
@@ -814,7 +814,7 @@ fn pump(
             server_events.push(e);
         }
         buf.clear();
-        s.write_tls(&mut buf, 1 << 20).unwrap();
+        s.write_tls(t(now), &mut buf, 1 << 20).unwrap();
         if !buf.is_empty() {
             moved = true;
             c.recv(t(now), &buf).unwrap();
@@ -925,7 +925,7 @@ fn composition_reports_a_non_h2_protocol() {
     let mut res = Ok(());
     for _ in 0..8 {
         let mut buf = Vec::new();
-        if let Err(e) = c.write_tls(&mut buf, 1 << 16) {
+        if let Err(e) = c.write_tls(t(NOW), &mut buf, 1 << 16) {
             res = Err(e);
             break;
         }

@@ -111,7 +111,7 @@ fn h2_get(
     while !done {
         assert!(Instant::now() < deadline, "GET {path} timed out");
         let mut out = Vec::new();
-        h.write_tls(&mut out, 1 << 20).unwrap();
+        h.write_tls(now(), &mut out, 1 << 20).unwrap();
         sock.write_all(&out).unwrap();
         match read_some(&mut sock, &mut buf) {
             Some(0) => panic!("EOF before the response ended"),
@@ -150,7 +150,7 @@ fn h2_get(
     h.connection().shutdown(h2o::ErrorCode::NO_ERROR);
     h.close();
     let mut out = Vec::new();
-    let _ = h.write_tls(&mut out, 1 << 20);
+    let _ = h.write_tls(now(), &mut out, 1 << 20);
     let _ = sock.write_all(&out);
     (status, body, kind, alpn, version)
 }

@@ -31,9 +31,9 @@
 //!    [`MAX_PROBE_INTERVAL`]); DATA arriving after at least [`IDLE_RESET`] of
 //!    silence (a new transfer) resets the back-off.
 //!
-//! Time comes only from `Connection::handle_timeout`; a zero RTT (no time
-//! passed, i.e. the adapter does not report time) is discarded, so without a
-//! clock the estimator never grows anything.
+//! Time comes from the `now` the adapter passes to `Connection::recv`; a zero
+//! RTT (a clock that stands still) is discarded, so without a moving clock the
+//! estimator never grows anything.
 
 use core::time::Duration;
 

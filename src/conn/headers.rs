@@ -40,7 +40,8 @@ pub(crate) const HEADER_LIST_TOO_LARGE: &str =
 /// Which kind of field block is being decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum BlockKind {
-    /// First HEADERS of a stream on a server (or PUSH_PROMISE).
+    /// First HEADERS of a stream on a server. (PUSH_PROMISE never gets here:
+    /// we advertise SETTINGS_ENABLE_PUSH = 0 and reject it as a connection error.)
     Request,
     /// A response head (1xx or final) on a client.
     Response,

@@ -5,14 +5,16 @@
 //! GOAWAY, RST_STREAM, header-block assembly (HEADERS + CONTINUATION),
 //! RFC 8441 extended CONNECT, RFC 9218 priorities and the send scheduler.
 //!
-//! API families, quinn-proto style:
-//! - inputs: [`Connection::recv`] (peer bytes), [`Connection::handle_timeout`] (time);
+//! API families, quinn-proto style (the call order is documented once, on
+//! [`Connection`]):
+//! - inputs, each with the current time: [`Connection::recv`] (peer bytes),
+//!   [`Connection::handle_timeout`] (timers);
 //! - application calls: [`Connection::send_request`], [`Connection::send_response`],
 //!   [`Connection::send_data`], [`Connection::send_data_external`] (zero-copy
 //!   payloads the adapter writes itself), [`Connection::send_trailers`], [`Connection::reset`],
 //!   [`Connection::ping`], [`Connection::shutdown`];
-//! - outputs, polled in this order after every input: [`Connection::write_to`]
-//!   (or the vectored [`Connection::write_chunks`] / [`Connection::write_chunks_ext`]),
+//! - outputs: [`Connection::write_to`] (or the vectored [`Connection::write_chunks`] /
+//!   [`Connection::write_chunks_ext`]), also with the current time,
 //!   [`Connection::poll_timeout`], [`Connection::poll_event`].
 //!
 //! Time is a `Duration` since an origin of the adapter's choosing (monotonic);
@@ -25,10 +27,10 @@
 //! WINDOW_UPDATE, and applies to our own accounting at once (the peer can only
 //! have less credit than we grant until it reads them). Probe PINGs carry
 //! [`BDP_PAYLOAD`]; their ACKs are not reported as [`Event::PingAck`]. RTTs are
-//! measured with the time of the last [`Connection::handle_timeout`], so an
-//! adapter that wants adaptive windows **must call `handle_timeout(now)` before
-//! `recv` on every loop turn**; without time (or while the time given never
-//! changes) the windows stay static.
+//! measured with the times given to `recv` (and to the first `write_*`, for
+//! the round trip of our first SETTINGS); while the time given never moves past
+//! that of the first write (e.g. a simulation that does not advance its
+//! clock), no probe is sent and the windows stay static.
 //!
 //! Stream lifecycle as seen through events: a stream ends with exactly one of
 //! [`Event::Closed`] (both directions finished cleanly) or [`Event::Reset`]
@@ -99,14 +101,14 @@ pub struct Config {
     pub enable_connect_protocol: bool,
     /// Advertise SETTINGS_NO_RFC7540_PRIORITIES = 1 (RFC 9218).
     pub no_rfc7540_priorities: bool,
-    /// How long the peer has to ACK our SETTINGS before SETTINGS_TIMEOUT.
+    /// How long the peer has to ACK our SETTINGS before SETTINGS_TIMEOUT
+    /// (counted from the first `write_*` call, when they leave).
     pub settings_timeout: Duration,
     /// Adaptive receive windows (BDP estimation by PING round trips, see the
     /// module docs): grow `initial_window_size` and `connection_window_size`
     /// while they limit the transfer, up to `max_adaptive_window` /
-    /// `max_adaptive_connection_window`. Needs the adapter to call
-    /// [`Connection::handle_timeout`] with the current time before every
-    /// `recv`; without time it stays inactive. `false`: static windows.
+    /// `max_adaptive_connection_window`. Measured with the times passed to
+    /// `recv`. `false`: static windows.
     pub adaptive_window: bool,
     /// Cap of the adaptive per-stream window (SETTINGS_INITIAL_WINDOW_SIZE).
     pub max_adaptive_window: u32,
@@ -135,6 +137,7 @@ impl Default for Config {
 
 /// Something the peer did, reported by [`Connection::poll_event`].
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// Server role: a request head arrived (`end_stream`: no body follows).
     /// An extended CONNECT carries its `:protocol` as a [`Protocol`] extension.
@@ -236,6 +239,7 @@ impl Default for Priority {
 
 /// Misuse of the API by the application (not a protocol error by the peer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UserError {
     /// No such stream (never opened, or already closed and forgotten).
     UnknownStream,
@@ -249,8 +253,19 @@ pub enum UserError {
     GoingAway,
     /// The connection failed or was closed.
     ConnectionClosed,
-    /// Headers that cannot be sent (connection-specific field, bad pseudo-header, …).
+    /// Headers that cannot be sent (connection-specific field, bad pseudo-header,
+    /// larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE, …).
     InvalidHeaders(&'static str),
+    /// Server: body or trailers before the final response head.
+    ResponseHeadFirst,
+    /// Server: a 1xx (informational) response head with `end_stream`.
+    InformationalEndsStream,
+    /// `send_data` with bytes while `send_data_external` bytes are pending on
+    /// the stream (they would be reordered).
+    ExternalDataPending,
+    /// Client: extended CONNECT (RFC 8441) without the peer's
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL.
+    ConnectProtocolDisabled,
 }
 
 impl core::fmt::Display for UserError {
@@ -282,10 +297,28 @@ const PENDING_PRIORITY_CAP: usize = 16;
 
 /// One HTTP/2 connection endpoint.
 ///
-/// Time: by default the clock origin is the creation of the connection (time
-/// zero), so the SETTINGS-ACK deadline is `config.settings_timeout`. An adapter
-/// with another origin calls [`Connection::handle_timeout`] once before any I/O
-/// (`recv`/`write_to`): that first call re-bases the timer to `now + settings_timeout`.
+/// # Call order
+///
+/// An adapter drives a connection in a loop; every call that depends on time
+/// takes the current time `now` (a monotonic `Duration` since an origin of the
+/// adapter's choosing), so time cannot be forgotten:
+///
+/// 1. Inputs: bytes read from the transport go to [`Connection::recv`]`(now, bytes)`;
+///    when the deadline from step 3 has passed, call
+///    [`Connection::handle_timeout`]`(now)`. Application calls
+///    (`send_request`, `send_response`, `send_data`, `reset`, `ping`,
+///    `shutdown`, …) may come at any point.
+/// 2. Output: [`Connection::write_to`]`(now, out, limit)` (or
+///    [`Connection::write_chunks`] / [`Connection::write_chunks_ext`]) until it
+///    returns 0 or the transport is full; write the bytes out.
+/// 3. [`Connection::poll_timeout`]: the next deadline for `handle_timeout`
+///    (`None`: no timer).
+/// 4. [`Connection::poll_event`] until `None`: handle each event (which may
+///    queue more output: go back to step 2).
+/// 5. Once [`Connection::is_closed`] is true, close the transport.
+///
+/// The SETTINGS-ACK timer starts at the first `write_*` call (when our
+/// SETTINGS leave), so creating a connection needs no time.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -298,21 +331,15 @@ pub struct Connection {
     peer: PeerSettings,
     /// Our SETTINGS frames not yet acknowledged.
     settings_unacked: u32,
+    /// When SETTINGS_TIMEOUT fires (set while SETTINGS are unacknowledged).
     settings_deadline: Option<Duration>,
-    now: Option<Duration>,
-    /// `handle_timeout` was called with two different times (the adapter
-    /// reports time; adaptive flow control may probe).
-    clock_moved: bool,
-    /// When our first SETTINGS left: the time of the first `write_to`/
-    /// `write_chunks`, else of the first `handle_timeout`. Their ACK gives a
-    /// first round-trip time to adaptive flow control.
+    /// The time given by the latest call that takes one.
+    now: Duration,
+    /// The time of the first `write_*` call, when our first SETTINGS left.
+    started: Option<Duration>,
+    /// The same, until the first SETTINGS ACK takes it as a first round-trip
+    /// time for adaptive flow control.
     settings_sent_at: Option<Duration>,
-    /// The first `write_to`/`write_chunks` happened.
-    written: bool,
-    /// The first SETTINGS ACK arrived (the RTT hint was taken).
-    settings_timed: bool,
-    /// `recv` or `write_to` was called (the time origin is fixed from then on).
-    io_started: bool,
     hdec: hpack::Decoder,
     henc: hpack::Encoder,
     streams: StreamMap,
@@ -396,13 +423,10 @@ impl Connection {
             seen_settings: false,
             peer: PeerSettings::default(),
             settings_unacked: 1,
-            settings_deadline: Some(config.settings_timeout),
-            now: None,
-            clock_moved: false,
+            settings_deadline: None,
+            now: Duration::ZERO,
+            started: None,
             settings_sent_at: None,
-            written: false,
-            settings_timed: false,
-            io_started: false,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
             streams: StreamMap::with_capacity_and_hasher(
@@ -476,12 +500,12 @@ impl Connection {
         &self.config
     }
 
-    /// Feeds bytes read from the peer. Returns how many were consumed (always all
-    /// of them on success: partial frames are buffered). On a connection error the
-    /// GOAWAY is queued for `write_to` and the error returned; the connection then
-    /// only drains output.
-    pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
-        self.io_started = true;
+    /// Feeds bytes read from the peer at time `now`. Returns how many were
+    /// consumed (always all of them on success: partial frames are buffered).
+    /// On a connection error the GOAWAY is queued for `write_to` and the error
+    /// returned; the connection then only drains output.
+    pub fn recv(&mut self, now: Duration, data: &[u8]) -> Result<usize, Error> {
+        self.now = now;
         self.recv_bytes(data)
     }
 
@@ -499,10 +523,10 @@ impl Connection {
 
     /// Appends pending frames to `out` (control frames first, then HEADERS, then
     /// DATA in scheduler order within flow-control windows), stopping DATA once
-    /// `out.len()` reaches `limit`. Returns the number of bytes appended.
-    pub fn write_to(&mut self, out: &mut Vec<u8>, limit: usize) -> usize {
-        self.io_started = true;
-        self.first_write();
+    /// `out.len()` reaches `limit`. Returns the number of bytes appended. `now`
+    /// is the current time (the first call starts the SETTINGS-ACK timer).
+    pub fn write_to(&mut self, now: Duration, out: &mut Vec<u8>, limit: usize) -> usize {
+        self.on_write(now);
         let start = out.len();
         let mut sink = send::VecSink(out);
         self.write_all(&mut sink, limit);
@@ -514,8 +538,8 @@ impl Connection {
     /// internal buffer split into chunks; DATA payloads are the queued `Bytes`
     /// themselves (no copy). DATA stops once `limit` bytes were produced by this
     /// call. Returns the number of bytes pushed.
-    pub fn write_chunks(&mut self, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
-        self.write_vectored(chunks, limit)
+    pub fn write_chunks(&mut self, now: Duration, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
+        self.write_vectored(now, chunks, limit)
     }
 
     /// Like [`Connection::write_chunks`], but also carries DATA payloads
@@ -525,14 +549,23 @@ impl Connection {
     /// `sendfile(2)`. Payload bytes count toward `limit`. This is the only
     /// writer that emits external data: `write_to`/`write_chunks` stop at a
     /// stream whose next payload is external.
-    pub fn write_chunks_ext(&mut self, chunks: &mut Vec<Chunk>, limit: usize) -> usize {
-        self.write_vectored(chunks, limit)
+    pub fn write_chunks_ext(
+        &mut self,
+        now: Duration,
+        chunks: &mut Vec<Chunk>,
+        limit: usize,
+    ) -> usize {
+        self.write_vectored(now, chunks, limit)
     }
 
     /// The vectored writers' shared body.
-    fn write_vectored<C: send::OutChunk>(&mut self, chunks: &mut Vec<C>, limit: usize) -> usize {
-        self.io_started = true;
-        self.first_write();
+    fn write_vectored<C: send::OutChunk>(
+        &mut self,
+        now: Duration,
+        chunks: &mut Vec<C>,
+        limit: usize,
+    ) -> usize {
+        self.on_write(now);
         let mut buf = core::mem::take(&mut self.chunk_buf);
         let mut sink = send::ChunkSink {
             buf: &mut buf,
@@ -561,38 +594,26 @@ impl Connection {
         self.settings_deadline
     }
 
-    /// Tells the connection the current time; fires expired timers. A call
-    /// before any I/O sets the clock origin (see [`Connection`]).
+    /// Tells the connection the current time; fires expired timers (today:
+    /// SETTINGS_TIMEOUT, which fails the connection with a GOAWAY). Call it
+    /// when the deadline from [`Connection::poll_timeout`] has passed; extra
+    /// calls are harmless.
     pub fn handle_timeout(&mut self, now: Duration) {
-        let first = self.now.is_none() && !self.io_started;
-        if self.now.is_some_and(|t| t != now) {
-            self.clock_moved = true;
-        }
-        self.now = Some(now);
-        if !self.settings_timed && self.settings_sent_at.is_none() {
-            self.settings_sent_at = Some(now);
-        }
+        self.now = now;
         if self.dead || self.settings_unacked == 0 {
             return;
         }
-        if first {
-            self.settings_deadline = Some(now + self.config.settings_timeout);
-            return;
-        }
-        match self.settings_deadline {
-            None => {}
-            Some(d) if now >= d => {
-                self.conn_error(Error::conn(
-                    ErrorCode::SETTINGS_TIMEOUT,
-                    "SETTINGS not acknowledged in time",
-                ));
-            }
-            Some(_) => {}
+        if self.settings_deadline.is_some_and(|d| now >= d) {
+            self.conn_error(Error::conn(
+                ErrorCode::SETTINGS_TIMEOUT,
+                "SETTINGS not acknowledged in time",
+            ));
         }
     }
 
-    /// The time given by the last [`Connection::handle_timeout`] call.
-    pub fn now(&self) -> Option<Duration> {
+    /// The time given by the latest call that takes one (`recv`,
+    /// `handle_timeout`, `write_*`); zero before any.
+    pub fn now(&self) -> Duration {
         self.now
     }
 
@@ -879,13 +900,16 @@ impl Connection {
         }
     }
 
-    /// Notes when our first SETTINGS leave (for the RTT of their ACK).
+    /// Takes the time of a `write_*` call; the first one sends our first
+    /// SETTINGS, which starts their ACK timer and round-trip measurement.
     #[inline]
-    fn first_write(&mut self) {
-        if !self.written {
-            self.written = true;
-            if self.now.is_some() && !self.settings_timed {
-                self.settings_sent_at = self.now;
+    fn on_write(&mut self, now: Duration) {
+        self.now = now;
+        if self.started.is_none() {
+            self.started = Some(now);
+            self.settings_sent_at = Some(now);
+            if self.settings_unacked > 0 {
+                self.settings_deadline = Some(now + self.config.settings_timeout);
             }
         }
     }
@@ -893,35 +917,30 @@ impl Connection {
     /// Our first SETTINGS were acknowledged: their round trip is a first RTT
     /// floor for adaptive flow control (one taken before DATA can queue up).
     fn settings_rtt(&mut self) {
-        if self.settings_timed {
-            return;
-        }
-        self.settings_timed = true;
-        if let (Some(sent), Some(now)) = (self.settings_sent_at.take(), self.now) {
-            if now > sent {
-                self.bdp.rtt_hint(now - sent);
+        if let Some(sent) = self.settings_sent_at.take() {
+            if self.now > sent {
+                self.bdp.rtt_hint(self.now - sent);
             }
         }
     }
 
     /// Adaptive flow control: `n` flow-controlled DATA bytes arrived; maybe
-    /// starts a probe.
+    /// starts a probe. Only once time has moved since our first write: an RTT
+    /// cannot be measured on a clock that stands still.
     fn bdp_on_data(&mut self, n: u32) {
-        if let (Some(now), true) = (self.now, self.clock_moved) {
-            if self.bdp.on_data(n, now) {
-                Frame::Ping {
-                    ack: false,
-                    data: BDP_PAYLOAD,
-                }
-                .encode(&mut self.ctrl);
+        if self.started.is_some_and(|t| self.now > t) && self.bdp.on_data(n, self.now) {
+            Frame::Ping {
+                ack: false,
+                data: BDP_PAYLOAD,
             }
+            .encode(&mut self.ctrl);
         }
     }
 
     /// Adaptive flow control: the probe's ACK arrived; grows the windows if the
     /// sample says they limited the transfer.
     fn on_bdp_ack(&mut self) {
-        let now = self.now.unwrap_or_default();
+        let now = self.now;
         let Some(g) = self
             .bdp
             .on_ack(now, self.local_window, self.conn_recv.target())

@@ -210,9 +210,7 @@ impl Connection {
         }
         let protocol = req.extensions().get::<Protocol>();
         if protocol.is_some() && !self.peer.enable_connect_protocol {
-            return Err(UserError::InvalidHeaders(
-                "extended CONNECT not enabled by the server",
-            ));
+            return Err(UserError::ConnectProtocolDisabled);
         }
         let uri = req.uri();
         let pseudo = req.method().as_str().len()
@@ -241,8 +239,7 @@ impl Connection {
             s.priority = p;
         }
         if end_stream {
-            s.send_closed = true;
-            s.end_sent = true;
+            s.send.end_sent();
         }
         self.streams.insert(id, s);
         self.local_open += 1;
@@ -260,14 +257,12 @@ impl Connection {
         }
         self.check_open()?;
         let s = self.streams.get(&id).ok_or(UserError::UnknownStream)?;
-        if s.head_sent || s.send_closed {
+        if !s.send.awaits_head() {
             return Err(UserError::StreamClosed);
         }
         let informational = resp.status().is_informational();
         if informational && end_stream {
-            return Err(UserError::InvalidHeaders(
-                "1xx response cannot end the stream",
-            ));
+            return Err(UserError::InformationalEndsStream);
         }
         if list_size(3, 1, resp.headers()) > self.peer.max_header_list_size as u64 {
             return Err(TOO_LARGE);
@@ -283,12 +278,8 @@ impl Connection {
             self.peer.max_frame_size,
         );
         let s = self.streams.get_mut(&id).expect("checked above");
-        if !informational {
-            s.head_sent = true;
-        }
+        s.send.head_sent(!informational, end_stream);
         if end_stream {
-            s.send_closed = true;
-            s.end_sent = true;
             self.maybe_close(id);
         }
         Ok(())
@@ -299,11 +290,11 @@ impl Connection {
             return Err(UserError::ConnectionClosed);
         }
         let s = self.streams.get_mut(&id).ok_or(UserError::UnknownStream)?;
-        if s.send_closed {
+        if s.send.is_ended() {
             return Err(UserError::StreamClosed);
         }
-        if !s.head_sent {
-            return Err(UserError::InvalidHeaders("send the response head first"));
+        if s.send.awaits_head() {
+            return Err(UserError::ResponseHeadFirst);
         }
         Ok(s)
     }
@@ -316,16 +307,14 @@ impl Connection {
     ) -> Result<(), UserError> {
         let s = self.sendable_stream(id)?;
         if s.ext_queued > 0 && !data.is_empty() {
-            return Err(UserError::InvalidHeaders(
-                "send_data while external data is pending on the stream",
-            ));
+            return Err(UserError::ExternalDataPending);
         }
         if !data.is_empty() {
             s.queued += data.len();
             s.queue.push_back(data);
         }
         if end_stream {
-            s.send_closed = true;
+            s.send.end();
         }
         self.schedule(id);
         Ok(())
@@ -340,7 +329,7 @@ impl Connection {
         let s = self.sendable_stream(id)?;
         s.ext_queued += len;
         if end_stream {
-            s.send_closed = true;
+            s.send.end();
         }
         self.schedule(id);
         Ok(())
@@ -357,7 +346,7 @@ impl Connection {
             return Err(TOO_LARGE);
         }
         s.trailers = Some(trailers);
-        s.send_closed = true;
+        s.send.end();
         self.schedule(id);
         Ok(())
     }
@@ -407,10 +396,8 @@ impl Connection {
                         s.queued as u64
                     };
                     let n = pending.min(max as u64) as u32;
-                    let end = n as u64 == pending
-                        && (external || s.ext_queued == 0)
-                        && s.send_closed
-                        && s.trailers.is_none();
+                    let end =
+                        n as u64 == pending && (external || s.ext_queued == 0) && s.data_ends();
                     let hdr = FrameHeader {
                         len: n,
                         ty: 0,
@@ -440,7 +427,7 @@ impl Connection {
                     s.send_window.consume(n);
                     self.conn_send.consume(n);
                     if end {
-                        s.end_sent = true;
+                        s.send.end_sent();
                     }
                     self.sched.served(id, s.priority);
                 }
@@ -458,7 +445,7 @@ impl Connection {
                             self.peer.max_frame_size,
                         );
                         sink.put(&self.tmp);
-                        s.end_sent = true;
+                        s.send.end_sent();
                     }
                     Err(_) => reset = true,
                 }
@@ -470,7 +457,7 @@ impl Connection {
                     stream_id: id,
                 };
                 sink.put(&hdr.to_bytes());
-                s.end_sent = true;
+                s.send.end_sent();
             }
             if reset {
                 self.remove_stream(id, ClosedHow::ResetLocal);
@@ -494,12 +481,12 @@ impl Connection {
             if !s.sendable() {
                 s.scheduled = false;
                 self.sched.remove(id, s.priority);
-                if s.queued == 0 && s.ext_queued == 0 && !s.send_closed {
+                if s.queued == 0 && s.ext_queued == 0 && !s.send.is_ended() {
                     self.events
                         .push_back((Event::SendReady { stream_id: id }, 0));
                 }
             }
-            if s.end_sent {
+            if s.send.is_closed() {
                 self.maybe_close(id);
             }
         }

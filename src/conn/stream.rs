@@ -25,6 +25,76 @@ pub(crate) enum RecvPhase {
     Closed,
 }
 
+/// Where the send half is (RFC 9113 §5.1 seen from our side). Transitions
+/// are the methods below; a reset removes the stream instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SendState {
+    /// Server: no final response head queued yet (1xx heads stay here).
+    Head,
+    /// Head queued: DATA may be queued.
+    Body,
+    /// The application ended its half (with its last DATA, or by queuing
+    /// trailers, kept in [`Stream::trailers`] until the DATA before them is
+    /// written); the END_STREAM flag is still to be written.
+    Ending,
+    /// END_STREAM was written (half-closed (local), or closed).
+    Closed,
+}
+
+impl SendState {
+    /// The state of a new stream: a client's request head is queued when
+    /// the stream opens; a server still owes the response head.
+    #[inline]
+    pub(crate) fn new(local: bool) -> Self {
+        if local {
+            SendState::Body
+        } else {
+            SendState::Head
+        }
+    }
+
+    /// A head was queued: a final one opens the body, `end_stream` closes the
+    /// half at once (the HEADERS carry END_STREAM).
+    #[inline]
+    pub(crate) fn head_sent(&mut self, is_final: bool, end_stream: bool) {
+        if end_stream {
+            *self = SendState::Closed;
+        } else if is_final {
+            *self = SendState::Body;
+        }
+    }
+
+    /// The application ended its half.
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        *self = SendState::Ending;
+    }
+
+    /// END_STREAM was written.
+    #[inline]
+    pub(crate) fn end_sent(&mut self) {
+        *self = SendState::Closed;
+    }
+
+    /// Still owes the response head (server).
+    #[inline]
+    pub(crate) fn awaits_head(&self) -> bool {
+        matches!(self, SendState::Head)
+    }
+
+    /// The application ended its half (END_STREAM written or to write).
+    #[inline]
+    pub(crate) fn is_ended(&self) -> bool {
+        matches!(self, SendState::Ending | SendState::Closed)
+    }
+
+    /// END_STREAM was written.
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        matches!(self, SendState::Closed)
+    }
+}
+
 /// One open or half-closed stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
@@ -50,14 +120,10 @@ pub(crate) struct Stream {
     pub ext_queued: u64,
     /// External bytes already scheduled (offset of the next external byte).
     pub ext_sent: u64,
-    /// Server: a final (non-1xx) response head was queued. Client: always true.
-    pub head_sent: bool,
-    /// The application ended its send half (END_STREAM or trailers requested).
-    pub send_closed: bool,
-    /// Trailers to send once `queue` drains.
+    /// Where the send half is (head, body, ending, closed).
+    pub send: SendState,
+    /// Trailers to write once `queue` drains (the send half is `Ending`).
     pub trailers: Option<http::HeaderMap>,
-    /// END_STREAM has been put on the wire (or into the output queue).
-    pub end_sent: bool,
     pub priority: Priority,
     /// Present in the scheduler (under `priority`).
     pub scheduled: bool,
@@ -77,10 +143,8 @@ impl Stream {
             queued: 0,
             ext_queued: 0,
             ext_sent: 0,
-            head_sent: local,
-            send_closed: false,
+            send: SendState::new(local),
             trailers: None,
-            end_sent: false,
             priority: Priority::default(),
             scheduled: false,
         }
@@ -89,19 +153,25 @@ impl Stream {
     /// Something for the DATA scheduler: payload within the window, or a final
     /// frame (empty END_STREAM DATA or trailers) once the queue is empty.
     pub(crate) fn sendable(&self) -> bool {
-        if self.end_sent || !self.head_sent {
+        if self.send.is_closed() || self.send.awaits_head() {
             return false;
         }
         if self.queued > 0 || self.ext_queued > 0 {
             self.send_window.available() > 0
         } else {
-            self.send_closed
+            self.send.is_ended()
         }
+    }
+
+    /// The last DATA carries END_STREAM (the half is ending, no trailers follow).
+    #[inline]
+    pub(crate) fn data_ends(&self) -> bool {
+        self.send == SendState::Ending && self.trailers.is_none()
     }
 
     /// Both halves are done.
     pub(crate) fn is_done(&self) -> bool {
-        self.end_sent && self.recv_phase == RecvPhase::Closed
+        self.send.is_closed() && self.recv_phase == RecvPhase::Closed
     }
 }
 
@@ -194,7 +264,9 @@ mod tests {
         assert!(!s.sendable());
         s.queue.clear();
         s.queued = 0;
-        s.send_closed = true;
+        s.send.end();
         assert!(s.sendable());
+        s.send.end_sent();
+        assert!(!s.sendable());
     }
 }

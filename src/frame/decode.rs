@@ -13,7 +13,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::{
-    flags, generic, lut, Frame, FrameHeader, PrioritySpec, Settings, DEFAULT_MAX_FRAME_SIZE,
+    flags, lut, Frame, FrameHeader, PrioritySpec, Settings, DEFAULT_MAX_FRAME_SIZE,
     FRAME_HEADER_LEN, MAX_WINDOW,
 };
 use crate::error::{Error, ErrorCode};
@@ -114,13 +114,6 @@ impl FrameDecoder {
         }
     }
 
-    /// BENCH-ONLY: like [`frames`](Self::frames) but validating headers with the
-    /// naive per-type checks of [`generic`](super::generic).
-    #[doc(hidden)]
-    pub fn frames_generic(&mut self) -> generic::GenericFrames<'_> {
-        generic::frames(self)
-    }
-
     /// Splits the run of complete frames off `buf`. `Ok(false)`: nothing complete.
     fn take_batch(&mut self) -> Result<bool, Error> {
         let (n, oversize) = complete_prefix(&self.buf, self.max_frame_size);
@@ -167,7 +160,9 @@ fn complete_prefix(buf: &[u8], max: u32) -> (usize, bool) {
     (pos, false)
 }
 
-/// The walk shared by [`Frames`] (table validator) and the bench-only generic iterator.
+/// The walk shared by [`Frames`] (table validator) and the bench-only generic
+/// iterator (`frame::generic`, feature `bench-internals`), which passes its
+/// own header validator.
 pub(super) struct Walk<'a> {
     dec: &'a mut FrameDecoder,
 }
@@ -178,7 +173,10 @@ impl<'a> Walk<'a> {
     }
 
     #[inline]
-    pub(super) fn next<const GENERIC: bool>(&mut self) -> Option<Result<Frame, Error>> {
+    pub(super) fn next(
+        &mut self,
+        check: impl Fn(&FrameHeader, u32) -> Result<u8, Error>,
+    ) -> Option<Result<Frame, Error>> {
         let d = &mut *self.dec;
         if let Some(e) = d.pending.take() {
             return Some(Err(e));
@@ -205,11 +203,7 @@ impl<'a> Walk<'a> {
             return None;
         }
         d.pos = end;
-        let checked = if GENERIC {
-            generic::check(&h, d.max_frame_size)
-        } else {
-            lut::check(&h, d.max_frame_size)
-        };
+        let checked = check(&h, d.max_frame_size);
         let res = checked.and_then(|f| decode_payload(&h, f, &d.chunk, start, end, &mut d.pending));
         if let Err(Error::Connection { .. }) = res {
             d.poison();
@@ -227,7 +221,7 @@ impl Iterator for Frames<'_> {
     type Item = Result<Frame, Error>;
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.walk.next::<false>()
+        self.walk.next(lut::check)
     }
 }
 

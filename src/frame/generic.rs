@@ -1,6 +1,7 @@
 //! BENCH-ONLY: the naive, branch-per-type frame header validator.
 //!
-//! This module exists only so that `benches/frame.rs` can compare the
+//! Built only with the `bench-internals` feature (which the crate's own tests
+//! and benches enable). This module exists only so that `benches/frame.rs` can compare the
 //! table-driven validator ([`super::lut::check`]) with the usual chain of
 //! per-type `match`/`if` checks, and so tests can prove both give identical
 //! results for every type byte. Production code uses [`super::lut`] and
@@ -129,7 +130,7 @@ pub struct GenericFrames<'a> {
 impl Iterator for GenericFrames<'_> {
     type Item = Result<Frame, Error>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.walk.next::<true>()
+        self.walk.next(check)
     }
 }
 

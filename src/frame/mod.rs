@@ -9,6 +9,7 @@
 mod decode;
 pub mod encode;
 #[doc(hidden)]
+#[cfg(feature = "bench-internals")]
 pub mod generic;
 pub mod lut;
 mod settings;

@@ -162,7 +162,9 @@ pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     } else if n >= 4 {
         load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4)
     } else {
-        a.iter().zip(b).all(|(x, y)| x == y)
+        // n <= 3: indices 0, n/2 and n-1 cover every byte (no iterator, so
+        // the result does not depend on how the caller gets inlined).
+        n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1])
     }
 }
 
@@ -184,10 +186,15 @@ fn load4(s: &[u8], i: usize) -> u32 {
 #[inline]
 pub(crate) fn exact_index(name_idx: usize, value: &[u8]) -> usize {
     let hit = |range: core::ops::Range<usize>| {
-        range
-            .into_iter()
-            .find(|&i| bytes_eq(STATIC_TABLE[i - 1].1, value))
-            .unwrap_or(0)
+        // A plain loop: cheap however the caller is inlined.
+        let mut i = range.start;
+        while i < range.end {
+            if bytes_eq(STATIC_TABLE[i - 1].1, value) {
+                return i;
+            }
+            i += 1;
+        }
+        0
     };
     match name_idx {
         0 => 0,

@@ -169,7 +169,7 @@ pub fn get(
     let mut first_bytes = true;
     while !done {
         wbuf.clear();
-        conn.write_to(&mut wbuf, WRITE_CHUNK);
+        conn.write_to(start.elapsed(), &mut wbuf, WRITE_CHUNK);
         if !wbuf.is_empty() {
             sock.write_all(&wbuf)
                 .map_err(|e| ClientError::io("write failed", e))?;
@@ -290,7 +290,7 @@ pub fn get(
                         source: None,
                     });
                 }
-                if let Err(e) = conn.recv(data) {
+                if let Err(e) = conn.recv(start.elapsed(), data) {
                     return Err(ClientError::Protocol(e));
                 }
             }
@@ -309,7 +309,7 @@ pub fn get(
     // Polite close; errors here do not matter any more.
     conn.shutdown(ErrorCode::NO_ERROR);
     wbuf.clear();
-    conn.write_to(&mut wbuf, WBUF_CAP);
+    conn.write_to(start.elapsed(), &mut wbuf, WBUF_CAP);
     let _ = sock.write_all(&wbuf);
     match status {
         Some(status) => Ok(Fetched { status, body_len }),

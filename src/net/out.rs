@@ -262,7 +262,11 @@ mod tests {
         }
         s.ping([1; 8]);
         let mut chunks = Vec::new();
-        let total = s.write_chunks_ext(&mut chunks, crate::net::WRITE_BATCH);
+        let total = s.write_chunks_ext(
+            std::time::Duration::ZERO,
+            &mut chunks,
+            crate::net::WRITE_BATCH,
+        );
         assert!(chunks.len() > 3, "{}", chunks.len());
         let mut q = OutQueue::default();
         for ch in chunks {

@@ -466,7 +466,7 @@ impl Worker {
                 }
                 Ok(n) => {
                     active = true;
-                    if c.conn.recv(&self.rbuf[..n]).is_err() {
+                    if c.conn.recv(self.origin.elapsed(), &self.rbuf[..n]).is_err() {
                         c.closing = true;
                         break;
                     }
@@ -495,7 +495,9 @@ impl Worker {
                 self.handle_event(c, ev);
             }
             self.chunks.clear();
-            let n = c.conn.write_chunks_ext(&mut self.chunks, WRITE_BATCH);
+            let n = c
+                .conn
+                .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
             for ch in self.chunks.drain(..) {
                 match ch {
                     Chunk::Bytes(b) => c.out.push_bytes(b),

@@ -286,7 +286,8 @@ impl ConnWs {
                 if buf.len() >= PREFACE.len() {
                     let bytes = std::mem::take(buf);
                     self.mode = Mode::H2;
-                    let failed = conn.recv(&bytes).is_err();
+                    // The time of the accept (the connection's latest).
+                    let failed = conn.recv(conn.now(), &bytes).is_err();
                     return Some(Pre::H2 { failed });
                 }
                 None

@@ -202,7 +202,8 @@ impl H2Session {
         }
         loop {
             self.wbuf.clear();
-            self.conn.write_to(&mut self.wbuf, WRITE_BATCH);
+            self.conn
+                .write_to(self.start.elapsed(), &mut self.wbuf, WRITE_BATCH);
             if self.wbuf.is_empty() {
                 return Ok(());
             }
@@ -220,7 +221,7 @@ impl H2Session {
         }
         match read_some(&mut self.sock, &mut self.rbuf)? {
             Some(n) => {
-                if let Err(e) = self.conn.recv(&self.rbuf[..n]) {
+                if let Err(e) = self.conn.recv(self.start.elapsed(), &self.rbuf[..n]) {
                     return Err(WsError::Protocol(e));
                 }
             }

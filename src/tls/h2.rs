@@ -45,14 +45,6 @@ impl fmt::Display for TlsH2Error {
 
 impl std::error::Error for TlsH2Error {}
 
-/// Feeds plaintext to the HTTP/2 core: the one call site of
-/// `Connection::recv` (when `recv` takes `now` itself, this becomes
-/// `conn.recv(now, data)`).
-fn core_recv(conn: &mut Connection, now: Duration, data: &[u8]) -> Result<usize, Error> {
-    conn.handle_timeout(now);
-    conn.recv(data)
-}
-
 /// An HTTP/2 connection over TLS, without I/O. See the module docs.
 #[derive(Debug)]
 pub struct TlsH2 {
@@ -108,7 +100,9 @@ impl TlsH2 {
             return Ok(());
         }
         if !self.plain_in.is_empty() {
-            core_recv(&mut self.conn, now, &self.plain_in).map_err(TlsH2Error::H2)?;
+            self.conn
+                .recv(now, &self.plain_in)
+                .map_err(TlsH2Error::H2)?;
         }
         Ok(())
     }
@@ -123,7 +117,12 @@ impl TlsH2 {
     /// it is done and `h2` was negotiated) the HTTP/2 output encrypted, until
     /// about `limit` bytes were appended by this call. Returns the number of
     /// bytes appended.
-    pub fn write_tls(&mut self, out: &mut Vec<u8>, limit: usize) -> Result<usize, TlsH2Error> {
+    pub fn write_tls(
+        &mut self,
+        now: Duration,
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<usize, TlsH2Error> {
         let start = out.len();
         self.tls.write_tls(out);
         if !self.check_alpn()? {
@@ -133,7 +132,7 @@ impl TlsH2 {
             if self.out_pos == self.plain_out.len() {
                 self.plain_out.clear();
                 self.out_pos = 0;
-                if self.conn.write_to(&mut self.plain_out, CHUNK) == 0 {
+                if self.conn.write_to(now, &mut self.plain_out, CHUNK) == 0 {
                     break;
                 }
             }

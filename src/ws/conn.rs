@@ -74,6 +74,7 @@ pub enum Message {
 
 /// Something that happened on the connection, returned by [`WebSocket::poll_event`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A complete (possibly reassembled) data message.
     Message(Message),
@@ -95,6 +96,7 @@ pub enum Event {
 
 /// Misuse of the sending API (not a protocol error by the peer).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// A close frame has already been sent (or the connection failed).
     Closed,

@@ -16,6 +16,7 @@ pub const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Why a handshake was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// Request method is not GET (HTTP/1.1) or not CONNECT (HTTP/2).
     Method,

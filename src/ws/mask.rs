@@ -63,12 +63,14 @@ fn scalar(buf: &mut [u8], m: [u8; 4]) {
 }
 
 /// Masks `buf` with the portable scalar implementation (exposed for tests/benches).
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_scalar(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     scalar(buf, rotate(mask, offset));
 }
 
 /// Byte-by-byte reference implementation (exposed for tests).
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_reference(buf: &mut [u8], mask: [u8; 4], offset: usize) {
     for (i, b) in buf.iter_mut().enumerate() {
@@ -92,6 +94,7 @@ fn align_head(buf: &mut [u8], m: [u8; 4], align: usize) -> (&mut [u8], [u8; 4]) 
 }
 
 #[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod x86 {
     use super::{align_head, rotate, scalar};
     use core::arch::x86_64::*;
@@ -231,6 +234,7 @@ mod x86 {
 }
 
 #[cfg(target_arch = "aarch64")]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod neon {
     use super::scalar;
     use core::arch::aarch64::*;
@@ -268,6 +272,7 @@ mod neon {
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(unsafe_code)] // SIMD intrinsics
 mod wasm {
     use super::scalar;
     use core::arch::wasm32::*;
@@ -331,6 +336,7 @@ fn dispatch(buf: &mut [u8], m: [u8; 4]) {
 
 /// SSE2 masking if available (always on x86_64); returns `false` and leaves
 /// `buf` untouched on other targets. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_sse2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -347,6 +353,7 @@ pub fn mask_sse2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// AVX2 masking if this CPU supports it; returns `false` and leaves `buf`
 /// untouched otherwise. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -366,6 +373,7 @@ pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// NEON masking on aarch64; returns `false` and leaves `buf` untouched on
 /// other targets. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_neon(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(target_arch = "aarch64")]
@@ -382,6 +390,7 @@ pub fn mask_neon(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
 
 /// wasm `simd128` masking when compiled with that target feature; returns
 /// `false` and leaves `buf` untouched otherwise. Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
 #[doc(hidden)]
 pub fn mask_simd128(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

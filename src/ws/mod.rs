@@ -127,8 +127,9 @@ impl std::error::Error for Error {}
 
 /// Immutable bytes that are guaranteed to be valid UTF-8 (a text payload).
 ///
-/// Cheap to clone (it is a [`Bytes`]). Because this crate allows `unsafe` only
-/// for SIMD intrinsics, [`Utf8Bytes::as_str`] re-checks the bytes with SIMD
+/// Cheap to clone (it is a [`Bytes`]). Because the crate allows `unsafe` only
+/// for SIMD kernels and the native server's syscalls (never to skip a check,
+/// see the crate docs), [`Utf8Bytes::as_str`] re-checks the bytes with SIMD
 /// UTF-8 validation (tens of GB/s) instead of an unchecked conversion; use
 /// [`Utf8Bytes::as_bytes`] / [`Utf8Bytes::into_bytes`] for zero-cost access.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]

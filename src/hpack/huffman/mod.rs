@@ -1,7 +1,7 @@
 //! Huffman coding of HPACK string literals (RFC 7541 §5.2, Appendix B).
 //!
 //! Both directions are table driven; the tables live in the generated
-//! `table.rs` (see [`gen`] for how they are built and laid out):
+//! `table.rs` (see `gen.rs` for how they are built and laid out):
 //! - encoding shifts `code << len` into a `u64` accumulator and flushes 32 bits
 //!   at a time;
 //! - decoding is a finite-state machine over the 256 internal nodes of the
@@ -9,7 +9,12 @@
 //!   symbols. Padding longer than 7 bits, padding that is not all ones, and a
 //!   decoded EOS are errors (§5.2).
 
+// The generator is public API only for the table regeneration test.
+#[cfg(feature = "bench-internals")]
 pub mod gen;
+#[cfg(not(feature = "bench-internals"))]
+#[allow(dead_code)]
+mod gen;
 mod table;
 
 use super::DecodeError;

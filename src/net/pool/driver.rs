@@ -202,7 +202,7 @@ impl Driver {
                     }
                     self.got_bytes = true;
                     self.last_read = Instant::now();
-                    if let Err(e) = self.conn.recv(data) {
+                    if let Err(e) = self.conn.recv(self.start.elapsed(), data) {
                         // Deliver what arrived before the error first.
                         self.handle_events();
                         let _ = self.flush();
@@ -226,7 +226,11 @@ impl Driver {
             if self.wpos == self.wbuf.len() {
                 self.wbuf.clear();
                 self.wpos = 0;
-                if self.conn.write_to(&mut self.wbuf, WRITE_CHUNK) == 0 {
+                if self
+                    .conn
+                    .write_to(self.start.elapsed(), &mut self.wbuf, WRITE_CHUNK)
+                    == 0
+                {
                     return Ok(());
                 }
                 // Writing may produce events (SendReady) and free slots.

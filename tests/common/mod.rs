@@ -1,4 +1,5 @@
-//! Shared helpers for the `conn_*` integration tests (included with `mod`).
+//! Shared helpers for the in-memory `conn_*` integration tests (`mod common;`):
+//! request builders, frame encoding and event filters over a [`Pair`].
 #![allow(dead_code)]
 
 use bytes::Bytes;
