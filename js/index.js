@@ -601,18 +601,26 @@ export async function fetch(input, init = {}) {
       fail(signal.reason ?? new DOMException('aborted', 'AbortError'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const handlers = {
-      onResponse: (status, hdrs, endStream) => {
-        clearTimeout(timer);
-        settled = true;
-        const h = new Headers();
-        for (const [n, v] of hdrs) h.append(n, v);
-        let stream = null;
-        if (!NULL_BODY.has(status) && method !== 'HEAD') {
-          stream = new ReadableStream(
+    // The Response is built one microtask after the head arrived, so a body
+    // that came in the same read (small responses) is handed over whole
+    // instead of through a ReadableStream; larger bodies stream.
+    let early = null; // chunks received before the Response exists
+    let ended = false;
+    const build = (status, hdrs) => {
+      if (settled) return;
+      settled = true;
+      const h = new Headers();
+      for (const [n, v] of hdrs) h.append(n, v);
+      let body = null;
+      if (!NULL_BODY.has(status) && method !== 'HEAD') {
+        if (ended) {
+          body = concat(early, early.reduce((n, c) => n + c.byteLength, 0));
+        } else {
+          body = new ReadableStream(
             {
               start: (c) => {
                 controller = c;
+                for (const chunk of early) c.enqueue(chunk);
               },
               pull: () => session._resume(id),
               cancel: () => session._reset(id),
@@ -620,23 +628,38 @@ export async function fetch(input, init = {}) {
             { highWaterMark: 1 << 20, size: (chunk) => chunk.byteLength },
           );
         }
-        const res = new Response(stream, { status, headers: h });
-        Object.defineProperty(res, 'url', { value: u.href });
-        resolve(res);
-        if (endStream && controller) controller.close();
+      }
+      early = null;
+      const res = new Response(body, { status, headers: h });
+      Object.defineProperty(res, 'url', { value: u.href });
+      resolve(res);
+    };
+    const handlers = {
+      onResponse: (status, hdrs) => {
+        clearTimeout(timer);
+        early = [];
+        queueMicrotask(() => build(status, hdrs));
       },
       onData: (d) => {
+        if (early) {
+          early.push(d);
+          return;
+        }
         if (!controller) return;
         controller.enqueue(d);
         if (controller.desiredSize <= 0) session._pause(id);
       },
       onEnd: () => {
         signal?.removeEventListener('abort', onAbort);
+        if (early) {
+          ended = true;
+          return;
+        }
         if (!settled) return fail(new H2OError('ERR_H2O_PROTOCOL', 'stream ended without a response'));
         try {
           controller?.close();
         } catch {
-          // already closed (end with the head)
+          // already closed
         }
       },
       onError: fail,
