@@ -89,14 +89,6 @@ fn ms(now_ms: f64) -> Result<Duration, JsValue> {
     }
 }
 
-/// Latin-1 string of header bytes (ASCII, the common case, without a copy loop).
-fn latin1(b: &[u8]) -> JsValue {
-    match core::str::from_utf8(b) {
-        Ok(s) if b.is_ascii() => JsValue::from_str(s),
-        _ => JsValue::from_str(&b.iter().map(|&c| c as char).collect::<String>()),
-    }
-}
-
 /// Bytes of a Latin-1 JS string; `None` if a char is above U+00FF.
 fn latin1_bytes(s: &str) -> Option<Vec<u8>> {
     if s.is_ascii() {
@@ -153,17 +145,6 @@ fn header_map(headers: &JsValue) -> Result<http::HeaderMap, JsValue> {
         map.append(name, value);
     }
     Ok(map)
-}
-
-fn headers_js(map: &http::HeaderMap) -> Array {
-    let arr = Array::new_with_length(map.len() as u32);
-    for (i, (n, v)) in map.iter().enumerate() {
-        arr.set(
-            i as u32,
-            Array::of2(&JsValue::from_str(n.as_str()), &latin1(v.as_bytes())).into(),
-        );
-    }
-    arr
 }
 
 /// Builds a plain object from `(key, value)` pairs.
@@ -463,94 +444,195 @@ impl Connection {
     }
 }
 
+/// Strings for one JS call: concatenated Latin-1 text plus each piece's length
+/// (in chars = bytes), so that all of them cross the boundary as one string.
+#[derive(Default)]
+struct Strs {
+    text: String,
+    lens: Vec<u32>,
+}
+
+impl Strs {
+    fn with_capacity(bytes: usize, pieces: usize) -> Strs {
+        Strs {
+            text: String::with_capacity(bytes),
+            lens: Vec::with_capacity(pieces),
+        }
+    }
+
+    fn push(&mut self, b: &[u8]) {
+        match core::str::from_utf8(b) {
+            Ok(s) if b.is_ascii() => self.text.push_str(s),
+            _ => self.text.extend(b.iter().map(|&c| c as char)),
+        }
+        self.lens.push(b.len() as u32);
+    }
+
+    fn headers(&mut self, map: &http::HeaderMap) {
+        for (n, v) in map {
+            self.push(n.as_str().as_bytes());
+            self.push(v.as_bytes());
+        }
+    }
+}
+
+/// JS side of the event factory: builds the event object with literal keys
+/// from (kind, id, number, flag, pieces, data); `pieces` are the strings
+/// split by their lengths (headers as consecutive name/value pairs).
+const MAKE_EVENT_JS: &str = r#"
+const p = new Array(l.length);
+for (let i = 0, o = 0; i < l.length; i++) { p[i] = s.slice(o, o + l[i]); o += l[i]; }
+const pairs = (from) => { const h = []; for (let i = from; i + 1 < p.length; i += 2) h.push([p[i], p[i + 1]]); return h; };
+switch (k) {
+  case 0: return { type: 'request', streamId: id, method: p[0], url: p[1], protocol: n ? p[2] : undefined, headers: pairs(3), endStream: f };
+  case 1: return { type: 'response', streamId: id, status: n, headers: pairs(0), endStream: f };
+  case 2: return { type: 'data', streamId: id, data: d, endStream: f };
+  case 3: return { type: 'trailers', streamId: id, headers: pairs(0) };
+  case 4: return { type: 'reset', streamId: id, code: n, codeName: p[0], remote: f };
+  case 5: return { type: 'closed', streamId: id };
+  case 6: return { type: 'sendReady', streamId: id };
+  case 7: return { type: 'settings' };
+  case 8: return { type: 'settingsAcked' };
+  case 9: return { type: 'ping', data: d };
+  case 10: return { type: 'pingAck', data: d };
+  case 11: return { type: 'goaway', lastStreamId: id, code: n, codeName: p[0], debug: p[1] };
+  default: return { type: 'priorityUpdate', streamId: id, urgency: n, incremental: f };
+}
+"#;
+
+/// JS side of the header splitter: `[[name, value], ...]` from one string.
+const SPLIT_PAIRS_JS: &str = r#"
+const h = new Array(l.length >> 1);
+for (let i = 0, j = 0, o = 0; i + 1 < l.length; i += 2, j++) {
+  const a = o + l[i], b = a + l[i + 1];
+  h[j] = [s.slice(o, a), s.slice(a, b)];
+  o = b;
+}
+return h;
+"#;
+
+thread_local! {
+    static MAKE_EVENT: js_sys::Function =
+        js_sys::Function::new_with_args("k, id, n, f, s, l, d", MAKE_EVENT_JS);
+    static SPLIT_PAIRS: js_sys::Function = js_sys::Function::new_with_args("s, l", SPLIT_PAIRS_JS);
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The factories above, called with typed arguments (one boundary crossing;
+    /// `l` is a view of wasm memory used only during the call).
+    #[wasm_bindgen(extends = js_sys::Function)]
+    type Factory;
+    #[wasm_bindgen(method, js_name = call)]
+    #[allow(clippy::too_many_arguments)]
+    fn make(
+        this: &Factory,
+        ctx: &JsValue,
+        k: u32,
+        id: u32,
+        n: f64,
+        f: bool,
+        s: &str,
+        l: &[u32],
+        d: &JsValue,
+    ) -> JsValue;
+    #[wasm_bindgen(method, js_name = call)]
+    fn split(this: &Factory, ctx: &JsValue, s: &str, l: &[u32]) -> JsValue;
+}
+
+fn make_event(k: u32, id: u32, n: f64, f: bool, strs: &Strs, data: Option<&[u8]>) -> JsValue {
+    let d = data.map_or(JsValue::UNDEFINED, bytes_js);
+    MAKE_EVENT.with(|mk| {
+        mk.unchecked_ref::<Factory>()
+            .make(&JsValue::NULL, k, id, n, f, &strs.text, &strs.lens, &d)
+    })
+}
+
+fn split_pairs(strs: &Strs) -> JsValue {
+    SPLIT_PAIRS.with(|f| {
+        f.unchecked_ref::<Factory>()
+            .split(&JsValue::NULL, &strs.text, &strs.lens)
+    })
+}
+
+fn code_str(code: ErrorCode) -> String {
+    match code.name() {
+        Some(n) => n.to_string(),
+        None => format!("0x{:x}", code.0),
+    }
+}
+
 fn event_js(ev: Event) -> JsValue {
-    let sid = |id: u32| ("streamId", JsValue::from(id));
+    let mut st = Strs::with_capacity(512, 24);
     match ev {
         Event::Request {
             stream_id,
             request,
             end_stream,
         } => {
-            let proto = request
-                .extensions()
-                .get::<Protocol>()
-                .map_or(JsValue::UNDEFINED, |p| p.0.as_str().into());
-            obj(&[
-                ("type", "request".into()),
-                sid(stream_id),
-                ("method", request.method().as_str().into()),
-                ("url", request.uri().to_string().into()),
-                ("protocol", proto),
-                ("headers", headers_js(request.headers()).into()),
-                ("endStream", end_stream.into()),
-            ])
+            st.push(request.method().as_str().as_bytes());
+            st.push(request.uri().to_string().as_bytes());
+            let proto = request.extensions().get::<Protocol>();
+            st.push(proto.map_or(&b""[..], |p| p.0.as_bytes()));
+            st.headers(request.headers());
+            let has = if proto.is_some() { 1.0 } else { 0.0 };
+            make_event(0, stream_id, has, end_stream, &st, None)
         }
         Event::Response {
             stream_id,
             response,
             end_stream,
-        } => obj(&[
-            ("type", "response".into()),
-            sid(stream_id),
-            ("status", response.status().as_u16().into()),
-            ("headers", headers_js(response.headers()).into()),
-            ("endStream", end_stream.into()),
-        ]),
+        } => {
+            st.headers(response.headers());
+            let status = f64::from(response.status().as_u16());
+            make_event(1, stream_id, status, end_stream, &st, None)
+        }
         Event::Data {
             stream_id,
             data,
             end_stream,
-        } => obj(&[
-            ("type", "data".into()),
-            sid(stream_id),
-            ("data", bytes_js(&data)),
-            ("endStream", end_stream.into()),
-        ]),
+        } => make_event(2, stream_id, 0.0, end_stream, &st, Some(&data)),
         Event::Trailers {
             stream_id,
             trailers,
-        } => obj(&[
-            ("type", "trailers".into()),
-            sid(stream_id),
-            ("headers", headers_js(&trailers).into()),
-        ]),
+        } => {
+            st.headers(&trailers);
+            make_event(3, stream_id, 0.0, false, &st, None)
+        }
         Event::Reset {
             stream_id,
             code,
             remote,
-        } => obj(&[
-            ("type", "reset".into()),
-            sid(stream_id),
-            ("code", code.0.into()),
-            ("codeName", code_name(code)),
-            ("remote", remote.into()),
-        ]),
-        Event::Closed { stream_id } => obj(&[("type", "closed".into()), sid(stream_id)]),
-        Event::SendReady { stream_id } => obj(&[("type", "sendReady".into()), sid(stream_id)]),
-        Event::Settings(_) => obj(&[("type", "settings".into())]),
-        Event::SettingsAcked => obj(&[("type", "settingsAcked".into())]),
-        Event::Ping(d) => obj(&[("type", "ping".into()), ("data", bytes_js(&d))]),
-        Event::PingAck(d) => obj(&[("type", "pingAck".into()), ("data", bytes_js(&d))]),
+        } => {
+            st.push(code_str(code).as_bytes());
+            make_event(4, stream_id, f64::from(code.0), remote, &st, None)
+        }
+        Event::Closed { stream_id } => make_event(5, stream_id, 0.0, false, &st, None),
+        Event::SendReady { stream_id } => make_event(6, stream_id, 0.0, false, &st, None),
+        Event::Settings(_) => make_event(7, 0, 0.0, false, &st, None),
+        Event::SettingsAcked => make_event(8, 0, 0.0, false, &st, None),
+        Event::Ping(d) => make_event(9, 0, 0.0, false, &st, Some(&d)),
+        Event::PingAck(d) => make_event(10, 0, 0.0, false, &st, Some(&d)),
         Event::GoAway {
             last_stream_id,
             code,
             debug,
-        } => obj(&[
-            ("type", "goaway".into()),
-            ("lastStreamId", last_stream_id.into()),
-            ("code", code.0.into()),
-            ("codeName", code_name(code)),
-            ("debug", latin1(&debug)),
-        ]),
+        } => {
+            st.push(code_str(code).as_bytes());
+            st.push(&debug);
+            make_event(11, last_stream_id, f64::from(code.0), false, &st, None)
+        }
         Event::PriorityUpdate {
             stream_id,
             priority,
-        } => obj(&[
-            ("type", "priorityUpdate".into()),
-            sid(stream_id),
-            ("urgency", priority.urgency.into()),
-            ("incremental", priority.incremental.into()),
-        ]),
+        } => make_event(
+            12,
+            stream_id,
+            f64::from(priority.urgency),
+            priority.incremental,
+            &st,
+            None,
+        ),
     }
 }
 
@@ -613,13 +695,15 @@ impl HpackDecoder {
 
     /// Decodes one complete field block; throws `ERR_H2O_COMPRESSION`.
     pub fn decode(&mut self, block: &[u8]) -> Result<Array, JsValue> {
-        let out = Array::new();
+        // Decoded fields are usually no more than ~3x the block (indexing, Huffman).
+        let mut st = Strs::with_capacity(block.len() * 3 + 64, 32);
         self.inner
             .decode(block, |f| {
-                out.push(&Array::of2(&latin1(f.name), &latin1(f.value)));
+                st.push(f.name);
+                st.push(f.value);
             })
             .map_err(|e| js_error("ERR_H2O_COMPRESSION", &format!("HPACK: {e}"), &[]))?;
-        Ok(out)
+        Ok(split_pairs(&st).unchecked_into())
     }
 
     /// Decodes one block and returns only the number of fields (the table is
