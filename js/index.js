@@ -163,6 +163,7 @@ export class Session {
   #writeBlocked = false;
   #timer = null;
   #pausedBy = new Set();
+  #waiting = [];
   #closeWaiters = [];
   #settled;
   #options;
@@ -204,9 +205,9 @@ export class Session {
     return this.#closed || this.#error !== null || this.goaway !== null;
   }
 
-  /** Number of requests in flight. */
+  /** Requests in flight (open streams plus those waiting for the peer stream limit). */
   get activeStreams() {
-    return this.#streams.size;
+    return this.#streams.size + this.#waiting.length;
   }
 
   /** Resolves when the peer's SETTINGS arrived (the peer speaks HTTP/2). */
@@ -291,6 +292,7 @@ export class Session {
         break;
       case 'settings':
         this._settingsResolve();
+        if (this.#waiting.length !== 0) queueMicrotask(() => this.#startWaiting());
         break;
       case 'goaway':
         this.goaway = ev;
@@ -305,8 +307,12 @@ export class Session {
 
   #forget(id) {
     this.#streams.delete(id);
-    this.#pausedBy.delete(id);
-    if (this.#streams.size === 0 && this.#options.unrefWhenIdle) this.#socket.unref();
+    if (this.#pausedBy.delete(id) && this.#pausedBy.size === 0) {
+      this.#socket.resume();
+      queueMicrotask(() => this.#process());
+    }
+    if (this.#waiting.length !== 0) queueMicrotask(() => this.#startWaiting());
+    if (this.#streams.size === 0 && this.#waiting.length === 0 && this.#options.unrefWhenIdle) this.#socket.unref();
   }
 
   #fail(err) {
@@ -318,6 +324,7 @@ export class Session {
       this.#streams.delete(id);
       if (!s.recvDone) s.onError(err);
     }
+    for (const { handlers } of this.#waiting.splice(0)) handlers.onError(err);
   }
 
   #queueFlush() {
@@ -361,22 +368,28 @@ export class Session {
     this.#timer.unref();
   }
 
-  /** @internal Stops taking events (and so stops opening flow-control windows) for `id`. */
-  _pause(id) {
+  // Streams are driven through their record (the `handlers` object given to
+  // `_open`): `rec.id` is the stream id once opened. A request above the
+  // peer's MAX_CONCURRENT_STREAMS waits in `#waiting` until a stream ends.
+
+  /** @internal Stops taking events (and so stops opening flow-control windows) for `rec`. */
+  _pause(rec) {
+    if (rec.id === undefined) return;
     if (this.#pausedBy.size === 0) this.#socket.pause();
-    this.#pausedBy.add(id);
+    this.#pausedBy.add(rec.id);
   }
 
   /** @internal */
-  _resume(id) {
-    if (!this.#pausedBy.delete(id) || this.#pausedBy.size !== 0) return;
+  _resume(rec) {
+    if (!this.#pausedBy.delete(rec.id) || this.#pausedBy.size !== 0) return;
     this.#socket.resume();
     queueMicrotask(() => this.#process());
   }
 
   /**
-   * @internal Opens a stream; `handlers` gets onResponse/onData/onEnd/onError.
-   * Returns the stream id.
+   * @internal Opens a stream (or queues it while the peer's stream limit is
+   * reached); `handlers` gets onResponse/onData/onEnd/onError and is the
+   * stream's record for the other `_` methods. Bad arguments throw.
    */
   _open({ method = 'GET', path = '/', headers, body, protocol }, handlers) {
     if (this.#error) throw this.#error;
@@ -384,34 +397,75 @@ export class Session {
     if (typeof path !== 'string' || !path.startsWith('/')) {
       throw new H2OError('ERR_H2O_INVALID_ARG', `path must start with "/" (got ${path})`);
     }
-    const bytes = toBytes(body);
-    const pairs = headerPairs(headers);
-    let id;
-    if (protocol === 'websocket') {
-      id = this.#conn.requestWebSocket(this.#origin + path);
-    } else {
-      id = this.#conn.request(String(method).toUpperCase(), this.#origin + path, pairs, bytes === null, undefined);
-    }
-    if (bytes !== null) this.#conn.sendData(id, bytes, true);
+    const req = {
+      method: String(method).toUpperCase(),
+      url: this.#origin + path,
+      pairs: headerPairs(headers),
+      bytes: toBytes(body),
+      protocol,
+    };
     handlers.recvDone = false;
-    this.#streams.set(id, handlers);
+    handlers.id = undefined;
+    if (this.#waiting.length !== 0 || !this.#start(req, handlers)) this.#waiting.push({ req, handlers });
     if (this.#options.unrefWhenIdle) this.#socket.ref();
-    this.#queueFlush();
-    return id;
+    return handlers;
   }
 
-  /** @internal */
-  _send(id, bytes, end) {
-    this.#conn.sendData(id, bytes, end);
-    this.#queueFlush();
-  }
-
-  /** @internal */
-  _reset(id, code = 8) {
-    if (!this.#streams.has(id)) return;
-    this.#forget(id);
+  /** Opens `req` in the core; false if the peer's stream limit is reached. */
+  #start(req, handlers) {
+    let id;
     try {
-      this.#conn.reset(id, code);
+      id =
+        req.protocol === 'websocket'
+          ? this.#conn.requestWebSocket(req.url)
+          : this.#conn.request(req.method, req.url, req.pairs, req.bytes === null, undefined);
+    } catch (e) {
+      if (e.code === 'ERR_H2O_STREAM_LIMIT') return false;
+      throw e;
+    }
+    if (req.bytes !== null) this.#conn.sendData(id, req.bytes, true);
+    handlers.id = id;
+    this.#streams.set(id, handlers);
+    this.#queueFlush();
+    return true;
+  }
+
+  /** Starts waiting requests while the peer's stream limit allows. */
+  #startWaiting() {
+    while (this.#waiting.length !== 0 && !this.#error) {
+      const { req, handlers } = this.#waiting[0];
+      let started;
+      try {
+        started = this.#start(req, handlers);
+      } catch (e) {
+        this.#waiting.shift();
+        handlers.onError(e);
+        continue;
+      }
+      if (!started) return;
+      this.#waiting.shift();
+    }
+  }
+
+  /** @internal */
+  _send(rec, bytes, end) {
+    if (rec.id === undefined) throw new H2OError('ERR_H2O_INVALID_STREAM', 'stream not open yet');
+    this.#conn.sendData(rec.id, bytes, end);
+    this.#queueFlush();
+  }
+
+  /** @internal Cancels a stream (RST_STREAM `code`, default CANCEL) or a waiting request. */
+  _reset(rec, code = 8) {
+    if (rec === undefined) return;
+    const w = this.#waiting.findIndex((x) => x.handlers === rec);
+    if (w >= 0) {
+      this.#waiting.splice(w, 1);
+      return;
+    }
+    if (rec.id === undefined || this.#streams.get(rec.id) !== rec) return;
+    this.#forget(rec.id);
+    try {
+      this.#conn.reset(rec.id, code);
     } catch {
       // already gone in the core
     }
@@ -427,10 +481,10 @@ export class Session {
       const chunks = [];
       let total = 0;
       let head = null;
-      let id;
+      let rec;
       const timeout = opts.timeout ?? this.#options.timeout ?? 60_000;
       const timer = setTimeout(() => {
-        this._reset(id);
+        this._reset(rec);
         reject(new H2OError('ERR_H2O_TIMEOUT', `request ${opts.path ?? '/'} timed out after ${timeout} ms`));
       }, timeout);
       const done = (fn, v) => {
@@ -455,7 +509,7 @@ export class Session {
         onError: (e) => done(reject, e),
       };
       try {
-        id = this._open(opts, handlers);
+        rec = this._open(opts, handlers);
       } catch (e) {
         done(reject, e);
       }
@@ -575,11 +629,11 @@ export async function fetch(input, init = {}) {
   const path = u.pathname + u.search;
   return new Promise((resolve, reject) => {
     let controller = null;
-    let id;
+    let rec;
     let settled = false;
     const timeout = init.timeout ?? 60_000;
     const timer = setTimeout(() => {
-      session._reset(id);
+      session._reset(rec);
       fail(new H2OError('ERR_H2O_TIMEOUT', `${u.href}: no response within ${timeout} ms`));
     }, timeout);
     const fail = (e) => {
@@ -597,7 +651,7 @@ export async function fetch(input, init = {}) {
       }
     };
     const onAbort = () => {
-      session._reset(id);
+      session._reset(rec);
       fail(signal.reason ?? new DOMException('aborted', 'AbortError'));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -622,8 +676,8 @@ export async function fetch(input, init = {}) {
                 controller = c;
                 for (const chunk of early) c.enqueue(chunk);
               },
-              pull: () => session._resume(id),
-              cancel: () => session._reset(id),
+              pull: () => session._resume(rec),
+              cancel: () => session._reset(rec),
             },
             { highWaterMark: 1 << 20, size: (chunk) => chunk.byteLength },
           );
@@ -647,7 +701,7 @@ export async function fetch(input, init = {}) {
         }
         if (!controller) return;
         controller.enqueue(d);
-        if (controller.desiredSize <= 0) session._pause(id);
+        if (controller.desiredSize <= 0) session._pause(rec);
       },
       onEnd: () => {
         signal?.removeEventListener('abort', onAbort);
@@ -667,7 +721,7 @@ export async function fetch(input, init = {}) {
     try {
       const pairs = [];
       headers.forEach((v, n) => pairs.push([n, v]));
-      id = session._open({ method, path, headers: pairs, body }, handlers);
+      rec = session._open({ method, path, headers: pairs, body }, handlers);
     } catch (e) {
       fail(e);
     }
@@ -798,14 +852,14 @@ export async function openWebSocket(url, options = {}) {
     const ownSession = !options.session;
     return new Promise((resolveWs, rejectWs) => {
       let ws;
-      let id;
+      let rec;
       const resolve = resolveWs;
       const reject = (e) => {
         if (ownSession) session.close();
         rejectWs(e);
       };
       const timer = setTimeout(() => {
-        session._reset(id);
+        session._reset(rec);
         reject(new H2OError('ERR_H2O_TIMEOUT', `WebSocket handshake with ${u.host} timed out`));
       }, timeout);
       const handlers = {
@@ -814,7 +868,7 @@ export async function openWebSocket(url, options = {}) {
           try {
             WebSocketCodec.verifyH2Response(status);
           } catch (e) {
-            session._reset(id);
+            session._reset(rec);
             reject(e);
             return;
           }
@@ -837,7 +891,7 @@ export async function openWebSocket(url, options = {}) {
         },
       };
       try {
-        id = session._open({ method: 'CONNECT', path, protocol: 'websocket' }, handlers);
+        rec = session._open({ method: 'CONNECT', path, protocol: 'websocket' }, handlers);
       } catch (e) {
         clearTimeout(timer);
         reject(e);
@@ -846,10 +900,10 @@ export async function openWebSocket(url, options = {}) {
       ws = new WebSocket(
         u.href,
         codec,
-        (bytes) => session._send(id, bytes, false),
+        (bytes) => session._send(rec, bytes, false),
         () => {
           try {
-            session._send(id, EMPTY, true);
+            session._send(rec, EMPTY, true);
           } catch {
             // stream already finished
           }

@@ -110,3 +110,17 @@ test('fetch pools one session per origin', async () => {
   assert.equal(all.length, 20);
   for (const b of all) assert.equal(sameBytes(new Uint8Array(b), bytes(100, 101)), null);
 });
+
+test('requests above the peer MAX_CONCURRENT_STREAMS wait for a free stream', async () => {
+  const limited = await startNghttpd(root, ['-m', '4']);
+  try {
+    const session = await h2o.connect(limited.url);
+    const pending = Array.from({ length: 60 }, (_, i) => session.request({ path: `/b${SIZES[i % 9]}` }));
+    assert.equal(session.activeStreams, 60);
+    const all = await Promise.all(pending);
+    all.forEach((r, i) => assert.equal(sameBytes(r.body, bytes(SIZES[i % 9], SIZES[i % 9] + 1)), null));
+    await session.close();
+  } finally {
+    limited.stop();
+  }
+});
