@@ -190,6 +190,9 @@ export class Session {
     );
     socket.on('close', () => {
       this.#fail(new H2OError('ERR_H2O_CONNECTION_CLOSED', `connection to ${this.#origin} closed before the response was complete`));
+      // Release the wasm-side connection now rather than at GC finalization;
+      // every path that could still touch it checks #error (set just above).
+      this.#conn.free();
       for (const w of this.#closeWaiters.splice(0)) w();
     });
     this.#flush();
@@ -230,6 +233,7 @@ export class Session {
   }
 
   #process() {
+    if (this.#error) return;
     if (this.#pausedBy.size === 0) {
       for (let ev = this.#conn.pollEvent(); ev !== undefined; ev = this.#conn.pollEvent()) {
         this.#dispatch(ev);
@@ -338,7 +342,7 @@ export class Session {
   }
 
   #flush() {
-    if (this.#writeBlocked || this.#socket.destroyed) return;
+    if (this.#writeBlocked || this.#socket.destroyed || this.#error) return;
     for (;;) {
       const out = this.#conn.takeOutput();
       if (out.length === 0) break;
@@ -356,8 +360,9 @@ export class Session {
 
   #arm() {
     clearTimeout(this.#timer);
+    if (this.#error) return;
     const t = this.#conn.pollTimeout();
-    if (t === undefined || this.#error) return;
+    if (t === undefined) return;
     this.#timer = setTimeout(() => {
       this.#conn.handleTimeout(now());
       this.#process();
@@ -449,6 +454,7 @@ export class Session {
 
   /** @internal */
   _send(rec, bytes, end) {
+    if (this.#error) throw this.#error;
     if (rec.id === undefined) throw new H2OError('ERR_H2O_INVALID_STREAM', 'stream not open yet');
     this.#conn.sendData(rec.id, bytes, end);
     this.#queueFlush();
@@ -521,7 +527,7 @@ export class Session {
     if (this.#socket.destroyed) return Promise.resolve();
     const p = new Promise((resolve) => this.#closeWaiters.push(resolve));
     this.#closed = true;
-    this.#conn.shutdown(0);
+    if (!this.#error) this.#conn.shutdown(0);
     this.#flush();
     const t = setTimeout(() => this.#socket.destroy(), this.#options.closeTimeout ?? 5000);
     t.unref();
@@ -804,6 +810,9 @@ export class WebSocket extends EventTarget {
   _finish(code, reason, wasClean) {
     if (this.readyState === 3) return;
     this.readyState = 3;
+    // Every codec use checks readyState first; free it once this call is done.
+    const codec = this.#codec;
+    queueMicrotask(() => codec.free());
     const ev = new Event('close');
     Object.assign(ev, { code, reason, wasClean });
     this.dispatchEvent(ev);
