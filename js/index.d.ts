@@ -33,6 +33,7 @@ export type H2OErrorCode =
   | 'ERR_H2O_WS_HANDSHAKE'
   | 'ERR_H2O_WS_PROTOCOL'
   | 'ERR_H2O_WS_CLOSED'
+  | 'ERR_H2O_BODY'
   | 'ERR_H2O_NO_RANDOM';
 
 /** Every failure of this package: an `Error` with a stable `code`. */
@@ -54,8 +55,19 @@ export type HeadersInit =
   | Headers
   | Map<string, string>;
 
-/** Request bodies: strings are sent as UTF-8. */
-export type BodyInit = string | Uint8Array | ArrayBuffer | ArrayBufferView | URLSearchParams;
+/**
+ * Request bodies: strings are sent as UTF-8. A ReadableStream or async
+ * iterable (e.g. `fs.createReadStream`) is sent as it is produced, pulled only
+ * while less than 256 KiB wait for the server's flow-control window.
+ */
+export type BodyInit =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | ArrayBufferView
+  | URLSearchParams
+  | ReadableStream<Uint8Array | string>
+  | AsyncIterable<Uint8Array | string>;
 
 /** Options of {@link connect} (also accepted by {@link fetch} in `init`). */
 export interface ConnectOptions {
@@ -133,7 +145,7 @@ export declare function connect(url: string | URL, options?: ConnectOptions): Pr
 export interface FetchInit extends ConnectOptions {
   method?: string;
   headers?: HeadersInit;
-  body?: BodyInit | Blob | ReadableStream<Uint8Array> | null;
+  body?: BodyInit | Blob | null;
   signal?: AbortSignal;
   /** ms to the response head (default 60000). */
   timeout?: number;

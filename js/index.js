@@ -52,6 +52,19 @@ function toBytes(body, what = 'body') {
   throw new H2OError('ERR_H2O_INVALID_ARG', `${what} must be a string, Uint8Array, ArrayBuffer or URLSearchParams`);
 }
 
+/** Queued request-body bytes per stream above which a streaming body waits. */
+const UPLOAD_HIGH = 256 << 10;
+
+/** A body sent as it is produced: a ReadableStream or any async iterable. */
+function isStreamBody(body) {
+  return (
+    body !== null &&
+    typeof body === 'object' &&
+    !ArrayBuffer.isView(body) &&
+    (typeof body.getReader === 'function' || typeof body[Symbol.asyncIterator] === 'function')
+  );
+}
+
 function headerPairs(headers) {
   const out = [];
   if (headers === undefined || headers === null) return out;
@@ -233,14 +246,18 @@ export class Session {
   }
 
   #process() {
-    if (this.#error) return;
-    if (this.#pausedBy.size === 0) {
-      for (let ev = this.#conn.pollEvent(); ev !== undefined; ev = this.#conn.pollEvent()) {
-        this.#dispatch(ev);
-        if (this.#pausedBy.size !== 0) break;
+    // Writing can produce events (SendReady once a stream's queue drained), so
+    // poll again after every flush that wrote something.
+    for (;;) {
+      if (this.#error) return;
+      if (this.#pausedBy.size === 0) {
+        for (let ev = this.#conn.pollEvent(); ev !== undefined; ev = this.#conn.pollEvent()) {
+          this.#dispatch(ev);
+          if (this.#pausedBy.size !== 0 || this.#error) break;
+        }
       }
+      if (!this.#flush()) break;
     }
-    this.#flush();
     this.#arm();
   }
 
@@ -292,7 +309,11 @@ export class Session {
         }
         break;
       case 'sendReady':
-        s?.onSendReady?.();
+        if (s?.onSendReady) {
+          const wake = s.onSendReady;
+          s.onSendReady = undefined;
+          wake();
+        }
         break;
       case 'settings':
         this._settingsResolve();
@@ -310,7 +331,9 @@ export class Session {
   }
 
   #forget(id) {
+    const rec = this.#streams.get(id);
     this.#streams.delete(id);
+    rec?.onSendReady?.(); // wakes a body pump waiting on this stream
     if (this.#pausedBy.delete(id) && this.#pausedBy.size === 0) {
       this.#socket.resume();
       queueMicrotask(() => this.#process());
@@ -326,6 +349,7 @@ export class Session {
     clearTimeout(this.#timer);
     for (const [id, s] of this.#streams) {
       this.#streams.delete(id);
+      s.onSendReady?.();
       if (!s.recvDone) s.onError(err);
     }
     for (const { handlers } of this.#waiting.splice(0)) handlers.onError(err);
@@ -336,26 +360,29 @@ export class Session {
     this.#flushQueued = true;
     queueMicrotask(() => {
       this.#flushQueued = false;
-      this.#flush();
-      this.#arm();
+      this.#process();
     });
   }
 
+  /** Writes the core's output to the socket; true if anything was written. */
   #flush() {
-    if (this.#writeBlocked || this.#socket.destroyed || this.#error) return;
+    if (this.#writeBlocked || this.#socket.destroyed || this.#error) return false;
+    let wrote = false;
     for (;;) {
       const out = this.#conn.takeOutput();
       if (out.length === 0) break;
+      wrote = true;
       if (!this.#socket.write(out)) {
         this.#writeBlocked = true;
         this.#socket.once('drain', () => {
           this.#writeBlocked = false;
-          this.#flush();
+          this.#process();
         });
-        return;
+        return wrote;
       }
     }
     if (this.#conn.isClosed() && !this.#socket.writableEnded) this.#socket.end();
+    return wrote;
   }
 
   #arm() {
@@ -402,11 +429,13 @@ export class Session {
     if (typeof path !== 'string' || !path.startsWith('/')) {
       throw new H2OError('ERR_H2O_INVALID_ARG', `path must start with "/" (got ${path})`);
     }
+    const streaming = isStreamBody(body);
     const req = {
       method: String(method).toUpperCase(),
       url: this.#origin + path,
       pairs: headerPairs(headers),
-      bytes: toBytes(body),
+      bytes: streaming ? null : toBytes(body),
+      stream: streaming ? body : null,
       protocol,
     };
     handlers.recvDone = false;
@@ -423,7 +452,7 @@ export class Session {
       id =
         req.protocol === 'websocket'
           ? this.#conn.requestWebSocket(req.url)
-          : this.#conn.request(req.method, req.url, req.pairs, req.bytes === null, undefined);
+          : this.#conn.request(req.method, req.url, req.pairs, req.bytes === null && req.stream === null, undefined);
     } catch (e) {
       if (e.code === 'ERR_H2O_STREAM_LIMIT') return false;
       throw e;
@@ -432,7 +461,36 @@ export class Session {
     handlers.id = id;
     this.#streams.set(id, handlers);
     this.#queueFlush();
+    if (req.stream !== null) this.#pump(handlers, req.stream);
     return true;
+  }
+
+  /**
+   * Sends a streaming request body: a chunk at a time, waiting while more
+   * than UPLOAD_HIGH bytes are queued in the core (flow control holds them
+   * back until the server reads), so a slow server slows the source down.
+   */
+  async #pump(rec, src) {
+    const live = () => !this.#error && this.#streams.get(rec.id) === rec;
+    try {
+      for await (const chunk of src) {
+        if (!live()) return;
+        const b = toBytes(chunk, 'body chunk');
+        if (b.byteLength === 0) continue;
+        this.#conn.sendData(rec.id, b, false);
+        this.#queueFlush();
+        while (live() && (this.#conn.queuedLength(rec.id) ?? 0) > UPLOAD_HIGH) {
+          await new Promise((r) => (rec.onSendReady = r));
+        }
+      }
+      if (!live()) return;
+      this.#conn.sendData(rec.id, EMPTY, true);
+      this.#queueFlush();
+    } catch (e) {
+      if (!live()) return;
+      this._reset(rec);
+      rec.onError(e?.code ? e : new H2OError('ERR_H2O_BODY', `request body stream failed: ${e?.message ?? e}`, { cause: e }));
+    }
   }
 
   /** Starts waiting requests while the peer's stream limit allows. */
@@ -599,16 +657,6 @@ export async function closeAll() {
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-async function readAll(stream) {
-  const chunks = [];
-  let total = 0;
-  for await (const c of stream) {
-    const b = toBytes(c);
-    chunks.push(b);
-    total += b.byteLength;
-  }
-  return concat(chunks, total);
-}
 
 /**
  * WHATWG-style `fetch` over HTTP/2 (one pooled session per origin). Resolves
@@ -623,8 +671,7 @@ export async function fetch(input, init = {}) {
   const method = (init.method ?? req?.method ?? 'GET').toUpperCase();
   const headers = new Headers(init.headers ?? req?.headers ?? undefined);
   let body = init.body ?? null;
-  if (body === null && req && req.body) body = await readAll(req.body);
-  else if (body && typeof body.getReader === 'function') body = await readAll(body);
+  if (body === null && req && req.body) body = req.body;
   else if (typeof Blob !== 'undefined' && body instanceof Blob) body = new Uint8Array(await body.arrayBuffer());
   if (body !== null && typeof body === 'string' && !headers.has('content-type')) {
     headers.set('content-type', 'text/plain;charset=UTF-8');

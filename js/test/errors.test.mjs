@@ -193,3 +193,36 @@ test('protocol error from the peer: ERR_H2O_PROTOCOL with h2Code, pending reques
   });
   session.destroy();
 });
+
+test('upload backpressure: a server that does not read stops the body source', async () => {
+  const url = await h2Server((stream) => stream.pause()); // never reads the request body
+  const session = await h2o.connect(url);
+  let pulled = 0;
+  async function* endless() {
+    const chunk = new Uint8Array(64 << 10);
+    for (;;) {
+      pulled += chunk.byteLength;
+      yield chunk;
+    }
+  }
+  const p = session.request({ method: 'POST', path: '/', body: endless(), timeout: 700 });
+  await assert.rejects(p, code('ERR_H2O_TIMEOUT'));
+  // At most the server's window (64 KiB + what Node buffers) plus our 256 KiB queue.
+  assert.ok(pulled < 2 << 20, `pulled ${pulled} bytes from the source`);
+  session.destroy();
+});
+
+test('a failing body stream fails the request: ERR_H2O_BODY', async () => {
+  const url = await h2Server((stream) => stream.resume());
+  const session = await h2o.connect(url);
+  async function* broken() {
+    yield new Uint8Array(10);
+    throw new Error('disk on fire');
+  }
+  await assert.rejects(session.request({ method: 'POST', path: '/', body: broken() }), (e) => {
+    assert.equal(e.code, 'ERR_H2O_BODY');
+    assert.match(e.message, /disk on fire/);
+    return true;
+  });
+  session.destroy();
+});

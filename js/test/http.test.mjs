@@ -124,3 +124,21 @@ test('requests above the peer MAX_CONCURRENT_STREAMS wait for a free stream', as
     limited.stop();
   }
 });
+
+test('nghttpd: streaming request bodies (ReadableStream, async generator) are echoed byte-exact', async () => {
+  const n = 5 << 20;
+  const body = bytes(n, 4242);
+  const chunksOf = (size) => Array.from({ length: Math.ceil(n / size) }, (_, i) => body.subarray(i * size, (i + 1) * size));
+  const session = await h2o.connect(servers.nghttpd.url);
+  const stream = ReadableStream.from(chunksOf(64 << 10));
+  const r1 = await session.request({ method: 'POST', path: '/echo', body: stream });
+  assert.equal(sameBytes(r1.body, body), null, 'ReadableStream');
+  async function* gen() {
+    for (const c of chunksOf(100_000)) yield c;
+  }
+  const r2 = await session.request({ method: 'POST', path: '/echo', body: gen() });
+  assert.equal(sameBytes(r2.body, body), null, 'async generator');
+  await session.close();
+  const res = await h2o.fetch(`${servers.nghttpd.url}/echo`, { method: 'POST', body: ReadableStream.from(chunksOf(1 << 20)), duplex: 'half' });
+  assert.equal(sameBytes(new Uint8Array(await res.arrayBuffer()), body), null, 'fetch');
+});
