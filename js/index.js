@@ -669,12 +669,16 @@ export async function fetch(input, init = {}) {
   const req = typeof Request !== 'undefined' && input instanceof Request ? input : null;
   const u = parseUrl(req ? req.url : input, ['http:', 'https:']);
   const method = (init.method ?? req?.method ?? 'GET').toUpperCase();
-  const headers = new Headers(init.headers ?? req?.headers ?? undefined);
+  const hinit = init.headers ?? req?.headers;
+  // No Headers object for the common header-less GET (it costs ~5% of a request).
+  const headers = hinit === undefined ? null : new Headers(hinit);
   let body = init.body ?? null;
   if (body === null && req && req.body) body = req.body;
   else if (typeof Blob !== 'undefined' && body instanceof Blob) body = new Uint8Array(await body.arrayBuffer());
-  if (body !== null && typeof body === 'string' && !headers.has('content-type')) {
-    headers.set('content-type', 'text/plain;charset=UTF-8');
+  const pairs = [];
+  headers?.forEach((v, n) => pairs.push([n, v]));
+  if (body !== null && typeof body === 'string' && !headers?.has('content-type')) {
+    pairs.push(['content-type', 'text/plain;charset=UTF-8']);
   }
   const signal = init.signal ?? req?.signal;
   if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
@@ -772,8 +776,6 @@ export async function fetch(input, init = {}) {
       onError: fail,
     };
     try {
-      const pairs = [];
-      headers.forEach((v, n) => pairs.push([n, v]));
       rec = session._open({ method, path, headers: pairs, body }, handlers);
     } catch (e) {
       fail(e);
