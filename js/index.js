@@ -817,8 +817,11 @@ export class WebSocket extends EventTarget {
     try {
       this.#codec.receive(bytes);
     } catch (e) {
-      this.#drain();
+      // Messages before the violation are still delivered; then the close
+      // frame (1002/1007/1009) goes out and the transport ends.
+      this.#deliver();
       this.#flush();
+      this.#end();
       this.#emitError(e);
       this._finish(e.closeCode ?? 1006, e.message, false);
       return;
@@ -828,6 +831,16 @@ export class WebSocket extends EventTarget {
   }
 
   #drain() {
+    this.#deliver();
+    if (this.#codec.isClosed()) {
+      this.#flush();
+      const c = this.#closeInfo ?? { code: 1006, reason: '' };
+      this.#end();
+      this._finish(c.code, c.reason, true);
+    }
+  }
+
+  #deliver() {
     for (let ev = this.#codec.pollEvent(); ev !== undefined; ev = this.#codec.pollEvent()) {
       if (ev.type === 'message') {
         this.dispatchEvent(new MessageEvent('message', { data: ev.data }));
@@ -835,12 +848,6 @@ export class WebSocket extends EventTarget {
         this.#closeInfo = { code: ev.code, reason: ev.reason };
         this.readyState = 2;
       }
-    }
-    if (this.#codec.isClosed()) {
-      this.#flush();
-      const c = this.#closeInfo ?? { code: 1006, reason: '' };
-      this.#end();
-      this._finish(c.code, c.reason, true);
     }
   }
 

@@ -226,3 +226,36 @@ test('a failing body stream fails the request: ERR_H2O_BODY', async () => {
   });
   session.destroy();
 });
+
+test('WebSocket: a server breaking RFC 6455 gives an error event (ERR_H2O_WS_PROTOCOL) and close 1002', async () => {
+  const { createHash } = await import('node:crypto');
+  const port = await tcpServer((s) => {
+    let head = '';
+    s.on('data', (d) => {
+      head += d;
+      if (!head.includes('\r\n\r\n')) return;
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)[1];
+      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+      s.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      // A masked frame from a server is a protocol error (RFC 6455 5.1).
+      setTimeout(() => s.write(Buffer.from([0x81, 0x81, 1, 2, 3, 4, 0x41 ^ 1])), 50);
+      head = '';
+    });
+  });
+  const ws = await h2o.openWebSocket(`ws://127.0.0.1:${port}/`);
+  const error = new Promise((r) => ws.addEventListener('error', r, { once: true }));
+  const closed = new Promise((r) => ws.addEventListener('close', r, { once: true }));
+  const e = await error;
+  assert.equal(e.error.code, 'ERR_H2O_WS_PROTOCOL');
+  assert.equal(e.error.closeCode, 1002);
+  const c = await closed;
+  assert.equal(c.code, 1002);
+  assert.equal(c.wasClean, false);
+});
+
+test('WebSocket: handshake with a wrong accept key is refused', async () => {
+  const port = await tcpServer((s) =>
+    s.once('data', () => s.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n')),
+  );
+  await assert.rejects(h2o.openWebSocket(`ws://127.0.0.1:${port}/`), code('ERR_H2O_WS_HANDSHAKE'));
+});
