@@ -186,6 +186,10 @@ export declare class WebSocket extends EventTarget {
   static readonly CLOSED: 3;
   readonly url: string;
   readyState: 0 | 1 | 2 | 3;
+  onopen: ((ev: Event) => void) | null;
+  onmessage: ((ev: MessageEvent<string | Uint8Array>) => void) | null;
+  onclose: ((ev: CloseEventLike) => void) | null;
+  onerror: ((ev: Event & { error: H2OError }) => void) | null;
   send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'message', listener: (ev: MessageEvent<string | Uint8Array>) => void, options?: AddEventListenerOptions | boolean): void;

@@ -802,6 +802,8 @@ export class WebSocket extends EventTarget {
   #end;
   #closeInfo = null;
 
+  #handlers = {};
+
   /** @internal */
   constructor(url, codec, write, end) {
     super();
@@ -879,6 +881,23 @@ export class WebSocket extends EventTarget {
     if (this.readyState !== 3) {
       if (!this.#codec.isClosed()) this.#emitError(new H2OError('ERR_H2O_CONNECTION_CLOSED', 'connection closed without a WebSocket close handshake'));
       this._finish(this.#closeInfo?.code ?? 1006, this.#closeInfo?.reason ?? '', false);
+    }
+  }
+
+  /** Browser-style `onopen`/`onmessage`/`onclose`/`onerror` handler properties. */
+  static {
+    for (const type of ['open', 'message', 'close', 'error']) {
+      Object.defineProperty(this.prototype, `on${type}`, {
+        get() {
+          return this.#handlers[type] ?? null;
+        },
+        set(fn) {
+          const old = this.#handlers[type];
+          if (old) this.removeEventListener(type, old);
+          this.#handlers[type] = typeof fn === 'function' ? fn : null;
+          if (this.#handlers[type]) this.addEventListener(type, this.#handlers[type]);
+        },
+      });
     }
   }
 

@@ -58,6 +58,20 @@ for (const h2 of [false, true]) {
   });
 }
 
+test('browser-style on* handler properties', async () => {
+  const ws = await h2o.openWebSocket(`ws://127.0.0.1:${server.port}/ws`);
+  const got = await new Promise((resolve) => {
+    ws.onmessage = (e) => resolve(e.data);
+    ws.send('via onmessage');
+  });
+  assert.equal(got, 'via onmessage');
+  assert.equal(typeof ws.onmessage, 'function');
+  const closed = new Promise((resolve) => (ws.onclose = resolve));
+  ws.onmessage = null;
+  ws.close(1000);
+  assert.equal((await closed).code, 1000);
+});
+
 test('RFC 8441: several WebSockets share one session', async () => {
   const session = await h2o.connect(`http://127.0.0.1:${server.port}`);
   const a = await h2o.openWebSocket(`ws://127.0.0.1:${server.port}/ws`, { h2: true, session });
