@@ -92,4 +92,7 @@ if ! git diff --quiet -- js/pkg 2>/dev/null; then
 fi
 cargo build --release --quiet   # target/release/h2o for the node tests
 node --test js/test/
+# The .d.ts files against a typed use of the whole API (typescript, pinned).
+(cd js/types-check && { [ -d node_modules/typescript ] || npm ci --no-audit --no-fund; } && npx tsc -p .)
+echo "js/types-check: tsc OK"
 banner "all tests passed in $(( $(date +%s) - START )) s"
