@@ -24,7 +24,7 @@ cargo build --release --quiet
 cargo build --release --quiet --example hpack_decode_blocks
 
 echo "== machine: $(nproc) cores, $(uname -sr), node $(node --version); $(date -u +%F)"
-echo "== requests/s: $TOTAL GETs of a 12 B file, one connection, $CONC in flight, median of $ROUNDS rounds"
+echo "== requests/s: $TOTAL GETs of a 12 B file, one connection, $CONC in flight, median of $ROUNDS interleaved rounds"
 mkdir "$TMP/root"
 printf 'hello world\n' > "$TMP/root/small"
 target/release/h2o serve --addr 127.0.0.1:0 --root "$TMP/root" > "$TMP/serve.log" &

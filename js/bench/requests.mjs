@@ -1,6 +1,7 @@
 // Requests/s of h2o-wasm's session.request and fetch vs node:http2 and undici
 // (allowH2 + useH2c), same load: one HTTP/2 connection, CONC requests in
-// flight, TOTAL GETs of PATH from an already running h2c server at URL.
+// flight, TOTAL GETs of PATH from an already running h2c server at URL;
+// median of ROUNDS interleaved rounds after one warm-up round per client.
 // Usage: node requests.mjs URL [PATH=/small] [TOTAL=20000] [CONC=64] [ROUNDS=3] [BODY_BYTES=12]
 import http2 from 'node:http2';
 import { performance } from 'node:perf_hooks';
@@ -85,16 +86,23 @@ const clients = {
   },
 };
 
-const results = {};
+// Rounds are interleaved (each round runs every client once) so that load
+// from other processes on a shared machine hits all clients alike.
+const made = {};
 for (const [name, make] of Object.entries(clients)) {
-  const c = await make();
-  await load.call(null, c.one); // warm-up round (JIT, windows), not counted
-  const rates = [];
-  for (let i = 0; i < ROUNDS; i++) rates.push(await load(c.one));
-  await c.close();
-  rates.sort((a, b) => a - b);
-  results[name] = rates[Math.floor(rates.length / 2)];
-  console.log(`${name.padEnd(28)} ${results[name].toFixed(0).padStart(8)} req/s (median of ${ROUNDS}: ${rates.map((r) => r.toFixed(0)).join(' ')})`);
+  made[name] = await make();
+  await load(made[name].one); // warm-up round (JIT, windows), not counted
+}
+const rates = Object.fromEntries(Object.keys(clients).map((n) => [n, []]));
+for (let i = 0; i < ROUNDS; i++) {
+  for (const name of Object.keys(clients)) rates[name].push(await load(made[name].one));
+}
+const results = {};
+for (const name of Object.keys(clients)) {
+  await made[name].close();
+  const r = rates[name].sort((a, b) => a - b);
+  results[name] = r[Math.floor(r.length / 2)];
+  console.log(`${name.padEnd(28)} ${results[name].toFixed(0).padStart(8)} req/s (median of ${ROUNDS}: ${r.map((x) => x.toFixed(0)).join(' ')})`);
 }
 const base = results['node:http2'];
 console.log(`ratio session.request / node:http2: ${(results['h2o-wasm session.request'] / base).toFixed(2)}x`);
