@@ -139,26 +139,31 @@ function openSocket(u, options, protocols) {
           fail(new H2OError('ERR_H2O_TLS', `${u.host} did not negotiate HTTP/2 with ALPN (got ${socket.alpnProtocol || 'none'})`));
           return;
         }
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(socket);
+        settle(socket);
       });
     } else {
       socket = net.connect({ host, port });
       socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(socket);
+        settle(socket);
       });
     }
-    socket.once('error', (e) => {
+    function settle(sock) {
+      clearTimeout(timer);
+      // The owner (Session, WebSocket) reports later failures via 'close';
+      // keep a listener so an error in between is never an uncaught exception.
+      sock.removeListener('error', onError);
+      sock.on('error', () => {});
+      resolve(sock);
+    }
+    socket.once('error', onError);
+    function onError(e) {
       const tlsFail = secure && (tcpUp || /CERT|SSL|TLS|SELF_SIGNED|ALTNAME/.test(e.code ?? ''));
       fail(
         tlsFail
           ? new H2OError('ERR_H2O_TLS', `TLS handshake with ${u.host} failed: ${e.message}`, { cause: e })
           : new H2OError('ERR_H2O_CONNECT', `cannot connect to ${u.host}: ${e.message}`, { cause: e }),
       );
-    });
+    }
   });
 }
 
@@ -208,7 +213,11 @@ export class Session {
       this.#conn.free();
       for (const w of this.#closeWaiters.splice(0)) w();
     });
-    this.#flush();
+    if (socket.destroyed) {
+      queueMicrotask(() => this.#fail(new H2OError('ERR_H2O_CONNECTION_CLOSED', `connection to ${this.#origin} closed`)));
+    } else {
+      this.#flush();
+    }
   }
 
   /** `scheme://host:port` this session talks to. */
