@@ -691,8 +691,21 @@ export async function fetch(input, init = {}) {
   }
   const signal = init.signal ?? req?.signal;
   if (signal?.aborted) throw signal.reason ?? new DOMException('aborted', 'AbortError');
-  const session = init.session ?? (await pooledSession(u, init));
   const path = u.pathname + u.search;
+  if (init.session) return fetchOn(init.session, u, path, method, pairs, body, signal, init);
+  const session = await pooledSession(u, init);
+  try {
+    return await fetchOn(session, u, path, method, pairs, body, signal, init);
+  } catch (e) {
+    // Refused by a GOAWAY (never processed, RFC 9113 §6.8): once more on a new
+    // pooled connection, unless the body was a stream that is already consumed.
+    if (e.code !== 'ERR_H2O_GOAWAY' || isStreamBody(body)) throw e;
+    return fetchOn(await pooledSession(u, init), u, path, method, pairs, body, signal, init);
+  }
+}
+
+/** One fetch attempt on `session`. */
+function fetchOn(session, u, path, method, pairs, body, signal, init) {
   return new Promise((resolve, reject) => {
     let controller = null;
     let rec;

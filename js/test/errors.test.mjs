@@ -259,3 +259,22 @@ test('WebSocket: handshake with a wrong accept key is refused', async () => {
   );
   await assert.rejects(h2o.openWebSocket(`ws://127.0.0.1:${port}/`), code('ERR_H2O_WS_HANDSHAKE'));
 });
+
+test('fetch retries a request refused by GOAWAY once, on a new pooled connection', async () => {
+  let sessions = 0;
+  const url = await h2Server((stream, headers, session) => {
+    if (!session.counted) {
+      session.counted = true;
+      sessions++;
+    }
+    if (stream.id === 1 && sessions === 1) session.goaway(http2.constants.NGHTTP2_NO_ERROR, 1);
+    if (stream.id <= 1 || sessions > 1) {
+      stream.respond({ ':status': 200 });
+      stream.end(`conn ${sessions} ${headers[':path']}`);
+    }
+  });
+  const [a, b] = await Promise.all([h2o.fetch(`${url}/a`), h2o.fetch(`${url}/b`)]);
+  assert.equal(await a.text(), 'conn 1 /a');
+  assert.equal(await b.text(), 'conn 2 /b');
+  assert.equal(sessions, 2);
+});
