@@ -1,13 +1,14 @@
 // https: (Node `tls`, ALPN h2) against nginx with TLS + HTTP/2, started on
 // 127.0.0.1 with a temp config and an openssl-made certificate. (h2o serve
-// has no TLS yet; switch to `h2o serve --tls-cert` once it does.)
+// has no TLS yet; switch to `h2o serve --tls-cert` once it does.) Also wss:
+// against Node `ws` (the tests/ws interop peer) on an https server.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { installPackage, docroot, tempDir, freePort, waitConnectable, bytes, SIZES, sameBytes } from '../testing/helpers.mjs';
+import { installPackage, docroot, tempDir, freePort, waitConnectable, bytes, SIZES, sameBytes, PKG_DIR } from '../testing/helpers.mjs';
 
 const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(existsSync);
 let h2o;
@@ -104,6 +105,46 @@ test('server without ALPN h2: ERR_H2O_TLS', async () => {
       return true;
     });
   } finally {
+    server.close();
+  }
+});
+
+test('wss: WebSocket over TLS against Node ws (tests/ws peer) on an https server', async () => {
+  const { createRequire } = await import('node:module');
+  const https = await import('node:https');
+  const req = createRequire(join(PKG_DIR, '..', 'tests', 'ws', 'package.json'));
+  const { WebSocketServer } = req('ws'); // installed by scripts/test.sh (tests/ws: npm ci)
+  const dir = tempDir('h2o-js-wss-');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'), '-days', '2',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
+  const cert = readFileSync(join(dir, 'cert.pem'));
+  const server = https.createServer({ key: readFileSync(join(dir, 'key.pem')), cert });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, maxPayload: 64 << 20 });
+  wss.on('connection', (sock) => sock.on('message', (data, isBinary) => sock.send(data, { binary: isBinary })));
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const ws = await h2o.openWebSocket(`wss://127.0.0.1:${server.address().port}/`, { ca: cert });
+    const next = () => new Promise((r) => ws.addEventListener('message', (e) => r(e.data), { once: true }));
+    let m = next();
+    ws.send('over tls');
+    assert.equal(await m, 'over tls');
+    const big = bytes(3 << 20, 11);
+    m = next();
+    ws.send(big);
+    assert.equal(sameBytes(await m, big), null);
+    const closed = new Promise((r) => ws.addEventListener('close', r, { once: true }));
+    ws.close(4002, 'done');
+    assert.equal((await closed).code, 4002);
+    await assert.rejects(h2o.openWebSocket(`wss://127.0.0.1:${server.address().port}/`), (e) => {
+      assert.equal(e.code, 'ERR_H2O_TLS', e.message);
+      return true;
+    });
+  } finally {
+    wss.close();
+    server.closeAllConnections?.();
     server.close();
   }
 });
