@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 banner "system packages"
 missing=()
-for bin in nghttp h2load nghttpd h2o curl python3; do
+for bin in nghttp h2load nghttpd h2o curl python3 nginx openssl; do
     if ! command -v "$bin" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$bin" ]; then
         missing+=("$bin")
     fi
@@ -24,9 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "missing: ${missing[*]} -> apt-get install"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -q
-    $SUDO apt-get install -y -q nghttp2-client nghttp2-server curl h2o python3
+    $SUDO apt-get install -y -q nghttp2-client nghttp2-server curl h2o python3 nginx openssl
 else
-    echo "nghttp h2load nghttpd h2o curl python3: present"
+    echo "nghttp h2load nghttpd h2o curl python3 nginx openssl: present"
 fi
 
 banner "TLS peers and the wasm C toolchain (tests/tls_peers.rs, ring for wasm32-wasip2)"
@@ -91,4 +91,24 @@ cargo test --release
 
 banner "wasm portability check"
 scripts/wasm-check.sh
+
+banner "npm package (js/): wasm-bindgen-test, build, node --test"
+# wasm-bindgen CLI pinned to the crate's =0.2.130 (no --locked: a locked dep
+# was yanked); skipped when that version is already installed.
+if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen 0.2.130" ]; then
+    cargo install wasm-bindgen-cli --version =0.2.130
+fi
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
+JS_WASM=(--release --target wasm32-unknown-unknown --no-default-features --features js)
+RUSTFLAGS="-C target-feature=+simd128" cargo clippy --lib --test js_wasm "${JS_WASM[@]}" -- -D warnings
+RUSTFLAGS="-C target-feature=+simd128" cargo test --test js_wasm "${JS_WASM[@]}"
+js/build.sh
+if ! git diff --quiet -- js/pkg 2>/dev/null; then
+    echo "note: js/pkg changed by the rebuild; commit it so that npm installs get this build"
+fi
+cargo build --release --quiet   # target/release/h2o for the node tests
+node --test js/test/
+# The .d.ts files against a typed use of the whole API (typescript, pinned).
+(cd js/types-check && { [ -d node_modules/typescript ] || npm ci --no-audit --no-fund; } && npx tsc -p .)
+echo "js/types-check: tsc OK"
 banner "all tests passed in $(( $(date +%s) - START )) s"

@@ -26,6 +26,8 @@ pub mod ws;
 
 #[cfg(feature = "native")]
 pub mod cli;
+#[cfg(all(feature = "js", target_arch = "wasm32"))]
+pub mod js;
 #[cfg(feature = "native")]
 pub mod net;
 
