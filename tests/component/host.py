@@ -33,7 +33,8 @@ class Lib:
         self.store.set_wasi(WasiConfig())
         linker = Linker(self.engine)
         linker.add_wasip2()
-        self.inst = linker.instantiate(self.store, Component.from_file(self.engine, path))
+        self.component = Component.from_file(self.engine, path)
+        self.inst = linker.instantiate(self.store, self.component)
 
     def func(self, iface, name):
         i = self.inst.get_export_index(self.store, IFACE.format(iface))
@@ -169,6 +170,13 @@ def mask_ref(data, key, offset):
 
 
 def selftest(lib):
+    # Sans-IO: the component reaches for no socket, clock or file of the host.
+    imports = sorted(lib.component.type.imports(lib.engine).keys())
+    bad = [i for i in imports if i.split("/")[0] in ("wasi:sockets", "wasi:clocks", "wasi:filesystem")]
+    assert not bad, f"the library component imports {bad}"
+    exports = sorted(lib.component.type.exports(lib.engine).keys())
+    assert exports == [IFACE.format(n) for n in ["connection", "hpack", "types", "websocket"]], exports
+    print(f"imports: {len(imports)}, none of wasi:sockets/clocks/filesystem; exports {exports}")
     # HPACK: encode with the component's encoder, decode with its decoder.
     enc = lib.func("hpack", "[constructor]encoder")(4096)
     dec = lib.func("hpack", "[constructor]decoder")(4096)
