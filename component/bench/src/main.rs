@@ -1,7 +1,8 @@
 //! Same-input micro benchmarks of the sans-IO core, built both natively and
 //! for wasm32-wasip2 (+simd128) and run inside wasmtime by
 //! scripts/bench-wasm.sh: HPACK decode and WebSocket masking (1 KiB, 64 KiB;
-//! the dispatching `apply_mask`, the scalar path and, in wasm, simd128).
+//! the dispatching `apply_mask`, the u64 scalar path, the byte-at-a-time
+//! reference and, in wasm with +simd128, the simd128 path).
 //!
 //! Each case runs for a fixed number of iterations, the best of 5 rounds is
 //! printed as `name ns_per_iter MB/s`. Timing uses `Instant` (the monotonic
@@ -11,7 +12,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use h2o::hpack::{Decoder, Encoder, HeaderField};
-use h2o::ws::mask::{apply_mask, mask_scalar, mask_simd128};
+use h2o::ws::mask::{apply_mask, mask_reference, mask_scalar, mask_simd128};
 
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -109,6 +110,8 @@ fn main() {
         report(&format!("mask_apply_{size}"), ns, size);
         let ns = time(iters, || mask_scalar(black_box(&mut buf), MASK, 0));
         report(&format!("mask_scalar_{size}"), ns, size);
+        let ns = time(iters / 8, || mask_reference(black_box(&mut buf), MASK, 0));
+        report(&format!("mask_bytewise_{size}"), ns, size);
         if mask_simd128(&mut buf, MASK, 0) {
             let ns = time(iters, || {
                 mask_simd128(black_box(&mut buf), MASK, 0);

@@ -12,7 +12,8 @@
 //! (their requests are multiplexed); origins are fetched one after another.
 //! Bodies are printed in the order given (or written to the `-o` files).
 //! Each failure prints one line `h2o-get: URL: reason` to stderr and the exit
-//! code is 1; usage errors exit with 2. `https://` is not supported yet (it
+//! code is 1; a usage error prints `h2o-get: reason` and the usage, exit 1
+//! (WASI 0.2's `wasi:cli/exit` knows only success and failure). `https://` is not supported yet (it
 //! needs the sans-IO TLS layer): such a URL fails with a clear message.
 //!
 //! Every call into the core's connection API is in [`Fetch`].
@@ -299,7 +300,17 @@ fn fetch_origin(
     let mut sock = None;
     let mut last_err = None;
     for a in &addrs {
-        match TcpStream::connect_timeout(a, opts.timeout) {
+        // On wasm32-wasip2 (std 1.95 + wasmtime 48) connect_timeout can report
+        // success for a refused connection; a socket without a peer is retried
+        // with a blocking connect, which reports the real outcome. Where
+        // connect_timeout is unsupported, plain connect too.
+        let r = match TcpStream::connect_timeout(a, opts.timeout) {
+            Ok(s) if s.peer_addr().is_ok() => Ok(s),
+            Ok(_) => TcpStream::connect(a),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => TcpStream::connect(a),
+            Err(e) => Err(e),
+        };
+        match r {
             Ok(s) => {
                 sock = Some(s);
                 break;
@@ -503,7 +514,7 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("h2o-get: {e}\n{USAGE}");
-            return ExitCode::from(2);
+            return ExitCode::FAILURE;
         }
     };
     run(&opts)
