@@ -279,6 +279,50 @@ fn wasm_get_from_nghttpd() {
     get_byte_exact(&server, &files);
 }
 
+#[test]
+#[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
+fn wasm_get_is_a_wasi_cli_command() {
+    // World h2o:core/command: exports wasi:cli/run, imports only WASI 0.2
+    // interfaces of wasi:cli/command (sockets among them).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/component/host.py");
+    let o = run(Command::new("python3")
+        .arg(script)
+        .arg(component("h2o-get.wasm"))
+        .arg("world"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let exports: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .collect();
+    assert_eq!(exports.len(), 1, "{out}");
+    assert!(exports[0].starts_with("wasi:cli/run@0.2."), "{out}");
+    let imports: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("import "))
+        .collect();
+    for i in &imports {
+        let pkg = i.split('/').next().unwrap();
+        assert!(
+            [
+                "wasi:cli",
+                "wasi:io",
+                "wasi:clocks",
+                "wasi:filesystem",
+                "wasi:random",
+                "wasi:sockets"
+            ]
+            .contains(&pkg)
+                && i.contains("@0.2."),
+            "unexpected import {i}"
+        );
+    }
+    assert!(
+        imports.iter().any(|i| i.starts_with("wasi:sockets/tcp@")),
+        "{out}"
+    );
+}
+
 /// A peer on 127.0.0.1 made with the core itself: answers the preface and
 /// then resets every request stream with REFUSED_STREAM.
 fn resetting_peer() -> (String, std::thread::JoinHandle<()>) {

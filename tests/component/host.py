@@ -8,6 +8,9 @@ the clock, and drives HTTP/2 exchanges through the component's exports only:
       GETs every PATH from ADDR (host:port, h2c prior knowledge) on one
       connection, writes each body to its OUT file, prints `PATH STATUS LEN`
       per response; exit 1 with one error line on any failure.
+  host.py COMPONENT world
+      prints the component's imports and exports, one per line
+      (`import NAME` / `export NAME`), without instantiating it.
   host.py COMPONENT selftest
       HPACK round trip and WebSocket codecs (client <-> server, fragments,
       close, limits) through the exports; masking against a Python reference.
@@ -265,9 +268,20 @@ def selftest(lib):
     print("websocket close handshake OK")
 
 
+def world(path):
+    engine = Engine()
+    ty = Component.from_file(engine, path).type
+    for name in sorted(ty.imports(engine).keys()):
+        print(f"import {name}")
+    for name in sorted(ty.exports(engine).keys()):
+        print(f"export {name}")
+
+
 def main():
     if len(sys.argv) < 3:
         fail(__doc__)
+    if sys.argv[2] == "world":
+        return world(sys.argv[1])
     lib = Lib(sys.argv[1])
     if sys.argv[2] == "selftest":
         selftest(lib)
