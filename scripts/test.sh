@@ -111,4 +111,46 @@ node --test js/test/
 # The .d.ts files against a typed use of the whole API (typescript, pinned).
 (cd js/types-check && { [ -d node_modules/typescript ] || npm ci --no-audit --no-fund; } && npx tsc -p .)
 echo "js/types-check: tsc OK"
+
+banner "wasmtime CLI and PyPI wasmtime (WASI component tests)"
+# The wasmtime CLI runs the core's tests on wasm32-wasip2 and h2o-get.wasm;
+# 48.0.8 is the newest that builds with this Rust (about 8-15 min, once).
+WASMTIME_VERSION=48.0.8
+WASMTIME=$(command -v wasmtime || echo "$HOME/.cargo/bin/wasmtime")
+if ! "$WASMTIME" --version 2>/dev/null | grep -q "^wasmtime $WASMTIME_VERSION "; then
+    cargo install wasmtime-cli --version "$WASMTIME_VERSION" --locked
+    WASMTIME="$HOME/.cargo/bin/wasmtime"
+fi
+"$WASMTIME" --version
+# The Python host of the library component (tests/component/host.py).
+if [ "$(python3 -c 'import importlib.metadata as m; print(m.version("wasmtime"))' 2>/dev/null)" != "50.0.1" ]; then
+    python3 -m pip install -q wasmtime==50.0.1 \
+        || python3 -m pip install -q --break-system-packages wasmtime==50.0.1
+fi
+echo "python wasmtime $(python3 -c 'import importlib.metadata as m; print(m.version("wasmtime"))')"
+
+banner "WASI components: build (scripts/build-component.sh)"
+scripts/build-component.sh
+
+banner "component/: fmt, clippy (wasm32-wasip2), unit tests under wasmtime"
+export CARGO_TARGET_WASM32_WASIP2_RUNNER="$WASMTIME run"
+(cd component && cargo fmt --all -- --check \
+    && cargo clippy --release --target wasm32-wasip2 --all-targets --target-dir ../target/component -- -D warnings \
+    && cargo test --release --target wasm32-wasip2 -p h2o-get --target-dir ../target/component)
+
+banner "core tests on wasm32-wasip2 (+simd128) under wasmtime"
+# The library's unit tests and every integration test of the sans-IO core
+# (the others need processes, sockets or files of the native adapters).
+WASM_TESTS=()
+for t in alloc conn_basic conn_bdp conn_connect conn_errors conn_external conn_flow conn_fuzz \
+    conn_lifecycle conn_priority frame_decode frame_errors frame_lut frame_prop hpack_rfc \
+    ws_conn ws_handshake ws_mask; do
+    WASM_TESTS+=(--test "$t")
+done
+CARGO_TARGET_DIR=target/wasm-test \
+CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS="-C target-feature=+simd128" \
+    cargo test --release --target wasm32-wasip2 --no-default-features --lib "${WASM_TESTS[@]}"
+
+banner "WASI components against h2o serve and nghttpd (tests/component.rs)"
+cargo test --release --test component -- --ignored
 banner "all tests passed in $(( $(date +%s) - START )) s"

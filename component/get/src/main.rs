@@ -1,0 +1,555 @@
+//! `h2o-get.wasm`: a `wasi:cli/run` command that fetches `http://` URLs over
+//! HTTP/2 with prior knowledge (h2c), using the sans-IO core of H2O.
+//!
+//! ```text
+//! wasmtime run -S inherit-network=y [--dir D] h2o-get.wasm [-o FILE]... [-v] [--fail]
+//!     [--timeout SECS] URL...
+//! ```
+//!
+//! Owns only the blocking I/O loop: std `TcpStream` (which is `wasi:sockets`
+//! on `wasm32-wasip2`), the clock (`wasi:clocks/monotonic-clock` through
+//! `Instant`) and the command line. URLs of one origin share one connection
+//! (their requests are multiplexed); origins are fetched one after another.
+//! Bodies are printed in the order given (or written to the `-o` files).
+//! Each failure prints one line `h2o-get: URL: reason` to stderr and the exit
+//! code is 1; a usage error prints `h2o-get: reason` and the usage, exit 1
+//! (WASI 0.2's `wasi:cli/exit` knows only success and failure). `https://` is not supported yet (it
+//! needs the sans-IO TLS layer): such a URL fails with a clear message.
+//!
+//! Every call into the core's connection API is in [`Fetch`].
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use h2o::{Config, Connection, ErrorCode, Event};
+
+const USAGE: &str = "usage: h2o-get [-o FILE]... [-v] [--fail] [--timeout SECS] URL...
+  fetches http:// URLs over HTTP/2 (h2c, prior knowledge) and prints the bodies
+  -o FILE        write the body of the matching URL to FILE (once per URL)
+  -v             print request and response heads to stderr
+  --fail         a status >= 400 is a failure
+  --timeout SECS connect + whole-exchange deadline per origin (default 30)
+run with: wasmtime run -S inherit-network=y [--dir DIR] h2o-get.wasm ...";
+
+/// Command-line options.
+#[derive(Debug)]
+struct Options {
+    urls: Vec<String>,
+    outputs: Vec<PathBuf>,
+    verbose: bool,
+    fail: bool,
+    timeout: Duration,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
+    let mut o = Options {
+        urls: Vec::new(),
+        outputs: Vec::new(),
+        verbose: false,
+        fail: false,
+        timeout: Duration::from_secs(30),
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "-o" | "--output" => {
+                let f = args.next().ok_or("-o needs a file name")?;
+                o.outputs.push(PathBuf::from(f));
+            }
+            "-v" | "--verbose" => o.verbose = true,
+            "--fail" => o.fail = true,
+            "--timeout" => {
+                let s = args.next().ok_or("--timeout needs a number of seconds")?;
+                let secs: f64 = s
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v > 0.0)
+                    .ok_or_else(|| format!("invalid --timeout {s:?}"))?;
+                o.timeout = Duration::from_secs_f64(secs);
+            }
+            "-h" | "--help" => return Err(String::new()),
+            s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
+            _ => o.urls.push(a),
+        }
+    }
+    if o.urls.is_empty() {
+        return Err("no URL given".into());
+    }
+    if !o.outputs.is_empty() && o.outputs.len() != o.urls.len() {
+        return Err(format!(
+            "-o must be given once per URL ({} URLs, {} -o)",
+            o.urls.len(),
+            o.outputs.len()
+        ));
+    }
+    Ok(o)
+}
+
+/// A parsed `http://` URL.
+#[derive(Debug)]
+struct Target {
+    /// `host:port` to connect to.
+    origin: String,
+    uri: http::Uri,
+}
+
+fn parse_url(url: &str) -> Result<Target, String> {
+    let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(
+                "https:// is not supported by h2o-get.wasm yet (needs the TLS layer); use http://"
+                    .into(),
+            )
+        }
+        Some(s) => return Err(format!("unsupported scheme {s}:// (only http://)")),
+        None => return Err("invalid URL: no scheme (expected http://HOST[:PORT]/PATH)".into()),
+    }
+    let auth = uri
+        .authority()
+        .filter(|a| !a.host().is_empty())
+        .ok_or("invalid URL: no host")?;
+    let origin = format!("{}:{}", auth.host(), auth.port_u16().unwrap_or(80));
+    let uri = if uri.path_and_query().is_none() {
+        http::Uri::builder()
+            .scheme("http")
+            .authority(auth.as_str())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| format!("invalid URL: {e}"))?
+    } else {
+        uri
+    };
+    Ok(Target { origin, uri })
+}
+
+/// One response as received.
+#[derive(Default)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Vec<u8>,
+    trailers: Vec<(String, Vec<u8>)>,
+    done: bool,
+}
+
+/// One connection to one origin fetching several URLs at once. Every call
+/// into the core's `Connection` API is in this impl.
+struct Fetch {
+    conn: Connection,
+    start: Instant,
+    /// (stream id, index into `replies`) of the requests sent.
+    streams: Vec<(u32, usize)>,
+}
+
+impl Fetch {
+    fn new() -> Fetch {
+        let start = Instant::now();
+        let conn = Connection::client(Config::default());
+        Fetch {
+            conn,
+            start,
+            streams: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn send(&mut self, uri: &http::Uri, idx: usize) -> Result<(), String> {
+        let req = http::Request::get(uri.clone())
+            .header("user-agent", "h2o-get.wasm/0.1")
+            .body(())
+            .map_err(|e| format!("invalid request: {e}"))?;
+        let id = self
+            .conn
+            .send_request(req, true)
+            .map_err(|e| format!("cannot send request: {e}"))?;
+        self.streams.push((id, idx));
+        Ok(())
+    }
+
+    fn output(&mut self, buf: &mut Vec<u8>) {
+        buf.clear();
+        let now = self.now();
+        self.conn.write_to(now, buf, 256 << 10);
+    }
+
+    fn input(&mut self, data: &[u8]) -> Result<(), String> {
+        let now = self.now();
+        self.conn
+            .recv(now, data)
+            .map(|_| ())
+            .map_err(|e| format!("protocol error: {e}"))
+    }
+
+    fn tick(&mut self) {
+        let now = self.now();
+        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
+            self.conn.handle_timeout(now);
+        }
+    }
+
+    /// Applies the queued events to `replies`; per-URL failures go to `errors`.
+    fn events(&mut self, replies: &mut [Reply], errors: &mut [Option<String>]) {
+        while let Some(ev) = self.conn.poll_event() {
+            let slot = |id: u32| self.streams.iter().find(|(s, _)| *s == id).map(|&(_, i)| i);
+            match ev {
+                Event::Response {
+                    stream_id,
+                    response,
+                    end_stream,
+                } => {
+                    let Some(i) = slot(stream_id) else { continue };
+                    if response.status().is_informational() {
+                        continue;
+                    }
+                    let r = &mut replies[i];
+                    r.status = response.status().as_u16();
+                    r.headers = response
+                        .headers()
+                        .iter()
+                        .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                        .collect();
+                    r.done |= end_stream;
+                }
+                Event::Data {
+                    stream_id,
+                    data,
+                    end_stream,
+                } => {
+                    if let Some(i) = slot(stream_id) {
+                        replies[i].body.extend_from_slice(&data);
+                        replies[i].done |= end_stream;
+                    }
+                }
+                Event::Trailers {
+                    stream_id,
+                    trailers,
+                } => {
+                    if let Some(i) = slot(stream_id) {
+                        replies[i].trailers = trailers
+                            .iter()
+                            .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
+                            .collect();
+                        replies[i].done = true;
+                    }
+                }
+                Event::Reset {
+                    stream_id,
+                    code,
+                    remote,
+                } => {
+                    if let Some(i) = slot(stream_id) {
+                        let by = if remote {
+                            "by the server"
+                        } else {
+                            "(protocol error)"
+                        };
+                        errors[i] = Some(format!("stream reset {by}: {code}"));
+                    }
+                }
+                Event::GoAway {
+                    last_stream_id,
+                    code,
+                    ..
+                } => {
+                    for &(s, i) in &self.streams {
+                        if s > last_stream_id && !replies[i].done && errors[i].is_none() {
+                            errors[i] = Some(format!("refused by GOAWAY ({code})"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        self.conn.shutdown(ErrorCode::NO_ERROR);
+    }
+}
+
+/// Fetches `targets` (URLs of one origin) over one connection.
+fn fetch_origin(
+    origin: &str,
+    targets: &[(usize, http::Uri)],
+    opts: &Options,
+    replies: &mut [Reply],
+    errors: &mut [Option<String>],
+) {
+    let deadline = Instant::now() + opts.timeout;
+    let addrs: Vec<_> = match origin.to_socket_addrs() {
+        Ok(a) => a.collect(),
+        Err(e) => {
+            return fail_pending(
+                targets,
+                replies,
+                errors,
+                &format!("cannot resolve {origin}: {e}"),
+            )
+        }
+    };
+    let mut sock = None;
+    let mut last_err = None;
+    for a in &addrs {
+        // On wasm32-wasip2 (std 1.95 + wasmtime 48) connect_timeout can report
+        // success for a refused connection; a socket without a peer is retried
+        // with a blocking connect, which reports the real outcome. Where
+        // connect_timeout is unsupported, plain connect too.
+        let r = match TcpStream::connect_timeout(a, opts.timeout) {
+            Ok(s) if s.peer_addr().is_ok() => Ok(s),
+            Ok(_) => TcpStream::connect(a),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => TcpStream::connect(a),
+            Err(e) => Err(e),
+        };
+        match r {
+            Ok(s) => {
+                sock = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some(mut sock) = sock else {
+        let e = last_err.map_or("no address".to_owned(), |e| e.to_string());
+        return fail_pending(
+            targets,
+            replies,
+            errors,
+            &format!("cannot connect to {origin}: {e}"),
+        );
+    };
+    let _ = sock.set_nodelay(true);
+
+    let mut f = Fetch::new();
+    for (i, uri) in targets {
+        if opts.verbose {
+            eprintln!("> GET {uri}");
+        }
+        if let Err(e) = f.send(uri, *i) {
+            errors[*i] = Some(e);
+        }
+    }
+    let mut out = Vec::with_capacity(64 << 10);
+    let mut buf = vec![0u8; 64 << 10];
+    let pending = |replies: &[Reply], errors: &[Option<String>]| {
+        targets
+            .iter()
+            .any(|(i, _)| !replies[*i].done && errors[*i].is_none())
+    };
+    while pending(replies, errors) {
+        f.tick();
+        loop {
+            f.output(&mut out);
+            if out.is_empty() {
+                break;
+            }
+            if let Err(e) = sock.write_all(&out) {
+                return fail_pending(
+                    targets,
+                    replies,
+                    errors,
+                    &format!("write to {origin} failed: {e}"),
+                );
+            }
+        }
+        f.events(replies, errors);
+        if !pending(replies, errors) {
+            break;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return fail_pending(
+                targets,
+                replies,
+                errors,
+                &format!("timed out after {:?}", opts.timeout),
+            );
+        }
+        let _ = sock.set_read_timeout(Some(left.max(Duration::from_millis(1))));
+        match sock.read(&mut buf) {
+            Ok(0) => {
+                f.events(replies, errors);
+                return fail_pending(
+                    targets,
+                    replies,
+                    errors,
+                    "connection closed by the server before the response ended",
+                );
+            }
+            Ok(n) => {
+                if let Err(e) = f.input(&buf[..n]) {
+                    // The GOAWAY is queued: send it, then give up on this origin.
+                    f.output(&mut out);
+                    let _ = sock.write_all(&out);
+                    f.events(replies, errors);
+                    return fail_pending(targets, replies, errors, &e);
+                }
+                f.events(replies, errors);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return fail_pending(
+                    targets,
+                    replies,
+                    errors,
+                    &format!("timed out after {:?}", opts.timeout),
+                );
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                return fail_pending(
+                    targets,
+                    replies,
+                    errors,
+                    &format!("read from {origin} failed: {e}"),
+                )
+            }
+        }
+    }
+    f.finish();
+    f.output(&mut out);
+    let _ = sock.write_all(&out);
+    let _ = sock.shutdown(Shutdown::Both);
+}
+
+/// Marks every URL of `targets` that has neither a complete reply nor an
+/// error yet as failed with `msg`.
+fn fail_pending(
+    targets: &[(usize, http::Uri)],
+    replies: &[Reply],
+    errors: &mut [Option<String>],
+    msg: &str,
+) {
+    for (i, _) in targets {
+        if errors[*i].is_none() && !replies[*i].done {
+            errors[*i] = Some(msg.to_owned());
+        }
+    }
+}
+
+fn log_reply(r: &Reply) {
+    let mut e = io::stderr().lock();
+    let _ = writeln!(e, "< :status: {}", r.status);
+    for (n, v) in &r.headers {
+        let _ = writeln!(e, "< {n}: {}", String::from_utf8_lossy(v));
+    }
+    for (n, v) in &r.trailers {
+        let _ = writeln!(e, "< {n}: {}", String::from_utf8_lossy(v));
+    }
+}
+
+fn run(opts: &Options) -> ExitCode {
+    let n = opts.urls.len();
+    let mut replies: Vec<Reply> = (0..n).map(|_| Reply::default()).collect();
+    let mut errors: Vec<Option<String>> = vec![None; n];
+    // Origins in order of first appearance, each with its URLs.
+    let mut origins: Vec<(String, Vec<(usize, http::Uri)>)> = Vec::new();
+    for (i, url) in opts.urls.iter().enumerate() {
+        match parse_url(url) {
+            Ok(t) => match origins.iter_mut().find(|(o, _)| *o == t.origin) {
+                Some((_, v)) => v.push((i, t.uri)),
+                None => origins.push((t.origin, vec![(i, t.uri)])),
+            },
+            Err(e) => errors[i] = Some(e),
+        }
+    }
+    for (origin, targets) in &origins {
+        fetch_origin(origin, targets, opts, &mut replies, &mut errors);
+    }
+    let mut failed = false;
+    let mut stdout = io::stdout().lock();
+    for i in 0..n {
+        let r = &replies[i];
+        let res = match errors[i].take() {
+            Some(e) => Err(e),
+            None => {
+                if opts.verbose {
+                    log_reply(r);
+                }
+                if opts.fail && r.status >= 400 {
+                    Err(format!("server returned HTTP status {}", r.status))
+                } else {
+                    match opts.outputs.get(i) {
+                        Some(p) => std::fs::write(p, &r.body)
+                            .map_err(|e| format!("cannot write {}: {e}", p.display())),
+                        None => stdout
+                            .write_all(&r.body)
+                            .and_then(|_| stdout.flush())
+                            .map_err(|e| format!("cannot write output: {e}")),
+                    }
+                }
+            }
+        };
+        if let Err(e) = res {
+            failed = true;
+            eprintln!("h2o-get: {}: {e}", opts.urls[i]);
+        }
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("h2o-get: {e}\n{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
+    run(&opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let t = parse_url("http://127.0.0.1:8080/a?b").unwrap();
+        assert_eq!(t.origin, "127.0.0.1:8080");
+        assert_eq!(t.uri.path_and_query().unwrap().as_str(), "/a?b");
+        let t = parse_url("http://example.com").unwrap();
+        assert_eq!(t.origin, "example.com:80");
+        assert_eq!(t.uri.path(), "/");
+        assert!(parse_url("https://x/").unwrap_err().contains("TLS"));
+        assert!(parse_url("ftp://x/")
+            .unwrap_err()
+            .contains("unsupported scheme"));
+        assert!(parse_url("no url").unwrap_err().contains("invalid URL"));
+        assert!(parse_url("/path").unwrap_err().contains("no scheme"));
+    }
+
+    #[test]
+    fn args() {
+        let a = |v: &[&str]| parse_args(v.iter().map(|s| s.to_string()));
+        assert!(a(&[]).unwrap_err().contains("no URL"));
+        assert!(a(&["-o", "f", "u1", "u2"])
+            .unwrap_err()
+            .contains("once per URL"));
+        assert!(a(&["--timeout", "x", "u"])
+            .unwrap_err()
+            .contains("--timeout"));
+        assert!(a(&["--bogus", "u"]).unwrap_err().contains("unknown option"));
+        let o = a(&["-v", "--timeout", "2.5", "u"]).unwrap();
+        assert!(o.verbose);
+        assert_eq!(o.timeout, Duration::from_millis(2500));
+    }
+}
