@@ -354,6 +354,7 @@ impl Connection {
         }
     }
 
+    /// A complete header block (HEADERS + CONTINUATIONs) on stream `id`.
     fn on_header_block(
         &mut self,
         id: StreamId,
@@ -370,6 +371,7 @@ impl Connection {
                 }
             }
             Lookup::Closed(how) => {
+                // Decoded anyway: the HPACK context is shared by all streams.
                 self.decode_block(None, id, block)?;
                 match how {
                     Some(ClosedHow::ResetLocal) => Ok(()),
@@ -384,98 +386,122 @@ impl Connection {
                     None => Err(protocol("HEADERS on a closed or skipped stream id")),
                 }
             }
-            Lookup::Open => {
-                let s = &self.streams[&id];
-                let kind = match s.recv_phase {
-                    RecvPhase::Closed => None,
-                    RecvPhase::Head => Some(BlockKind::Response),
-                    RecvPhase::Body => Some(BlockKind::Trailers),
-                };
-                let Some(head) = self.decode_block(kind, id, block)? else {
-                    return Err(Error::stream(
-                        id,
-                        ErrorCode::STREAM_CLOSED,
-                        "HEADERS after END_STREAM",
-                    ));
-                };
-                let head = head?;
-                let s = self.streams.get_mut(&id).expect("open stream");
-                match head.kind {
-                    HeadKind::Response(response) => {
-                        let status = response.status();
-                        if status.is_informational() {
-                            if end_stream {
-                                return Err(Error::stream(
-                                    id,
-                                    ErrorCode::PROTOCOL_ERROR,
-                                    "1xx response with END_STREAM",
-                                ));
-                            }
-                        } else {
-                            let no_body = s.head_request
-                                || status == http::StatusCode::NO_CONTENT
-                                || status == http::StatusCode::NOT_MODIFIED;
-                            s.content_length = if no_body { None } else { head.content_length };
-                            if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
-                                return Err(Error::stream(
-                                    id,
-                                    ErrorCode::PROTOCOL_ERROR,
-                                    "content-length mismatch",
-                                ));
-                            }
-                            s.recv_phase = if end_stream {
-                                RecvPhase::Closed
-                            } else {
-                                RecvPhase::Body
-                            };
-                        }
-                        self.events.push_back((
-                            Event::Response {
-                                stream_id: id,
-                                response,
-                                end_stream,
-                            },
-                            0,
-                        ));
-                    }
-                    HeadKind::Trailers(trailers) => {
-                        if !end_stream {
-                            return Err(Error::stream(
-                                id,
-                                ErrorCode::PROTOCOL_ERROR,
-                                "trailers without END_STREAM",
-                            ));
-                        }
-                        if s.content_length.is_some_and(|cl| cl != s.received) {
-                            return Err(Error::stream(
-                                id,
-                                ErrorCode::PROTOCOL_ERROR,
-                                "content-length mismatch",
-                            ));
-                        }
-                        s.recv_phase = RecvPhase::Closed;
-                        self.events.push_back((
-                            Event::Trailers {
-                                stream_id: id,
-                                trailers,
-                            },
-                            0,
-                        ));
-                    }
-                    HeadKind::Request(_) => {
-                        return Err(Error::stream(
-                            id,
-                            ErrorCode::PROTOCOL_ERROR,
-                            "unexpected request head",
-                        ))
-                    }
-                }
-                if end_stream {
-                    self.maybe_close(id);
-                }
-                Ok(())
-            }
+            Lookup::Open => self.on_open_stream_block(id, end_stream, block),
         }
+    }
+
+    /// A header block on an open stream: a response head (client) or
+    /// trailers, depending on how far the stream's receive side got.
+    fn on_open_stream_block(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        block: &[u8],
+    ) -> Result<(), Error> {
+        let kind = match self.streams[&id].recv_phase {
+            RecvPhase::Closed => None,
+            RecvPhase::Head => Some(BlockKind::Response),
+            RecvPhase::Body => Some(BlockKind::Trailers),
+        };
+        let Some(head) = self.decode_block(kind, id, block)? else {
+            return Err(Error::stream(
+                id,
+                ErrorCode::STREAM_CLOSED,
+                "HEADERS after END_STREAM",
+            ));
+        };
+        let head = head?;
+        let event = match head.kind {
+            HeadKind::Response(response) => {
+                self.on_response_head(id, &response, head.content_length, end_stream)?;
+                Event::Response {
+                    stream_id: id,
+                    response,
+                    end_stream,
+                }
+            }
+            HeadKind::Trailers(trailers) => {
+                self.on_trailers(id, end_stream)?;
+                Event::Trailers {
+                    stream_id: id,
+                    trailers,
+                }
+            }
+            HeadKind::Request(_) => {
+                return Err(Error::stream(
+                    id,
+                    ErrorCode::PROTOCOL_ERROR,
+                    "unexpected request head",
+                ))
+            }
+        };
+        self.events.push_back((event, 0));
+        if end_stream {
+            self.maybe_close(id);
+        }
+        Ok(())
+    }
+
+    /// Client: checks a response head against the stream (§8.1: 1xx heads
+    /// never end the stream; content-length vs END_STREAM) and advances its
+    /// receive phase past the final head.
+    fn on_response_head(
+        &mut self,
+        id: StreamId,
+        response: &http::Response<()>,
+        content_length: Option<u64>,
+        end_stream: bool,
+    ) -> Result<(), Error> {
+        let s = self.streams.get_mut(&id).expect("open stream");
+        let status = response.status();
+        if status.is_informational() {
+            if end_stream {
+                return Err(Error::stream(
+                    id,
+                    ErrorCode::PROTOCOL_ERROR,
+                    "1xx response with END_STREAM",
+                ));
+            }
+            return Ok(());
+        }
+        let no_body = s.head_request
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED;
+        s.content_length = if no_body { None } else { content_length };
+        if end_stream && s.content_length.is_some_and(|cl| cl != 0) {
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "content-length mismatch",
+            ));
+        }
+        s.recv_phase = if end_stream {
+            RecvPhase::Closed
+        } else {
+            RecvPhase::Body
+        };
+        Ok(())
+    }
+
+    /// Trailers must end the stream and complete the announced content-length.
+    fn on_trailers(&mut self, id: StreamId, end_stream: bool) -> Result<(), Error> {
+        let s = self.streams.get_mut(&id).expect("open stream");
+        if !end_stream {
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "trailers without END_STREAM",
+            ));
+        }
+        if s.content_length.is_some_and(|cl| cl != s.received) {
+            return Err(Error::stream(
+                id,
+                ErrorCode::PROTOCOL_ERROR,
+                "content-length mismatch",
+            ));
+        }
+        s.recv_phase = RecvPhase::Closed;
+        Ok(())
     }
 
     /// Server: a client opens stream `id` (§5.1.1, §5.1.2).

@@ -371,85 +371,31 @@ impl Connection {
                 self.sched.remove(id, Default::default());
                 break;
             };
-            let mut reset = false;
             if s.queued > 0 || s.ext_queued > 0 {
                 if s.queued == 0 && !sink.external_ok() {
                     // External payloads need `write_chunks_ext`.
                     break;
                 }
-                let conn_avail = self.conn_send.available();
-                if conn_avail == 0 {
+                if self.conn_send.available() == 0 {
                     break;
                 }
-                let room = (limit - sink.len()).min(u32::MAX as usize) as u32;
-                let max = s
-                    .send_window
-                    .available()
-                    .min(conn_avail)
-                    .min(self.peer.max_frame_size)
-                    .min(room.max(1));
-                if max > 0 {
-                    let external = s.queued == 0;
-                    let pending = if external {
-                        s.ext_queued
-                    } else {
-                        s.queued as u64
-                    };
-                    let n = pending.min(max as u64) as u32;
-                    let end =
-                        n as u64 == pending && (external || s.ext_queued == 0) && s.data_ends();
-                    let hdr = FrameHeader {
-                        len: n,
-                        ty: 0,
-                        flags: if end { flags::END_STREAM } else { 0 },
-                        stream_id: id,
-                    };
-                    sink.put(&hdr.to_bytes());
-                    if external {
-                        sink.put_external(id, s.ext_sent, n);
-                        s.ext_sent += n as u64;
-                        s.ext_queued -= n as u64;
-                    } else {
-                        let mut left = n as usize;
-                        while left > 0 {
-                            let front = s.queue.front_mut().expect("queued > 0");
-                            if front.len() <= left {
-                                left -= front.len();
-                                let b = s.queue.pop_front().expect("non-empty");
-                                sink.put_payload(b);
-                            } else {
-                                sink.put_payload(front.split_to(left));
-                                left = 0;
-                            }
-                        }
-                        s.queued -= n as usize;
-                    }
-                    s.send_window.consume(n);
-                    self.conn_send.consume(n);
-                    if end {
-                        s.send.end_sent();
-                    }
+                let max_frame = self.peer.max_frame_size;
+                if write_data(s, id, &mut self.conn_send, max_frame, sink, limit) {
                     self.sched.served(id, s.priority);
                 }
             } else if let Some(t) = s.trailers.take() {
                 self.block.clear();
-                match headers::encode_trailers(&t, &mut self.henc, &mut self.block) {
-                    Ok(()) => {
-                        self.tmp.clear();
-                        write_header_block(
-                            &mut self.tmp,
-                            id,
-                            &self.block,
-                            true,
-                            None,
-                            self.peer.max_frame_size,
-                        );
-                        sink.put(&self.tmp);
-                        s.send.end_sent();
-                    }
-                    Err(_) => reset = true,
+                if headers::encode_trailers(&t, &mut self.henc, &mut self.block).is_err() {
+                    self.reset_unencodable(id, sink);
+                    continue;
                 }
+                self.tmp.clear();
+                let max_frame = self.peer.max_frame_size;
+                write_header_block(&mut self.tmp, id, &self.block, true, None, max_frame);
+                sink.put(&self.tmp);
+                s.send.end_sent();
             } else {
+                // The body ended without a payload left: an empty END_STREAM DATA.
                 let hdr = FrameHeader {
                     len: 0,
                     ty: 0,
@@ -458,25 +404,6 @@ impl Connection {
                 };
                 sink.put(&hdr.to_bytes());
                 s.send.end_sent();
-            }
-            if reset {
-                self.remove_stream(id, ClosedHow::ResetLocal);
-                self.events.push_back((
-                    Event::Reset {
-                        stream_id: id,
-                        code: ErrorCode::INTERNAL_ERROR,
-                        remote: false,
-                    },
-                    0,
-                ));
-                let hdr = crate::frame::Frame::RstStream {
-                    stream_id: id,
-                    code: ErrorCode::INTERNAL_ERROR,
-                };
-                self.tmp.clear();
-                hdr.encode(&mut self.tmp);
-                sink.put(&self.tmp);
-                continue;
             }
             if !s.sendable() {
                 s.scheduled = false;
@@ -491,4 +418,90 @@ impl Connection {
             }
         }
     }
+
+    /// Trailers that cannot be encoded: the stream is reset (INTERNAL_ERROR)
+    /// and the application told so.
+    fn reset_unencodable<S: Sink>(&mut self, id: StreamId, sink: &mut S) {
+        self.remove_stream(id, ClosedHow::ResetLocal);
+        self.events.push_back((
+            Event::Reset {
+                stream_id: id,
+                code: ErrorCode::INTERNAL_ERROR,
+                remote: false,
+            },
+            0,
+        ));
+        self.tmp.clear();
+        crate::frame::Frame::RstStream {
+            stream_id: id,
+            code: ErrorCode::INTERNAL_ERROR,
+        }
+        .encode(&mut self.tmp);
+        sink.put(&self.tmp);
+    }
+}
+
+/// Writes one DATA frame of stream `id` (queued `Bytes` or an external
+/// payload) within the stream and connection windows, the peer's frame size
+/// and the room left before `limit`; END_STREAM when it carries the last byte
+/// and no trailers follow. Returns false when the stream window is empty.
+#[inline]
+fn write_data<S: Sink>(
+    s: &mut Stream,
+    id: StreamId,
+    conn_send: &mut super::flow::SendWindow,
+    max_frame: u32,
+    sink: &mut S,
+    limit: usize,
+) -> bool {
+    let room = (limit - sink.len()).min(u32::MAX as usize) as u32;
+    let max = s
+        .send_window
+        .available()
+        .min(conn_send.available())
+        .min(max_frame)
+        .min(room.max(1));
+    if max == 0 {
+        return false;
+    }
+    let external = s.queued == 0;
+    let pending = if external {
+        s.ext_queued
+    } else {
+        s.queued as u64
+    };
+    let n = pending.min(max as u64) as u32;
+    let end = n as u64 == pending && (external || s.ext_queued == 0) && s.data_ends();
+    let hdr = FrameHeader {
+        len: n,
+        ty: 0,
+        flags: if end { flags::END_STREAM } else { 0 },
+        stream_id: id,
+    };
+    sink.put(&hdr.to_bytes());
+    if external {
+        sink.put_external(id, s.ext_sent, n);
+        s.ext_sent += n as u64;
+        s.ext_queued -= n as u64;
+    } else {
+        let mut left = n as usize;
+        while left > 0 {
+            let front = s.queue.front_mut().expect("queued > 0");
+            if front.len() <= left {
+                left -= front.len();
+                let b = s.queue.pop_front().expect("non-empty");
+                sink.put_payload(b);
+            } else {
+                sink.put_payload(front.split_to(left));
+                left = 0;
+            }
+        }
+        s.queued -= n as usize;
+    }
+    s.send_window.consume(n);
+    conn_send.consume(n);
+    if end {
+        s.send.end_sent();
+    }
+    true
 }
