@@ -12,6 +12,7 @@
 pub mod conn;
 pub mod error;
 pub mod frame;
+pub mod h1;
 pub mod hpack;
 pub mod pair;
 pub mod ws;
