@@ -13,6 +13,7 @@ pub mod client;
 pub mod error;
 pub mod file_cache;
 pub mod files;
+pub mod h1;
 pub mod out;
 pub mod pool;
 pub mod relay;
