@@ -25,4 +25,6 @@ pub mod net;
 pub use conn::{Config, Connection, Event, Role};
 pub use error::{Error, ErrorCode};
 #[cfg(feature = "native")]
-pub use net::pool::{BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle};
+pub use net::pool::{
+    AppProtocol, BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle,
+};
