@@ -1,4 +1,9 @@
-//! Event-driven HTTP/2 cleartext (h2c, prior knowledge) static file server.
+//! Event-driven static file server: HTTP/2 cleartext (h2c, prior knowledge)
+//! and HTTP/1.1 on the same port.
+//!
+//! The file handler ([`file_reply`]: methods, path safety, conditionals,
+//! ranges) is protocol-neutral: HTTP/2 streams ([`Worker::respond`]) and
+//! HTTP/1.1 connections ([`super::h1`]) both send the [`Reply`] it returns.
 //!
 //! Each worker thread runs one `mio` poll (epoll) loop over non-blocking
 //! sockets and drives many [`Connection`]s. All workers share one listening
