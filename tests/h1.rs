@@ -369,6 +369,21 @@ fn client_http1_against_h2o_web_server() {
     assert!(o.stdout == std::fs::read(root.path().join("text.txt")).unwrap());
 }
 
+#[test]
+fn client_http1_survives_the_server_closing_idle_connections() {
+    let root = docroot("h1-idle");
+    let server = spawn_h2o_serve_with(root.path(), &["--idle-timeout", "0.3"]);
+    let client = http1_client();
+    let url = server.url("/small.txt");
+    assert_eq!(client.get(&url).unwrap().status(), 200);
+    // The server closes the idle keep-alive connection (its timer ticks
+    // once a second); the next request goes over a new connection.
+    std::thread::sleep(Duration::from_millis(2500));
+    let r = client.get(&url).unwrap();
+    assert_eq!(r.body().len(), 12);
+    assert_eq!(client.connections_opened(), 2);
+}
+
 // ---------------------------------------------------------------- scripted peer
 
 /// A one-connection server that reads one request head per reply and writes
@@ -426,4 +441,43 @@ fn client_http1_trailers_interim_and_close_delimited() {
         e.to_string(),
         "HTTP/1.1 protocol error: invalid content-length"
     );
+}
+
+#[test]
+fn client_http1_resubmits_a_get_the_stale_connection_dropped() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let t = std::thread::spawn(move || {
+        let read_head = |s: &mut TcpStream| {
+            let mut seen = Vec::new();
+            let mut b = [0u8; 1];
+            while !seen.ends_with(b"\r\n\r\n") {
+                if s.read(&mut b).unwrap_or(0) == 0 {
+                    return;
+                }
+                seen.push(b[0]);
+            }
+        };
+        // 1st connection: one answer, then the next request is dropped
+        // unanswered (the server closed it "while idle").
+        let (mut s, _) = l.accept().unwrap();
+        read_head(&mut s);
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none")
+            .unwrap();
+        read_head(&mut s);
+        drop(s);
+        // 2nd connection: the resubmitted request.
+        let (mut s, _) = l.accept().unwrap();
+        read_head(&mut s);
+        s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\ntwo")
+            .unwrap();
+        read_head(&mut s);
+    });
+    let client = http1_client();
+    let url = format!("http://{addr}/x");
+    assert_eq!(&client.get(&url).unwrap().body()[..], b"one");
+    assert_eq!(&client.get(&url).unwrap().body()[..], b"two");
+    assert_eq!(client.connections_opened(), 2);
+    drop(client);
+    t.join().unwrap();
 }

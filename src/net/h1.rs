@@ -93,6 +93,7 @@ impl H1Conn {
                 return Ok(Pre::Keep { active });
             }
             if self.close_after && self.copy.is_none() {
+                discard_input(sock, rbuf);
                 return Ok(Pre::Close);
             }
             if stalled || self.read_pending {
@@ -218,6 +219,18 @@ impl H1Conn {
                 out.push_file(file, start, len as usize)
             }
             ReplyBody::File { file, start, len } => self.copy = Some((file, start, len)),
+        }
+    }
+}
+
+/// Reads and drops what the client already sent before the close: closing
+/// with unread input makes the kernel send a reset, which can destroy the
+/// last response before the client has read it. Bounded (a few reads).
+fn discard_input<S: Read>(sock: &mut S, rbuf: &mut [u8]) {
+    for _ in 0..4 {
+        match sock.read(rbuf) {
+            Ok(n) if n > 0 => {}
+            _ => return,
         }
     }
 }

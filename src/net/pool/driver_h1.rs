@@ -203,8 +203,18 @@ impl H1Driver {
         loop {
             match self.sock.read(&mut self.rbuf) {
                 Ok(0) => {
+                    const EARLY: &str =
+                        "connection closed by the server before the response completed";
+                    if self.current.as_ref().is_some_and(|c| !c.got_bytes) {
+                        return Err(self.stale_or(ClientError::Closed(EARLY)));
+                    }
                     self.dec.recv_eof();
-                    self.on_events()?;
+                    match self.on_events() {
+                        Err(ClientError::Http1(crate::h1::H1Error::UnexpectedEof)) => {
+                            return Err(ClientError::Closed(EARLY));
+                        }
+                        r => r?,
+                    }
                     return match &self.current {
                         Some(_) => Err(self.stale_or(ClientError::Closed(
                             "connection closed by the server before the response completed",
