@@ -6,7 +6,16 @@ use proptest::prelude::*;
 use super::*;
 
 fn responses(input: &[&[u8]], methods: &[&str], eof: bool) -> Vec<Result<ResponseEvent, H1Error>> {
-    let mut d = ResponseDecoder::new(Limits::default());
+    responses_with(Limits::default(), input, methods, eof)
+}
+
+fn responses_with(
+    limits: Limits,
+    input: &[&[u8]],
+    methods: &[&str],
+    eof: bool,
+) -> Vec<Result<ResponseEvent, H1Error>> {
+    let mut d = ResponseDecoder::new(limits);
     for m in methods {
         d.expect(&http::Method::from_bytes(m.as_bytes()).unwrap());
     }
@@ -52,7 +61,11 @@ fn merge_resp(v: Vec<Result<ResponseEvent, H1Error>>) -> Vec<Result<ResponseEven
 }
 
 fn requests(input: &[&[u8]], eof: bool) -> Vec<Result<RequestEvent, H1Error>> {
-    let mut d = RequestDecoder::new(Limits::default());
+    requests_with(Limits::default(), input, eof)
+}
+
+fn requests_with(limits: Limits, input: &[&[u8]], eof: bool) -> Vec<Result<RequestEvent, H1Error>> {
+    let mut d = RequestDecoder::new(limits);
     let mut out: Vec<Result<RequestEvent, H1Error>> = Vec::new();
     let push = |ev: Result<RequestEvent, H1Error>, out: &mut Vec<Result<RequestEvent, H1Error>>| {
         if let (Ok(RequestEvent::Data(d)), Some(Ok(RequestEvent::Data(prev)))) =
@@ -396,21 +409,31 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![prop::collection::vec(any::<u8>(), 0..512), messy_message()]
 }
 
+/// Tiny limits, so the head-size and field-count errors are reached.
+const SMALL: Limits = Limits {
+    max_head: 48,
+    max_headers: 2,
+};
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
     fn response_split_invariant(data in input(), cuts in prop::collection::vec(any::<usize>(), 0..8), eof in any::<bool>()) {
         let methods = ["GET", "HEAD", "GET", "GET"];
-        let whole = responses(&[&data], &methods, eof);
         let parts = split(&data, &cuts);
-        prop_assert_eq!(format!("{:?}", responses(&parts, &methods, eof)), format!("{whole:?}"));
+        for limits in [Limits::default(), SMALL] {
+            let whole = responses_with(limits, &[&data], &methods, eof);
+            prop_assert_eq!(format!("{:?}", responses_with(limits, &parts, &methods, eof)), format!("{whole:?}"));
+        }
     }
 
     #[test]
     fn request_split_invariant(data in input(), cuts in prop::collection::vec(any::<usize>(), 0..8), eof in any::<bool>()) {
-        let whole = requests(&[&data], eof);
         let parts = split(&data, &cuts);
-        prop_assert_eq!(format!("{:?}", requests(&parts, eof)), format!("{whole:?}"));
+        for limits in [Limits::default(), SMALL] {
+            let whole = requests_with(limits, &[&data], eof);
+            prop_assert_eq!(format!("{:?}", requests_with(limits, &parts, eof)), format!("{whole:?}"));
+        }
     }
 }
