@@ -149,7 +149,8 @@ pub struct Trailers(pub http::HeaderMap);
 /// Origin key: host and port (the scheme is always `http`).
 type OriginKey = (String, u16);
 
-/// A pooling, multiplexing HTTP/2 cleartext client; cheap to clone (shared pool).
+/// A pooling, multiplexing HTTP/2 cleartext client (HTTP/1.1 keep-alive
+/// connections with [`ClientConfig::http1`]); cheap to clone (shared pool).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
