@@ -1,6 +1,7 @@
 //! H2O: a sans-IO HTTP/2 (RFC 9113) + HPACK (RFC 7541) protocol engine.
 //!
-//! The core modules ([`frame`], [`hpack`], [`conn`]) perform no I/O and read no
+//! The core modules ([`frame`], [`hpack`], [`conn`], and the HTTP/1.1 codec
+//! [`h1`]) perform no I/O and read no
 //! clock: bytes go in through `recv`-style calls, come out through
 //! `write_to`/`poll_*`-style calls, and time is passed in as a parameter. The
 //! same code builds for native targets, `wasm32-unknown-unknown` and
@@ -18,6 +19,7 @@
 pub mod conn;
 pub mod error;
 pub mod frame;
+pub mod h1;
 pub mod hpack;
 pub mod pair;
 #[cfg(feature = "tls")]
@@ -34,4 +36,6 @@ pub mod net;
 pub use conn::{Config, Connection, Event, Role};
 pub use error::{Error, ErrorCode};
 #[cfg(feature = "native")]
-pub use net::pool::{BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle};
+pub use net::pool::{
+    AppProtocol, BreakerConfig, Client, ClientConfig, ClientError, ResponseHandle,
+};

@@ -23,6 +23,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Sequential fresh connections to the first URL.
     pub connections: Option<usize>,
+    /// Speak HTTP/1.1 instead of h2c (`--http1.1`).
+    pub http1: bool,
 }
 
 const BAR_THRESHOLD: u64 = 1 << 20;
@@ -32,6 +34,7 @@ fn client(opts: &Options) -> Client {
         connect_timeout: opts.timeout,
         request_timeout: opts.timeout,
         breaker: None,
+        http1: opts.http1,
         ..ClientConfig::default()
     })
 }

@@ -1,9 +1,9 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]`:
-//!   h2c static file server ([`crate::net::server`]);
-//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N]`:
-//!   h2c client ([`crate::net::pool::Client`]);
+//!   h2c and HTTP/1.1 static file server ([`crate::net::server`]);
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1]`:
+//!   h2c (or HTTP/1.1) client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
@@ -78,7 +78,8 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
     },
-    /// Fetch URLs over HTTP/2 cleartext (prior knowledge) and print the bodies.
+    /// Fetch URLs over HTTP/2 cleartext (prior knowledge; HTTP/1.1 with
+    /// --http1.1) and print the bodies.
     ///
     /// Several URLs are fetched concurrently (one multiplexed connection per
     /// origin) and printed in the order given. Exit status: 0 when every URL got
@@ -105,6 +106,10 @@ pub enum Command {
         /// the other (the last body is written; -v prints each one's timing).
         #[arg(long, value_name = "N")]
         connections: Option<usize>,
+        /// Speak HTTP/1.1 (keep-alive; concurrent URLs of one origin use
+        /// several connections) instead of h2c, like `curl --http1.1`.
+        #[arg(long = "http1.1")]
+        http1: bool,
     },
     /// h2load-style load generator (C connections x M concurrent streams).
     ///
@@ -237,6 +242,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             fail,
             timeout,
             connections,
+            http1,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
@@ -246,6 +252,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 fail,
                 timeout: Duration::from_secs_f64(timeout),
                 connections,
+                http1,
             };
             get::run(&urls, &output, &opts)
         }

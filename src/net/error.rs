@@ -64,6 +64,9 @@ pub enum ClientError {
     },
     /// The peer broke HTTP/2 (connection error).
     Protocol(crate::Error),
+    /// The peer broke HTTP/1.1 (malformed or oversized response; the
+    /// connection is closed).
+    Http1(crate::h1::H1Error),
     /// The stream ended without a response head.
     NoResponse,
     /// The server answered with this status and the caller asked to fail on
@@ -136,6 +139,7 @@ impl PartialEq for ClientError {
                 },
             ) => a == b && x == y && m == n,
             (E::Protocol(a), E::Protocol(b)) => a == b,
+            (E::Http1(a), E::Http1(b)) => a == b,
             (E::Status(a), E::Status(b)) => a == b,
             (E::Io { what: a, source: x }, E::Io { what: b, source: y }) => a == b && io_eq(x, y),
             _ => false,
@@ -179,6 +183,7 @@ impl fmt::Display for ClientError {
                 Ok(())
             }
             ClientError::Protocol(e) => write!(f, "HTTP/2 protocol error: {e}"),
+            ClientError::Http1(e) => write!(f, "HTTP/1.1 protocol error: {e}"),
             ClientError::NoResponse => {
                 f.write_str("HTTP/2 protocol error: stream ended without a response")
             }
@@ -199,6 +204,7 @@ impl std::error::Error for ClientError {
             }
             | ClientError::Io { source: e, .. } => Some(&**e),
             ClientError::Protocol(e) => Some(e),
+            ClientError::Http1(e) => Some(e),
             _ => None,
         }
     }

@@ -1,18 +1,20 @@
-//! Native std-networking adapters: an epoll (mio) h2c file server ([`server`],
-//! with its output queue [`out`] and per-worker [`file_cache`]), a blocking
+//! Native std-networking adapters: an epoll (mio) h2c + HTTP/1.1 file server
+//! ([`server`], with its HTTP/1.1 connections [`h1`], output queue [`out`] and
+//! per-worker [`file_cache`]), a blocking
 //! one-request client ([`client`]), the pooling multiplexing [`pool::Client`],
 //! the WebSocket endpoint ([`ws`]) and client ([`ws_client`]), the `h2o bench`
 //! load generator ([`mod@bench`]), the relay used by tests ([`relay`]) and the file
 //! mapping the server uses ([`files`]). Every client connects through
 //! [`tcp::connect`] and reports [`ClientError`] or [`WsError`] ([`error`]).
 //! They only move bytes between sockets/files and the sans-IO core; all
-//! HTTP/2 logic lives in [`crate::conn`].
+//! HTTP/2 logic lives in [`crate::conn`], all HTTP/1.1 framing in [`crate::h1`].
 
 pub mod bench;
 pub mod client;
 pub mod error;
 pub mod file_cache;
 pub mod files;
+pub mod h1;
 pub mod out;
 pub mod pool;
 pub mod relay;

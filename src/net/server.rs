@@ -1,4 +1,9 @@
-//! Event-driven HTTP/2 cleartext (h2c, prior knowledge) static file server.
+//! Event-driven static file server: HTTP/2 cleartext (h2c, prior knowledge)
+//! and HTTP/1.1 on the same port.
+//!
+//! The file handler ([`file_reply`]: methods, path safety, conditionals,
+//! ranges) is protocol-neutral: HTTP/2 streams ([`Worker::respond`]) and
+//! HTTP/1.1 connections ([`super::h1`]) both send the [`Reply`] it returns.
 //!
 //! Each worker thread runs one `mio` poll (epoll) loop over non-blocking
 //! sockets and drives many [`Connection`]s. All workers share one listening
@@ -46,6 +51,7 @@ use slab::Slab;
 pub use super::file_cache::SMALL_FILE;
 use super::file_cache::{CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
+use super::h1::H1Conn;
 use super::out::{Flush, OutQueue, SockWriter};
 use super::ws::{ConnWs, Pre, WsConfig}; // ws hook
 use super::{READ_BUF, WRITE_BATCH};
@@ -157,6 +163,8 @@ struct Client {
     closing: bool,
     /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
     ws: ConnWs, // ws hook
+    /// Set once the connection turned out to be plain HTTP/1.1 (src/net/h1.rs).
+    h1: Option<Box<H1Conn>>,
 }
 
 /// What a readiness event allows for reading.
@@ -307,6 +315,7 @@ impl Worker {
             last_active: Instant::now(),
             closing: false,
             ws: ConnWs::new(&self.config.ws), // ws hook
+            h1: None,
         });
         Ok(Some(key))
     }
@@ -380,6 +389,9 @@ impl Worker {
     fn drive(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Next> {
         // Re-inserting into the slab after `try_remove` reuses the same key
         // (slab hands out the most recently freed slot first).
+        if c.h1.is_some() {
+            return self.drive_h1(c, read);
+        }
         if !c.ws.is_h2() {
             if let Some(next) = self.drive_pre_h2(c, read)? {
                 return Ok(next);
@@ -446,6 +458,47 @@ impl Worker {
                 Some(if again { Next::Again } else { Next::Keep })
             }
             Pre::Close => Some(Next::Close),
+            Pre::H1 => {
+                c.h1 = Some(Box::new(H1Conn::new(&c.ws.take_h1())));
+                Some(self.drive_h1(c, read)?)
+            }
+        })
+    }
+
+    /// An HTTP/1.1 connection's turn (src/net/h1.rs), answered by the same
+    /// file handler as HTTP/2 ([`file_reply`]).
+    fn drive_h1(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Next> {
+        let Some(h1) = c.h1.as_mut() else {
+            return Ok(Next::Close);
+        };
+        if c.closing {
+            return Ok(Next::Close);
+        }
+        let mut w = SockWriter(c.sock.as_raw_fd());
+        let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
+        let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+        let pre = h1.drive(
+            &mut c.sock,
+            &mut self.rbuf,
+            read != ReadMode::No,
+            read == ReadMode::Drain,
+            &mut c.out,
+            &mut w,
+            config.zero_copy,
+            &mut handler,
+        )?;
+        Ok(match pre {
+            Pre::Keep { active } | Pre::Again { active } => {
+                if active {
+                    c.last_active = Instant::now();
+                }
+                if matches!(pre, Pre::Again { .. }) {
+                    Next::Again
+                } else {
+                    Next::Keep
+                }
+            }
+            _ => Next::Close,
         })
     }
 
@@ -555,72 +608,133 @@ impl Worker {
     }
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
-        let head = req.method() == http::Method::HEAD;
-        if req.method() != http::Method::GET && !head {
-            let resp = base(405)
-                .header(header::ALLOW, HeaderValue::from_static("GET, HEAD"))
-                .header(header::CONTENT_LENGTH, HeaderValue::from_static("0"))
-                .body(())
-                .expect("static response head");
-            let _ = c.conn.send_response(stream_id, resp, true);
-            return;
-        }
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
         let zero_copy = self.config.zero_copy;
-        let ttl = self.config.file_cache_ttl;
-        let f = match self.cache.lookup(&self.root, path, ttl, Instant::now()) {
-            Ok(f) => f,
-            Err(Lookup::BadRequest) => return simple(c, stream_id, head, 400, "400 Bad Request\n"),
-            Err(_) => return simple(c, stream_id, head, 404, "404 Not Found\n"),
-        };
-        let h = req.headers();
-        if not_modified(h, f) {
-            let mut b = base(304).header(header::ETAG, f.etag.clone());
-            if let Some(lm) = &f.last_modified {
-                b = b.header(header::LAST_MODIFIED, lm.clone());
+        match reply.body {
+            ReplyBody::Empty => {
+                let _ = c.conn.send_response(stream_id, reply.head, true);
             }
-            let _ = c
-                .conn
-                .send_response(stream_id, b.body(()).expect("head"), true);
-            return;
-        }
-        let (status, start, len) = match range(h, f) {
-            RangeSpec::Full => (200, 0, f.len),
-            RangeSpec::Partial { start, end } => (206, start, end - start + 1),
-            RangeSpec::Unsatisfiable => {
-                let resp = base(416)
-                    .header(
-                        header::CONTENT_RANGE,
-                        HeaderValue::from_str(&format!("bytes */{}", f.len)).expect("ASCII digits"),
-                    )
-                    .header(header::CONTENT_LENGTH, HeaderValue::from_static("0"))
-                    .body(())
-                    .expect("head");
-                let _ = c.conn.send_response(stream_id, resp, true);
-                return;
+            ReplyBody::Bytes(b) => {
+                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                    let _ = c.conn.send_data(stream_id, b, true);
+                }
             }
-        };
-        // The 200 head is built once per cached file; a 206 adjusts a copy.
-        let mut resp = http::Response::new(());
-        *resp.headers_mut() = f.head200.clone();
-        if status == 206 {
-            *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
-            let h = resp.headers_mut();
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            h.insert(
-                header::CONTENT_RANGE,
-                HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, f.len))
-                    .expect("ASCII digits"),
-            );
-        }
-        if head || len == 0 {
-            let _ = c.conn.send_response(stream_id, resp, true);
-            return;
-        }
-        if c.conn.send_response(stream_id, resp, false).is_ok() {
-            queue_body(c, stream_id, f, start, len, zero_copy);
+            ReplyBody::File { file, start, len } => {
+                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                    queue_body(c, stream_id, file, start, len, zero_copy);
+                }
+            }
         }
     }
+}
+
+/// The file handler's answer, the same for HTTP/2 and HTTP/1.1: a response
+/// head with its fields (`content-length` included) and the body to send.
+pub(crate) struct Reply {
+    /// Status and fields.
+    pub(crate) head: http::Response<()>,
+    /// What follows the head.
+    pub(crate) body: ReplyBody,
+}
+
+/// Body of a [`Reply`].
+pub(crate) enum ReplyBody {
+    /// No body (HEAD, 304, 405, 416, empty files).
+    Empty,
+    /// In-memory content (cached small files, error texts).
+    Bytes(Bytes),
+    /// `len` bytes of `file` from `start` (copied or `sendfile`d by the protocol side).
+    File {
+        /// The open file.
+        file: Rc<File>,
+        /// First byte.
+        start: u64,
+        /// Byte count (> 0).
+        len: u64,
+    },
+}
+
+/// The static file handler (protocol-neutral): GET/HEAD only (405 + allow),
+/// path safety (400/404), conditionals (304), single ranges (206/416).
+pub(crate) fn file_reply(
+    cache: &mut FileCache,
+    root: &DocRoot,
+    config: &ServerConfig,
+    req: &http::Request<()>,
+) -> Reply {
+    let head = req.method() == http::Method::HEAD;
+    if req.method() != http::Method::GET && !head {
+        let resp = base(405)
+            .header(header::ALLOW, HeaderValue::from_static("GET, HEAD"))
+            .header(header::CONTENT_LENGTH, HeaderValue::from_static("0"))
+            .body(())
+            .expect("static response head");
+        return Reply {
+            head: resp,
+            body: ReplyBody::Empty,
+        };
+    }
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    let ttl = config.file_cache_ttl;
+    let f = match cache.lookup(root, path, ttl, Instant::now()) {
+        Ok(f) => f,
+        Err(Lookup::BadRequest) => return simple(head, 400, "400 Bad Request\n"),
+        Err(_) => return simple(head, 404, "404 Not Found\n"),
+    };
+    let h = req.headers();
+    if not_modified(h, f) {
+        let mut b = base(304).header(header::ETAG, f.etag.clone());
+        if let Some(lm) = &f.last_modified {
+            b = b.header(header::LAST_MODIFIED, lm.clone());
+        }
+        return Reply {
+            head: b.body(()).expect("head"),
+            body: ReplyBody::Empty,
+        };
+    }
+    let (status, start, len) = match range(h, f) {
+        RangeSpec::Full => (200, 0, f.len),
+        RangeSpec::Partial { start, end } => (206, start, end - start + 1),
+        RangeSpec::Unsatisfiable => {
+            let resp = base(416)
+                .header(
+                    header::CONTENT_RANGE,
+                    HeaderValue::from_str(&format!("bytes */{}", f.len)).expect("ASCII digits"),
+                )
+                .header(header::CONTENT_LENGTH, HeaderValue::from_static("0"))
+                .body(())
+                .expect("head");
+            return Reply {
+                head: resp,
+                body: ReplyBody::Empty,
+            };
+        }
+    };
+    // The 200 head is built once per cached file; a 206 adjusts a copy.
+    let mut resp = http::Response::new(());
+    *resp.headers_mut() = f.head200.clone();
+    if status == 206 {
+        *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+        let h = resp.headers_mut();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, f.len))
+                .expect("ASCII digits"),
+        );
+    }
+    let body = if head || len == 0 {
+        ReplyBody::Empty
+    } else if let Some(content) = &f.content {
+        ReplyBody::Bytes(content.slice(start as usize..(start + len) as usize))
+    } else {
+        ReplyBody::File {
+            file: Rc::clone(&f.file),
+            start,
+            len,
+        }
+    };
+    Reply { head: resp, body }
 }
 
 /// Conditional GET/HEAD (RFC 9110 §13.2.2: if-none-match wins).
@@ -654,35 +768,26 @@ fn range(h: &http::HeaderMap, f: &CachedFile) -> RangeSpec {
     range
 }
 
-/// Queues `len` body bytes of `f` from `start` after the response head:
-/// cached content as one DATA, large files by `sendfile`, others copied in
-/// [`FILE_CHUNK`] pieces as the stream drains ([`feed`]).
+/// Queues `len` body bytes of `file` from `start` after the response head:
+/// large ranges by `sendfile`, others copied in [`FILE_CHUNK`] pieces as the
+/// stream drains ([`feed`]).
 fn queue_body(
     c: &mut Client,
     stream_id: StreamId,
-    f: &CachedFile,
+    file: Rc<File>,
     start: u64,
     len: u64,
     zero_copy: bool,
 ) {
-    if let Some(content) = &f.content {
-        let body = content.slice(start as usize..(start + len) as usize);
-        let _ = c.conn.send_data(stream_id, body, true);
-    } else if zero_copy && len >= ZERO_COPY_MIN {
+    if zero_copy && len >= ZERO_COPY_MIN {
         if c.conn.send_data_external(stream_id, len, true).is_ok() {
-            c.bodies.insert(
-                stream_id,
-                Body::Zero {
-                    file: Rc::clone(&f.file),
-                    start,
-                },
-            );
+            c.bodies.insert(stream_id, Body::Zero { file, start });
         }
     } else {
         c.bodies.insert(
             stream_id,
             Body::Copy {
-                file: Rc::clone(&f.file),
+                file,
                 offset: start,
                 remaining: len,
             },
@@ -697,7 +802,8 @@ fn base(status: u16) -> http::response::Builder {
         .header(header::SERVER, HeaderValue::from_static("h2o"))
 }
 
-fn simple(c: &mut Client, stream_id: StreamId, head: bool, status: u16, body: &'static str) {
+/// A small text response (400/404); HEAD gets the head only.
+fn simple(head: bool, status: u16, body: &'static str) -> Reply {
     let resp = base(status)
         .header(
             header::CONTENT_TYPE,
@@ -706,12 +812,13 @@ fn simple(c: &mut Client, stream_id: StreamId, head: bool, status: u16, body: &'
         .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
         .body(())
         .expect("static response head");
-    if head {
-        let _ = c.conn.send_response(stream_id, resp, true);
-    } else if c.conn.send_response(stream_id, resp, false).is_ok() {
-        let _ = c
-            .conn
-            .send_data(stream_id, Bytes::from_static(body.as_bytes()), true);
+    Reply {
+        head: resp,
+        body: if head {
+            ReplyBody::Empty
+        } else {
+            ReplyBody::Bytes(Bytes::from_static(body.as_bytes()))
+        },
     }
 }
 

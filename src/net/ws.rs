@@ -1,17 +1,20 @@
-//! WebSocket echo endpoint of the native server (`h2o serve --ws-echo PATH`).
+//! WebSocket echo endpoint of the native server (`h2o serve --ws-echo PATH`)
+//! and the protocol sniffing of every server connection.
 //!
-//! Two transports, both ending in the sans-IO core ([`crate::ws`]):
-//! - **HTTP/1.1 Upgrade** (RFC 6455 §4): with an endpoint configured, the first
-//!   bytes of every connection are sniffed. The 24-byte HTTP/2 preface
-//!   (RFC 9113 §3.4) → the connection is HTTP/2 as usual. Anything else is
-//!   parsed as an HTTP/1.1 request head (`httparse`): a valid upgrade
+//! The first bytes of every connection are sniffed. The 24-byte HTTP/2
+//! preface (RFC 9113 §3.4) → the connection is HTTP/2 as usual. Anything else
+//! is HTTP/1.1: without an endpoint it goes straight to the HTTP/1.1 file
+//! server ([`super::h1`], reported as [`Pre::H1`]). Two WebSocket transports,
+//! both ending in the sans-IO core ([`crate::ws`]):
+//! - **HTTP/1.1 Upgrade** (RFC 6455 §4): with an endpoint configured, the
+//!   first HTTP/1.1 request head is parsed (`httparse`): a valid upgrade
 //!   ([`handshake::verify_request_headers`]) on the endpoint path gets
 //!   `101 Switching Protocols` and the connection becomes a raw WebSocket
-//!   (server role). Any other HTTP/1.1 request is answered and closed:
-//!   `426 Upgrade Required` (the path, without a valid upgrade; with
-//!   `Sec-WebSocket-Version: 13`), `404 Not Found` (an upgrade elsewhere),
-//!   `505 HTTP Version Not Supported` (anything else: files are served over
-//!   HTTP/2 only), `400 Bad Request` (unparsable head, over 16 KiB).
+//!   (server role). The endpoint path without a valid upgrade gets
+//!   `426 Upgrade Required` (with `Sec-WebSocket-Version: 13`) or `400`, and an
+//!   upgrade elsewhere `404 Not Found`; these close the connection. Every
+//!   other request (and an unparsable or oversized head, which the HTTP/1.1
+//!   server answers with 400/431) goes to the HTTP/1.1 file server.
 //! - **HTTP/2 extended CONNECT** (RFC 8441): the server advertises
 //!   SETTINGS_ENABLE_CONNECT_PROTOCOL; a CONNECT with `:protocol websocket` on
 //!   the path gets `200` and one [`WsStream`] per stream carries the frames.
@@ -99,6 +102,9 @@ pub enum Pre {
     },
     /// Not HTTP/2: close the connection now.
     Close,
+    /// HTTP/1.1 for the file server: take the bytes received so far with
+    /// [`ConnWs::take_h1`] and drive the connection with [`super::h1`].
+    H1,
 }
 
 enum Mode {
@@ -112,6 +118,9 @@ enum Mode {
     Closing,
     /// Raw WebSocket after `101`.
     Ws(Box<WebSocket>),
+    /// Plain HTTP/1.1 (the file server): the bytes received so far, until
+    /// [`ConnWs::take_h1`].
+    H1(Vec<u8>),
 }
 
 /// Per-connection WebSocket state of the server.
@@ -133,25 +142,29 @@ impl std::fmt::Debug for ConnWs {
 }
 
 impl ConnWs {
-    /// State of a new connection: sniffing if an endpoint is configured,
-    /// plain HTTP/2 otherwise.
+    /// State of a new connection: sniffing (HTTP/2 preface or HTTP/1.1).
     pub fn new(config: &WsConfig) -> ConnWs {
         let on = config.echo_path.is_some();
         ConnWs {
             config: on.then(|| config.clone()),
-            mode: if on {
-                Mode::Sniff(Vec::new())
-            } else {
-                Mode::H2
-            },
+            mode: Mode::Sniff(Vec::new()),
             streams: HashMap::new(),
             read_pending: false,
         }
     }
 
-    /// True once the connection is known to be HTTP/2 (always, without endpoint).
+    /// True once the connection is known to be HTTP/2.
     pub fn is_h2(&self) -> bool {
         matches!(self.mode, Mode::H2)
+    }
+
+    /// After [`Pre::H1`]: the HTTP/1.1 bytes received so far (once; empty
+    /// otherwise).
+    pub fn take_h1(&mut self) -> Vec<u8> {
+        match &mut self.mode {
+            Mode::H1(buf) => std::mem::take(buf),
+            _ => Vec::new(),
+        }
     }
 
     /// One turn of a connection that is not (yet) known to be HTTP/2: reads
@@ -280,6 +293,10 @@ impl ConnWs {
                 let n = buf.len().min(PREFACE.len());
                 if buf[..n] != PREFACE[..n] {
                     let head = std::mem::take(buf);
+                    if self.config.is_none() {
+                        self.mode = Mode::H1(head);
+                        return Some(Pre::H1);
+                    }
                     self.mode = Mode::Head(Vec::new());
                     return self.on_bytes(conn, &head, out);
                 }
@@ -303,7 +320,7 @@ impl ConnWs {
                 push_ws(ws, out);
                 None
             }
-            Mode::H2 | Mode::Closing => None,
+            Mode::H2 | Mode::Closing | Mode::H1(_) => None,
         }
     }
 
@@ -317,9 +334,10 @@ impl ConnWs {
                 self.mode = Mode::Head(buf);
                 return None;
             }
+            // The HTTP/1.1 server answers what is not a WebSocket request.
             _ => {
-                self.fail_h1(out, "400 Bad Request", "");
-                return None;
+                self.mode = Mode::H1(buf);
+                return Some(Pre::H1);
             }
         };
         let path = req.path.unwrap_or("");
@@ -372,14 +390,17 @@ impl ConnWs {
                 }
             }
             _ if wants_upgrade => self.fail_h1(out, "404 Not Found", ""),
-            _ => self.fail_h1(out, "505 HTTP Version Not Supported", ""),
+            _ => {
+                self.mode = Mode::H1(buf);
+                return Some(Pre::H1);
+            }
         }
         None
     }
 
     /// Queues a small HTTP/1.1 error response; the connection closes after it.
     fn fail_h1(&mut self, out: &mut OutQueue, status: &str, extra: &str) {
-        let body = format!("{status}\nthis server speaks HTTP/2 (prior knowledge) and WebSocket\n");
+        let body = format!("{status}\n");
         let resp = format!(
             "HTTP/1.1 {status}\r\nServer: h2o\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",

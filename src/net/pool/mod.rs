@@ -1,4 +1,6 @@
-//! Pooled, multiplexing HTTP/2 cleartext client ([`Client`]).
+//! Pooled, multiplexing HTTP/2 cleartext client ([`Client`]), with HTTP/1.1
+//! keep-alive connections as the alternative ([`ClientConfig::http1`],
+//! [`AppProtocol`]).
 //!
 //! Owns: connection pooling per origin (scheme, host, port; h2c with prior
 //! knowledge, RFC 9113 §3.3), request multiplexing up to the peer's
@@ -18,11 +20,14 @@
 //! Files: this one holds the pool ([`Client`], origins, routing, opening
 //! connections); `breaker.rs` the circuit breaker (a pure state machine, time
 //! passed in), `response.rs` the caller's [`ResponseHandle`] (retry and
-//! resubmit), `driver.rs` the connection thread. Errors are [`ClientError`]
+//! resubmit), `driver.rs` the HTTP/2 connection thread, `driver_h1.rs` the
+//! HTTP/1.1 one (same commands and replies; `max` 1 so the pool routes one
+//! request at a time to each connection and opens more for concurrency). Errors are [`ClientError`]
 //! (src/net/error.rs).
 
 mod breaker;
 mod driver;
+mod driver_h1;
 mod response;
 
 use std::collections::HashMap;
@@ -37,6 +42,7 @@ use mio::{Poll, Waker};
 
 use self::breaker::{Admit, Breaker};
 use self::driver::Driver;
+use self::driver_h1::H1Driver;
 use super::tcp;
 use crate::conn::{Config, Connection};
 
@@ -80,6 +86,10 @@ pub struct ClientConfig {
     pub breaker: Option<BreakerConfig>,
     /// HTTP/2 settings of each connection.
     pub h2: Config,
+    /// Speak HTTP/1.1 (keep-alive, one request at a time per connection,
+    /// up to [`ClientConfig::max_connections_per_origin`] connections) instead
+    /// of h2c on cleartext connections, like `curl --http1.1`. Default: false.
+    pub http1: bool,
     /// `user-agent` added by [`Client::get`].
     pub user_agent: String,
 }
@@ -95,7 +105,39 @@ impl Default for ClientConfig {
             max_connections_per_origin: 16,
             breaker: Some(BreakerConfig::default()),
             h2: Config::default(),
+            http1: false,
             user_agent: concat!("h2o/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+/// The HTTP version a pooled connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppProtocol {
+    /// HTTP/2 (h2c with prior knowledge on cleartext, ALPN `h2` over TLS).
+    H2,
+    /// HTTP/1.1 with keep-alive, one request at a time per connection.
+    Http1,
+}
+
+impl AppProtocol {
+    /// The protocol a TLS handshake agreed on by ALPN (RFC 7301): `h2` →
+    /// [`AppProtocol::H2`]; `http/1.1`, anything else or no ALPN at all →
+    /// [`AppProtocol::Http1`] (a server without ALPN speaks HTTP/1.1).
+    pub fn from_alpn(alpn: Option<&[u8]>) -> AppProtocol {
+        match alpn {
+            Some(b"h2") => AppProtocol::H2,
+            _ => AppProtocol::Http1,
+        }
+    }
+
+    /// The protocol of a cleartext connection under `cfg` ([`ClientConfig::http1`]).
+    pub fn cleartext(cfg: &ClientConfig) -> AppProtocol {
+        if cfg.http1 {
+            AppProtocol::Http1
+        } else {
+            AppProtocol::H2
         }
     }
 }
@@ -107,7 +149,8 @@ pub struct Trailers(pub http::HeaderMap);
 /// Origin key: host and port (the scheme is always `http`).
 type OriginKey = (String, u16);
 
-/// A pooling, multiplexing HTTP/2 cleartext client; cheap to clone (shared pool).
+/// A pooling, multiplexing HTTP/2 cleartext client (HTTP/1.1 keep-alive
+/// connections with [`ClientConfig::http1`]); cheap to clone (shared pool).
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -402,6 +445,22 @@ impl Client {
         sock.set_nonblocking(true)
             .map_err(|e| ClientError::io("socket setup failed", e))?;
         let sock = mio::net::TcpStream::from_std(sock);
+        self.start_driver(origin, sock, AppProtocol::cleartext(cfg), cmd, deadline)
+    }
+
+    /// Starts the connection thread for a connected socket speaking `proto`
+    /// (the hook a TLS connect calls with [`AppProtocol::from_alpn`]); `cmd`
+    /// is its first request, `setup_deadline` bounds HTTP/2's wait for the
+    /// server's first SETTINGS (an HTTP/1.1 connection is ready at once).
+    fn start_driver(
+        &self,
+        origin: &Arc<Origin>,
+        sock: mio::net::TcpStream,
+        proto: AppProtocol,
+        cmd: Cmd,
+        setup_deadline: Instant,
+    ) -> Result<Arc<ConnShared>, ClientError> {
+        let cfg = &self.inner.cfg;
         let poll = Poll::new().map_err(|e| ClientError::io("poll", e))?;
         let waker =
             Waker::new(poll.registry(), driver::WAKE).map_err(|e| ClientError::io("waker", e))?;
@@ -411,25 +470,39 @@ impl Client {
             waker,
             in_flight: AtomicUsize::new(1),
             max: AtomicU32::new(1),
-            ready: AtomicBool::new(false),
+            ready: AtomicBool::new(proto == AppProtocol::Http1),
             closed: AtomicBool::new(false),
         });
         let _ = shared.tx.send(cmd);
         self.inner.opened.fetch_add(1, Ordering::Relaxed);
-        let driver = Driver::new(
-            Connection::client(cfg.h2.clone()),
-            sock,
-            poll,
-            rx,
-            Arc::clone(&shared),
-            Arc::clone(origin),
-            cfg.clone(),
-            deadline,
-        );
-        std::thread::Builder::new()
-            .name("h2o-client-conn".into())
-            .spawn(move || driver.run())
-            .map_err(|e| ClientError::io("cannot start connection thread", e))?;
+        let thread = std::thread::Builder::new().name("h2o-client-conn".into());
+        let spawned = match proto {
+            AppProtocol::Http1 => {
+                let driver = H1Driver::new(
+                    sock,
+                    poll,
+                    rx,
+                    Arc::clone(&shared),
+                    Arc::clone(origin),
+                    cfg.clone(),
+                );
+                thread.spawn(move || driver.run())
+            }
+            AppProtocol::H2 => {
+                let driver = Driver::new(
+                    Connection::client(cfg.h2.clone()),
+                    sock,
+                    poll,
+                    rx,
+                    Arc::clone(&shared),
+                    Arc::clone(origin),
+                    cfg.clone(),
+                    setup_deadline,
+                );
+                thread.spawn(move || driver.run())
+            }
+        };
+        spawned.map_err(|e| ClientError::io("cannot start connection thread", e))?;
         Ok(shared)
     }
 }
