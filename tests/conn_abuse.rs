@@ -265,6 +265,7 @@ fn unread_server() -> Connection {
     }
     .encode(&mut input);
     s.recv(Duration::ZERO, &input).unwrap();
+    while s.poll_event().is_some() {}
     s
 }
 
@@ -523,4 +524,40 @@ fn an_unrelated_ping_ack_with_the_shutdown_payload_is_reported() {
         .server_events
         .iter()
         .any(|e| matches!(e, Event::PingAck(d) if *d == SHUTDOWN_PAYLOAD)));
+}
+
+#[test]
+fn tiny_data_frames_the_application_does_not_take_are_bounded() {
+    // 1-byte DATA frames while events are not taken (the adapter cannot
+    // write, so it does not poll): the event queue is capped.
+    let mut s = unread_server();
+    let mut input = Vec::new();
+    headers(1, get_block("/"), false).encode(&mut input);
+    for _ in 0..20_000 {
+        data(1, b"x", false).encode(&mut input);
+    }
+    let e = s.recv(Duration::ZERO, &input).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            h2o::Error::Connection {
+                code: ErrorCode::ENHANCE_YOUR_CALM,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    // Below the cap, untaken events are fine (backpressure, not abuse).
+    let mut s = unread_server();
+    let mut input = Vec::new();
+    headers(1, get_block("/"), false).encode(&mut input);
+    for _ in 0..10_000 {
+        data(1, b"x", false).encode(&mut input);
+    }
+    s.recv(Duration::ZERO, &input).unwrap();
+    let mut n = 0;
+    while s.poll_event().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 10_001);
 }

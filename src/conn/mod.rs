@@ -304,6 +304,13 @@ const ABUSE_LIMIT: u32 = 1000;
 /// what one `recv` call's input provokes.
 const CTRL_LIMIT: usize = 1 << 20;
 
+/// Events not yet taken with `poll_event` above which the peer is considered
+/// flooding us (e.g. PINGs or SETTINGS, or tiny DATA frames, while the
+/// adapter cannot write and so does not take events): checked after each
+/// `recv`. Bounds the event queue at roughly this many entries plus what one
+/// `recv` call's input produces.
+const EVENTS_LIMIT: usize = 16 << 10;
+
 /// PING payload of [`Connection::shutdown_graceful`]'s round-trip probe; its
 /// ACK is not reported as [`Event::PingAck`].
 pub const SHUTDOWN_PAYLOAD: [u8; 8] = *b"h2o:bye!";

@@ -83,6 +83,11 @@ impl Connection {
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "peer does not read our control frames",
             ));
+        } else if res.is_ok() && self.events.len() > super::EVENTS_LIMIT {
+            res = Err(conn(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "peer sends frames faster than they are handled",
+            ));
         }
         match res {
             Ok(()) => Ok(total),
