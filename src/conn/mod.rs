@@ -12,7 +12,8 @@
 //! - application calls: [`Connection::send_request`], [`Connection::send_response`],
 //!   [`Connection::send_data`], [`Connection::send_data_external`] (zero-copy
 //!   payloads the adapter writes itself), [`Connection::send_trailers`], [`Connection::reset`],
-//!   [`Connection::ping`], [`Connection::shutdown`];
+//!   [`Connection::ping`], [`Connection::shutdown`], [`Connection::shutdown_graceful`]
+//!   (two-phase GOAWAY);
 //! - outputs: [`Connection::write_to`] (or the vectored [`Connection::write_chunks`] /
 //!   [`Connection::write_chunks_ext`]), also with the current time,
 //!   [`Connection::poll_timeout`], [`Connection::poll_event`].
@@ -38,7 +39,13 @@
 //! GOAWAY); a stream reset by the application's own [`Connection::reset`] just
 //! disappears. Taking an [`Event::Data`] with `poll_event` counts it as
 //! consumed for flow control: WINDOW_UPDATEs are queued once half a window was
-//! consumed, so not taking events is backpressure.
+//! consumed, so not taking events is backpressure (up to 16 384 events not
+//! taken: more after a `recv` is treated as a flood).
+//!
+//! Abuse limits (SECURITY.md has the full table): an abuse score for resets
+//! the peer sends or provokes and empty DATA (`ABUSE_LIMIT`), a bound on
+//! unsent control and header output (`CTRL_LIMIT`) and on events not taken
+//! (`EVENTS_LIMIT`); past any of them the peer gets GOAWAY(ENHANCE_YOUR_CALM).
 //!
 //! Modules: stream state (`stream.rs`), windows (`flow.rs`), SETTINGS
 //! (`settings.rs`), RFC 9218 ([`priority`]), receive path (`recv.rs`), send path

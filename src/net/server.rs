@@ -152,8 +152,9 @@ struct Client {
     out: OutQueue,
     last_active: Instant,
     /// The connection is going away: after a connection error (the core
-    /// queued GOAWAY) or the idle timeout (we sent GOAWAY NO_ERROR). Nothing
-    /// more is read; the output drains, then the connection closes.
+    /// queued GOAWAY) or the idle timeout (we sent GOAWAY NO_ERROR). Input
+    /// is read and discarded; the output drains, then the connection
+    /// closes (lingering, see `lingering`).
     closing: bool,
     /// harden: all output left and our write side is shut down; input is
     /// read and discarded until the peer closes (or the idle timer), so that
