@@ -89,6 +89,10 @@ cargo clippy --all-targets -- -D warnings
 banner "cargo test --release"
 cargo test --release
 
+banner "fuzzing (scripts/fuzz.sh, 30 s per target, needs nightly)"
+# Skips with a clear message when no nightly toolchain is installed.
+scripts/fuzz.sh 30
+
 banner "wasm portability check"
 scripts/wasm-check.sh
 

@@ -12,7 +12,8 @@
 //! - application calls: [`Connection::send_request`], [`Connection::send_response`],
 //!   [`Connection::send_data`], [`Connection::send_data_external`] (zero-copy
 //!   payloads the adapter writes itself), [`Connection::send_trailers`], [`Connection::reset`],
-//!   [`Connection::ping`], [`Connection::shutdown`];
+//!   [`Connection::ping`], [`Connection::shutdown`], [`Connection::shutdown_graceful`]
+//!   (two-phase GOAWAY);
 //! - outputs: [`Connection::write_to`] (or the vectored [`Connection::write_chunks`] /
 //!   [`Connection::write_chunks_ext`]), also with the current time,
 //!   [`Connection::poll_timeout`], [`Connection::poll_event`].
@@ -38,7 +39,13 @@
 //! GOAWAY); a stream reset by the application's own [`Connection::reset`] just
 //! disappears. Taking an [`Event::Data`] with `poll_event` counts it as
 //! consumed for flow control: WINDOW_UPDATEs are queued once half a window was
-//! consumed, so not taking events is backpressure.
+//! consumed, so not taking events is backpressure (up to 16 384 events not
+//! taken: more after a `recv` is treated as a flood).
+//!
+//! Abuse limits (SECURITY.md has the full table): an abuse score for resets
+//! the peer sends or provokes and empty DATA (`ABUSE_LIMIT`), a bound on
+//! unsent control and header output (`CTRL_LIMIT`) and on events not taken
+//! (`EVENTS_LIMIT`); past any of them the peer gets GOAWAY(ENHANCE_YOUR_CALM).
 //!
 //! Modules: stream state (`stream.rs`), windows (`flow.rs`), SETTINGS
 //! (`settings.rs`), RFC 9218 ([`priority`]), receive path (`recv.rs`), send path
@@ -114,6 +121,10 @@ pub struct Config {
     pub max_adaptive_window: u32,
     /// Cap of the adaptive connection-level receive window.
     pub max_adaptive_connection_window: u32,
+    /// [`Connection::shutdown_graceful`]: how long to wait for the ACK of the
+    /// PING that follows the first GOAWAY(2^31-1) before sending the final
+    /// GOAWAY anyway.
+    pub graceful_shutdown_timeout: Duration,
 }
 
 impl Default for Config {
@@ -131,6 +142,7 @@ impl Default for Config {
             adaptive_window: true,
             max_adaptive_window: 16 << 20,
             max_adaptive_connection_window: 32 << 20,
+            graceful_shutdown_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -283,14 +295,35 @@ pub const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const RECENT_CAP: usize = 1024;
 
 /// Abuse score above which the peer gets GOAWAY(ENHANCE_YOUR_CALM). Suspicious
-/// frames (peer RST_STREAM of an open stream — "rapid reset", CVE-2023-44487 —
-/// and empty non-final DATA, CVE-2019-9518) add 1; every stream completed
-/// normally removes 1. PING/SETTINGS floods are bounded by [`CTRL_LIMIT`].
+/// frames add 1: peer RST_STREAM of an open stream ("rapid reset",
+/// CVE-2023-44487), empty non-final DATA (CVE-2019-9518) and, on a server,
+/// every RST_STREAM the peer provoked (a stream error it caused: WINDOW_UPDATE
+/// of 0, DATA on a half-closed or closed stream, bad headers, flow-control
+/// violations, streams beyond MAX_CONCURRENT_STREAMS — "MadeYouReset",
+/// CVE-2025-8671). Every stream completed normally removes 1. PING/SETTINGS
+/// floods are bounded by [`CTRL_LIMIT`].
 const ABUSE_LIMIT: u32 = 1000;
 
-/// Unsent control output above which the peer is considered flooding us
-/// (it makes us queue PING/SETTINGS ACKs or RST_STREAMs without reading them).
+/// Unsent control and header output (`ctrl` + `heads`: PING/SETTINGS ACKs,
+/// RST_STREAMs, WINDOW_UPDATEs, response heads) above which the peer is
+/// considered flooding us while not reading: checked after each `recv`, so
+/// what a peer that never reads can make us queue is bounded by this plus
+/// what one `recv` call's input provokes.
 const CTRL_LIMIT: usize = 1 << 20;
+
+/// Events not yet taken with `poll_event` above which the peer is considered
+/// flooding us (e.g. PINGs or SETTINGS, or tiny DATA frames, while the
+/// adapter cannot write and so does not take events): checked after each
+/// `recv`. Bounds the event queue at roughly this many entries plus what one
+/// `recv` call's input produces.
+const EVENTS_LIMIT: usize = 16 << 10;
+
+/// PING payload of [`Connection::shutdown_graceful`]'s round-trip probe; its
+/// ACK is not reported as [`Event::PingAck`].
+pub const SHUTDOWN_PAYLOAD: [u8; 8] = *b"h2o:bye!";
+
+/// Stream id of the first GOAWAY of a graceful shutdown (RFC 9113 §6.8).
+const MAX_STREAM_ID: StreamId = (1 << 31) - 1;
 
 /// PRIORITY_UPDATEs remembered for streams not opened yet (RFC 9218 §7.1).
 const PENDING_PRIORITY_CAP: usize = 16;
@@ -384,6 +417,9 @@ pub struct Connection {
     events: VecDeque<(Event, u32)>,
     goaway_sent: Option<StreamId>,
     goaway_recv: Option<StreamId>,
+    /// Phase one of a graceful shutdown: GOAWAY(2^31-1) and a PING are out;
+    /// the final GOAWAY leaves on the PING's ACK or at this deadline.
+    graceful_deadline: Option<Duration>,
     /// The connection error that ended the connection (returned by `recv` again).
     error: Option<Error>,
     /// No more processing: close once the queued output is taken.
@@ -468,6 +504,7 @@ impl Connection {
             events: VecDeque::with_capacity(16),
             goaway_sent: None,
             goaway_recv: None,
+            graceful_deadline: None,
             error: None,
             dead: false,
             config,
@@ -588,19 +625,34 @@ impl Connection {
 
     /// When `handle_timeout` should next be called, if ever.
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.dead || self.settings_unacked == 0 {
+        if self.dead {
             return None;
         }
-        self.settings_deadline
+        let settings = if self.settings_unacked == 0 {
+            None
+        } else {
+            self.settings_deadline
+        };
+        match (settings, self.graceful_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Tells the connection the current time; fires expired timers (today:
-    /// SETTINGS_TIMEOUT, which fails the connection with a GOAWAY). Call it
-    /// when the deadline from [`Connection::poll_timeout`] has passed; extra
-    /// calls are harmless.
+    /// Tells the connection the current time; fires expired timers:
+    /// SETTINGS_TIMEOUT (fails the connection with a GOAWAY) and the wait for
+    /// the ACK of [`Connection::shutdown_graceful`]'s PING (sends the final
+    /// GOAWAY). Call it when the deadline from [`Connection::poll_timeout`]
+    /// has passed; extra calls are harmless.
     pub fn handle_timeout(&mut self, now: Duration) {
         self.now = now;
-        if self.dead || self.settings_unacked == 0 {
+        if self.dead {
+            return;
+        }
+        if self.graceful_deadline.is_some_and(|d| now >= d) {
+            self.finish_graceful();
+        }
+        if self.settings_unacked == 0 {
             return;
         }
         if self.settings_deadline.is_some_and(|d| now >= d) {
@@ -728,6 +780,7 @@ impl Connection {
         if code != ErrorCode::NO_ERROR {
             self.dead = true;
         }
+        self.graceful_deadline = None;
         if self.goaway_sent.is_some() && code == ErrorCode::NO_ERROR {
             return;
         }
@@ -738,6 +791,45 @@ impl Connection {
             debug: Bytes::new(),
         }
         .encode(&mut self.ctrl);
+    }
+
+    /// Two-phase graceful shutdown (RFC 9113 §6.8): queues GOAWAY(2^31-1,
+    /// NO_ERROR) and a PING. Streams the peer opens meanwhile are still
+    /// served (they may have been in flight). On the PING's ACK — or after
+    /// [`Config::graceful_shutdown_timeout`], through
+    /// [`Connection::poll_timeout`] — the final GOAWAY with the last stream
+    /// id actually received follows; streams above it are refused, those at
+    /// or below it finish, then [`Connection::is_closed`] turns true. A no-op
+    /// once a GOAWAY was sent or the connection failed.
+    pub fn shutdown_graceful(&mut self, now: Duration) {
+        self.now = now;
+        if self.dead || self.goaway_sent.is_some() || self.graceful_deadline.is_some() {
+            return;
+        }
+        Frame::GoAway {
+            last_stream_id: MAX_STREAM_ID,
+            code: ErrorCode::NO_ERROR,
+            debug: Bytes::new(),
+        }
+        .encode(&mut self.ctrl);
+        Frame::Ping {
+            ack: false,
+            data: SHUTDOWN_PAYLOAD,
+        }
+        .encode(&mut self.ctrl);
+        self.graceful_deadline = Some(now + self.config.graceful_shutdown_timeout);
+    }
+
+    /// True between [`Connection::shutdown_graceful`] and its final GOAWAY.
+    pub fn is_shutting_down(&self) -> bool {
+        self.graceful_deadline.is_some()
+    }
+
+    /// Phase two of a graceful shutdown: the final GOAWAY.
+    fn finish_graceful(&mut self) {
+        if self.graceful_deadline.take().is_some() {
+            self.shutdown(ErrorCode::NO_ERROR);
+        }
     }
 
     /// True when the connection is over and all output was taken: close the socket.

@@ -60,7 +60,17 @@ impl Connection {
                 Ok(()) => {}
                 Err(Error::Stream {
                     stream_id, code, ..
-                }) => self.stream_error(stream_id, code),
+                }) => {
+                    self.stream_error(stream_id, code);
+                    // MadeYouReset (CVE-2025-8671): a reset the peer provoked
+                    // costs the server as much as one the peer sent.
+                    if self.role == Role::Server {
+                        if let Err(e) = self.suspicious() {
+                            res = Err(e);
+                            break;
+                        }
+                    }
+                }
                 Err(e) => {
                     res = Err(e);
                     break;
@@ -68,10 +78,15 @@ impl Connection {
             }
         }
         self.decoder = dec;
-        if res.is_ok() && self.ctrl.len() > super::CTRL_LIMIT {
+        if res.is_ok() && self.ctrl.len() + self.heads.len() > super::CTRL_LIMIT {
             res = Err(conn(
                 ErrorCode::ENHANCE_YOUR_CALM,
                 "peer does not read our control frames",
+            ));
+        } else if res.is_ok() && self.events.len() > super::EVENTS_LIMIT {
+            res = Err(conn(
+                ErrorCode::ENHANCE_YOUR_CALM,
+                "peer sends frames faster than they are handled",
             ));
         }
         match res {
@@ -106,7 +121,7 @@ impl Connection {
         if self.abuse > super::ABUSE_LIMIT {
             return Err(conn(
                 ErrorCode::ENHANCE_YOUR_CALM,
-                "too many stream resets or empty DATA frames",
+                "too many stream resets, stream errors or empty DATA frames",
             ));
         }
         Ok(())
@@ -202,6 +217,10 @@ impl Connection {
                 if ack {
                     if data == super::BDP_PAYLOAD && self.bdp.in_flight() {
                         self.on_bdp_ack();
+                        return Ok(());
+                    }
+                    if data == super::SHUTDOWN_PAYLOAD && self.graceful_deadline.is_some() {
+                        self.finish_graceful();
                         return Ok(());
                     }
                     self.events.push_back((Event::PingAck(data), 0));
@@ -513,6 +532,11 @@ impl Connection {
             self.decode_block(None, id, block)?;
             self.recent.insert(id, ClosedHow::ResetLocal);
             self.queue_rst(id, ErrorCode::REFUSED_STREAM);
+            if self.goaway_sent.is_none() && self.settings_unacked == 0 {
+                // Opening streams beyond the MAX_CONCURRENT_STREAMS the peer
+                // acknowledged provokes a reset too (MadeYouReset).
+                self.suspicious()?;
+            }
             return Ok(());
         }
         let head = self.decode_block(Some(BlockKind::Request), id, block)?;

@@ -158,9 +158,15 @@ struct Client {
     out: OutQueue,
     last_active: Instant,
     /// The connection is going away: after a connection error (the core
-    /// queued GOAWAY) or the idle timeout (we sent GOAWAY NO_ERROR). Nothing
-    /// more is read; the output drains, then the connection closes.
+    /// queued GOAWAY) or the idle timeout (we sent GOAWAY NO_ERROR). Input
+    /// is read and discarded; the output drains, then the connection
+    /// closes (lingering, see `lingering`).
     closing: bool,
+    /// harden: all output left and our write side is shut down; input is
+    /// read and discarded until the peer closes (or the idle timer), so that
+    /// unread input does not turn our close into a RST that destroys the
+    /// GOAWAY before the peer reads it (lingering close).
+    lingering: bool,
     /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
     ws: ConnWs, // ws hook
     /// Set once the connection turned out to be plain HTTP/1.1 (src/net/h1.rs).
@@ -314,6 +320,7 @@ impl Worker {
             out: OutQueue::default(),
             last_active: Instant::now(),
             closing: false,
+            lingering: false,
             ws: ConnWs::new(&self.config.ws), // ws hook
             h1: None,
         });
@@ -424,8 +431,17 @@ impl Worker {
         if active {
             c.last_active = Instant::now();
         }
-        if eof || c.conn.is_closed() || (c.closing && c.out.is_empty() && !c.conn.wants_write()) {
+        if eof {
             return Ok(Next::Close);
+        }
+        // harden: lingering close once the output (the GOAWAY) is out.
+        let done = c.conn.is_closed() || (c.closing && !c.conn.wants_write());
+        if done && c.out.is_empty() && !c.lingering {
+            c.closing = true;
+            c.lingering = true;
+            if c.sock.shutdown(std::net::Shutdown::Write).is_err() {
+                return Ok(Next::Close);
+            }
         }
         Ok(Next::Keep)
     }
@@ -505,7 +521,20 @@ impl Worker {
     /// Reads what the event allows into the core: `(eof, bytes moved)`.
     fn read_h2(&mut self, c: &mut Client, read: ReadMode) -> io::Result<(bool, bool)> {
         let (mut eof, mut active) = (false, false);
-        if read == ReadMode::No || c.closing {
+        if read == ReadMode::No {
+            return Ok((eof, active));
+        }
+        if c.closing {
+            // harden: discard input (bounded per turn) until the peer's EOF.
+            for _ in 0..64 {
+                match c.sock.read(&mut self.rbuf) {
+                    Ok(0) => return Ok((true, false)),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => return Ok((true, false)),
+                }
+            }
             return Ok((eof, active));
         }
         // The core timestamps what `recv` sees (PING RTTs for adaptive
