@@ -62,6 +62,22 @@ pub enum Command {
         /// extended CONNECT) by echoing every message.
         #[arg(long, value_name = "PATH")]
         ws_echo: Option<String>,
+        /// Serve HTTP/2 over TLS (ALPN h2) with this PEM certificate chain
+        /// (leaf first); needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Certificate for one SNI name: NAME=CERT,KEY (PEM files; repeatable;
+        /// NAME may be *.example.com). Clients asking for another name get --tls-cert.
+        #[arg(long, value_name = "NAME=CERT,KEY")]
+        tls_sni: Vec<String>,
+        /// Serve TLS with a fresh self-signed CA and a leaf for localhost,
+        /// 127.0.0.1 and ::1; the CA certificate is written to a file whose
+        /// path is printed (give it to clients: --cacert).
+        #[arg(long, conflicts_with = "tls_cert")]
+        self_signed: bool,
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
@@ -199,6 +215,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             no_zero_copy,
             idle_timeout,
             ws_echo,
+            tls_cert,
+            tls_key,
+            tls_sni,
+            self_signed,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -221,11 +241,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 config.conn.enable_connect_protocol = true;
             }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
+            let tls_opts = TlsServeOptions {
+                cert: tls_cert,
+                key: tls_key,
+                sni: tls_sni,
+                self_signed,
+            };
+            let tls = tls_server(&tls_opts)?;
             let listener = std::net::TcpListener::bind(addr.as_str())
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let note = install_tls(&mut config, tls, local)?;
             let mut stdout = io::stdout();
             let _ = writeln!(stdout, "listening on {local}");
+            if let Some(note) = note {
+                let _ = writeln!(stdout, "{note}");
+            }
             let _ = stdout.flush();
             server::serve_with(listener, root, config).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
@@ -336,6 +367,112 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The TLS options of `h2o serve`.
+struct TlsServeOptions {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sni: Vec<String>,
+    self_signed: bool,
+}
+
+impl TlsServeOptions {
+    fn any(&self) -> bool {
+        self.cert.is_some() || self.key.is_some() || !self.sni.is_empty() || self.self_signed
+    }
+}
+
+/// What `tls_server` built: the context, and a self-signed CA to write out.
+#[cfg(feature = "tls")]
+type TlsSetup = Option<(crate::tls::ServerTls, Option<String>)>;
+#[cfg(not(feature = "tls"))]
+type TlsSetup = Option<std::convert::Infallible>;
+
+/// Builds the server TLS context from the options (`None`: h2c). Every
+/// configuration error is one line.
+#[cfg(feature = "tls")]
+fn tls_server(o: &TlsServeOptions) -> Result<TlsSetup, String> {
+    use crate::tls::{Alpn, CertChain, SelfSigned, ServerTls};
+    if !o.any() {
+        return Ok(None);
+    }
+    // ALPN decision point (server): only h2 is offered until HTTP/1.1 over
+    // TLS is routed in src/net/tls_io.rs `server_protocol`.
+    let mut b = ServerTls::builder().alpn(&[Alpn::H2]);
+    let mut ca = None;
+    if o.self_signed {
+        let names = ["localhost", "127.0.0.1", "::1"];
+        let s = SelfSigned::generate(&names, crate::net::tls_io::wall_clock(), 365)
+            .map_err(|e| format!("--self-signed: {e}"))?;
+        ca = Some(s.ca_pem.clone());
+        b = b.cert(s.chain);
+    }
+    match (&o.cert, &o.key) {
+        (Some(c), Some(k)) => {
+            let chain = CertChain::from_files(c, k).map_err(|e| format!("--tls-cert: {e}"))?;
+            b = b.cert(chain);
+        }
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    }
+    for spec in &o.sni {
+        let (name, files) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"))?;
+        let (c, k) = files
+            .split_once(',')
+            .ok_or_else(|| format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"))?;
+        if name.is_empty() || c.is_empty() || k.is_empty() {
+            return Err(format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"));
+        }
+        let chain = CertChain::from_files(std::path::Path::new(c), std::path::Path::new(k))
+            .map_err(|e| format!("--tls-sni {name}: {e}"))?;
+        b = b.sni_cert(name, chain);
+    }
+    let ctx = b.build().map_err(|e| format!("TLS: {e}"))?;
+    Ok(Some((ctx, ca)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_server(o: &TlsServeOptions) -> Result<TlsSetup, String> {
+    if o.any() {
+        return Err("this h2o was built without TLS (feature `tls`)".into());
+    }
+    Ok(None)
+}
+
+/// Puts the TLS context into the server configuration; writes a
+/// self-signed CA next to the temp dir and returns the line saying where.
+#[cfg(feature = "tls")]
+fn install_tls(
+    config: &mut server::ServerConfig,
+    tls: TlsSetup,
+    local: std::net::SocketAddr,
+) -> Result<Option<String>, String> {
+    let Some((ctx, ca)) = tls else {
+        return Ok(None);
+    };
+    config.tls = Some(ctx);
+    let Some(ca) = ca else {
+        return Ok(Some("TLS: HTTP/2 over TLS (ALPN h2)".into()));
+    };
+    let path = std::env::temp_dir().join(format!("h2o-self-signed-{}-ca.pem", local.port()));
+    std::fs::write(&path, ca).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(format!(
+        "TLS: self-signed; CA certificate written to {} (clients: --cacert {})",
+        path.display(),
+        path.display()
+    )))
+}
+
+#[cfg(not(feature = "tls"))]
+fn install_tls(
+    _config: &mut server::ServerConfig,
+    _tls: TlsSetup,
+    _local: std::net::SocketAddr,
+) -> Result<Option<String>, String> {
+    Ok(None)
 }
 
 fn run_bench(

@@ -18,6 +18,8 @@ pub mod pool;
 pub mod relay;
 pub mod server;
 pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls_io;
 pub mod ws;
 pub mod ws_client;
 

@@ -78,6 +78,11 @@ pub struct ServerConfig {
     /// WebSocket endpoint (see [`super::ws`]); set `conn.enable_connect_protocol`
     /// too for RFC 8441. Default: none.
     pub ws: WsConfig, // ws hook
+    /// Serve HTTP/2 over TLS (ALPN `h2`) instead of h2c: every accepted
+    /// connection does a TLS handshake first (see [`super::tls_io`]). Bodies
+    /// are copied (no `sendfile`: the ciphertext is made in user space).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,8 @@ impl Default for ServerConfig {
             file_cache_ttl: Duration::from_secs(1),
             conn: Config::default(),
             ws: WsConfig::default(), // ws hook
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -157,6 +164,11 @@ struct Client {
     closing: bool,
     /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
     ws: ConnWs, // ws hook
+    /// Some byte arrived (a failure on the first bytes gets a log line).
+    got_bytes: bool,
+    /// TLS layer (`None`: h2c).
+    #[cfg(feature = "tls")]
+    tls: Option<Box<super::tls_io::TlsIo>>,
 }
 
 /// What a readiness event allows for reading.
@@ -299,6 +311,26 @@ impl Worker {
         )?;
         let mut conn = Connection::server(self.config.conn.clone());
         conn.handle_timeout(self.origin.elapsed());
+        #[cfg(feature = "tls")]
+        let tls = match &self.config.tls {
+            Some(ctx) => match super::tls_io::TlsIo::server(ctx) {
+                Ok(t) => Some(Box::new(t)),
+                Err(e) => {
+                    eprintln!("tls: {e}");
+                    let _ = self.poll.registry().deregister(&mut sock);
+                    return Ok(None);
+                }
+            },
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        // Over TLS the protocol is known from ALPN: no HTTP/1.1 sniffing.
+        let ws = match tls {
+            Some(_) => ConnWs::new(&WsConfig::default()),
+            None => ConnWs::new(&self.config.ws),
+        };
+        #[cfg(not(feature = "tls"))]
+        let ws = ConnWs::new(&self.config.ws);
         entry.insert(Client {
             sock,
             conn,
@@ -306,7 +338,10 @@ impl Worker {
             out: OutQueue::default(),
             last_active: Instant::now(),
             closing: false,
-            ws: ConnWs::new(&self.config.ws), // ws hook
+            ws, // ws hook
+            got_bytes: false,
+            #[cfg(feature = "tls")]
+            tls,
         });
         Ok(Some(key))
     }
@@ -386,6 +421,10 @@ impl Worker {
             }
         }
         let (eof, mut active) = self.read_h2(c, read)?;
+        #[cfg(feature = "tls")]
+        if let Some(next) = tls_gate(c, eof)? {
+            return Ok(next);
+        }
         let mut written = 0usize;
         let mut w = SockWriter(c.sock.as_raw_fd());
         loop {
@@ -466,7 +505,23 @@ impl Worker {
                 }
                 Ok(n) => {
                     active = true;
+                    let first = !c.got_bytes;
+                    c.got_bytes = true;
+                    #[cfg(feature = "tls")]
+                    if let Some(t) = c.tls.as_mut() {
+                        if !tls_recv(t, &c.sock, &mut c.conn, &mut c.out, &self.rbuf[..n]) {
+                            c.closing = true;
+                            break;
+                        }
+                        if n < self.rbuf.len() && read == ReadMode::Yes {
+                            break;
+                        }
+                        continue;
+                    }
                     if c.conn.recv(&self.rbuf[..n]).is_err() {
+                        if first && self.rbuf[0] == 0x16 {
+                            log_peer(&c.sock, "TLS handshake sent to the h2c port (serve without --tls-cert speaks h2c only); closing");
+                        }
                         c.closing = true;
                         break;
                     }
@@ -488,6 +543,12 @@ impl Worker {
     /// Produces output into `c.out`: handles events and takes frames, until
     /// the batch is full or nothing moves.
     fn produce(&mut self, c: &mut Client) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = c.tls.as_mut() {
+            if !t.is_h2() {
+                return Ok(()); // handshaking: nothing of HTTP/2 leaves yet
+            }
+        }
         loop {
             let mut handled = false;
             while let Some(ev) = c.conn.poll_event() {
@@ -496,6 +557,13 @@ impl Worker {
             }
             self.chunks.clear();
             let n = c.conn.write_chunks_ext(&mut self.chunks, WRITE_BATCH);
+            #[cfg(feature = "tls")]
+            if let Some(t) = c.tls.as_mut() {
+                // One ciphertext buffer per batch: full-size records.
+                if let Some(b) = t.encrypt_chunks(&mut self.chunks)? {
+                    c.out.push_bytes(b);
+                }
+            }
             for ch in self.chunks.drain(..) {
                 match ch {
                     Chunk::Bytes(b) => c.out.push_bytes(b),
@@ -564,6 +632,9 @@ impl Worker {
             return;
         }
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        #[cfg(feature = "tls")]
+        let zero_copy = self.config.zero_copy && c.tls.is_none();
+        #[cfg(not(feature = "tls"))]
         let zero_copy = self.config.zero_copy;
         let ttl = self.config.file_cache_ttl;
         let f = match self.cache.lookup(&self.root, path, ttl, Instant::now()) {
@@ -619,6 +690,79 @@ impl Worker {
             queue_body(c, stream_id, f, start, len, zero_copy);
         }
     }
+}
+
+/// Logs a one-line reason about a connection's peer.
+fn log_peer(sock: &mio::net::TcpStream, what: &str) {
+    match sock.peer_addr() {
+        Ok(a) => eprintln!("{a}: {what}"),
+        Err(_) => eprintln!("{what}"),
+    }
+}
+
+/// Feeds ciphertext to a TLS connection and its plaintext to the core;
+/// handshake output goes to `out`. `false`: the connection must end (TLS
+/// failure or refused protocol: logged, alert queued; or an HTTP/2
+/// connection error: GOAWAY queued).
+#[cfg(feature = "tls")]
+fn tls_recv(
+    t: &mut super::tls_io::TlsIo,
+    sock: &mio::net::TcpStream,
+    conn: &mut Connection,
+    out: &mut OutQueue,
+    data: &[u8],
+) -> bool {
+    use super::tls_io::RecvError;
+    let mut wire = Vec::new();
+    let r = t.recv(data, &mut wire);
+    if !wire.is_empty() {
+        out.push_bytes(Bytes::from(wire));
+    }
+    match r {
+        Ok(plain) => plain.is_empty() || conn.recv(plain).is_ok(),
+        Err(RecvError::Tls(crate::tls::TlsError::NotTls)) => {
+            let what = if data.starts_with(b"PRI * HTTP/2.0") {
+                "h2c preface sent to the TLS port"
+            } else {
+                "plain (non-TLS) bytes sent to the TLS port, e.g. http:// instead of https://"
+            };
+            log_peer(sock, &format!("{what}; closing"));
+            false
+        }
+        Err(RecvError::Tls(e)) => {
+            log_peer(sock, &format!("{e}; closing"));
+            false
+        }
+        Err(RecvError::Refused(p)) => {
+            let p = p.map_or("no ALPN".to_string(), |p| format!("ALPN {p}"));
+            log_peer(
+                sock,
+                &format!("TLS client negotiated {p}, only h2 is served; closing"),
+            );
+            false
+        }
+    }
+}
+
+/// After reading: a TLS connection that failed, or is still handshaking,
+/// only flushes its handshake/alert bytes this turn. `Some`: the turn is over.
+#[cfg(feature = "tls")]
+fn tls_gate(c: &mut Client, eof: bool) -> io::Result<Option<Next>> {
+    let Some(t) = c.tls.as_mut() else {
+        return Ok(None);
+    };
+    if t.is_h2() {
+        return Ok(None);
+    }
+    let failed = c.closing;
+    let mut w = SockWriter(c.sock.as_raw_fd());
+    let flushed = c.out.flush(&mut w)?;
+    if failed || eof {
+        // Best effort: the alert was written if the socket took it.
+        return Ok(Some(Next::Close));
+    }
+    let _ = flushed;
+    Ok(Some(Next::Keep))
 }
 
 /// Conditional GET/HEAD (RFC 9110 §13.2.2: if-none-match wins).
