@@ -94,14 +94,15 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
     },
-    /// Fetch URLs over HTTP/2 cleartext (prior knowledge) and print the bodies.
+    /// Fetch URLs over HTTP/2 (h2c prior knowledge for http://, TLS with ALPN
+    /// h2 for https://) and print the bodies.
     ///
     /// Several URLs are fetched concurrently (one multiplexed connection per
     /// origin) and printed in the order given. Exit status: 0 when every URL got
     /// a response (any status), 1 on any failure. With --fail a status >= 400 is
     /// a failure too and no body is written for it.
     Get {
-        /// http:// URLs (https is not supported yet).
+        /// http:// or https:// URLs.
         #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
         /// Write the body to FILE instead of stdout; repeat once per URL
@@ -121,6 +122,10 @@ pub enum Command {
         /// the other (the last body is written; -v prints each one's timing).
         #[arg(long, value_name = "N")]
         connections: Option<usize>,
+        /// Also trust the CA certificate(s) in this PEM file for https://
+        /// (besides the system roots; verification is always on).
+        #[arg(long, value_name = "FILE")]
+        cacert: Option<PathBuf>,
     },
     /// h2load-style load generator (C connections x M concurrent streams).
     ///
@@ -268,6 +273,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             fail,
             timeout,
             connections,
+            cacert,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
@@ -277,6 +283,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 fail,
                 timeout: Duration::from_secs_f64(timeout),
                 connections,
+                cacert,
             };
             get::run(&urls, &output, &opts)
         }
