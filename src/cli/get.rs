@@ -34,7 +34,7 @@ const BAR_THRESHOLD: u64 = 1 << 20;
 #[cfg(feature = "tls")]
 type Tls = Option<std::sync::Arc<crate::tls::ClientTls>>;
 #[cfg(not(feature = "tls"))]
-type Tls = ();
+type Tls = Option<std::convert::Infallible>;
 
 #[cfg(feature = "tls")]
 fn tls_context(urls: &[String], opts: &Options) -> Result<Tls, String> {
@@ -57,12 +57,12 @@ fn tls_context(_urls: &[String], opts: &Options) -> Result<Tls, String> {
     if opts.cacert.is_some() {
         return Err("this h2o was built without TLS (feature `tls`)".into());
     }
-    Ok(())
+    Ok(None)
 }
 
 fn client(opts: &Options, tls: &Tls) -> Client {
     #[cfg(not(feature = "tls"))]
-    let () = tls;
+    let _ = tls;
     Client::new(ClientConfig {
         connect_timeout: opts.timeout,
         request_timeout: opts.timeout,

@@ -160,6 +160,7 @@ struct Inner {
 struct Origin {
     name: String,
     /// `https`: connections run TLS.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     tls: bool,
     host: String,
     port: u16,
