@@ -869,3 +869,37 @@ fn self_signed_serves_and_prints_the_ca_path() {
     }
     let _ = std::fs::remove_file(&ca);
 }
+
+#[test]
+fn bench_https_against_serve_tls() {
+    let s = setup("tlsnet-bench");
+    let log = s.dir.path().join("serve.log");
+    let srv = serve_tls(&s.www, &s.cert, &s.key, &log);
+    let o = run(
+        h2o()
+            .args([
+                "bench", "-n", "2000", "-c", "4", "-m", "8", "-D", "20", "--cacert",
+            ])
+            .arg(&s.ca_file)
+            .arg(https(srv.addr, "/f16385")),
+        Duration::from_secs(60),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr(&o));
+    assert!(out.contains("2000 done, 2000 succeeded, 0 failed"), "{out}");
+    assert!(out.contains(&format!("({}) data", 2000 * 16_385)), "{out}");
+    assert!(out.contains("TLS handshakes: 4 full, 0 resumed"), "{out}");
+    // Unknown CA: the one-line TLS error as the connection error.
+    let o = run(
+        h2o()
+            .args(["bench", "-n", "10", "-c", "1", "-m", "1"])
+            .arg(https(srv.addr, "/f12")),
+        Duration::from_secs(30),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(!o.status.success());
+    assert!(
+        out.contains("connection error: TLS: the certificate is signed by an unknown CA"),
+        "{out}"
+    );
+}

@@ -132,7 +132,7 @@ pub enum Command {
     /// Without URL, starts the embedded file server on a free loopback port
     /// (files /small 12 B, /1k, /64k, /1m) and loads --path there.
     Bench {
-        /// http:// URL to load (default: the embedded server).
+        /// http:// or https:// URL to load (default: the embedded server).
         url: Option<String>,
         /// Total number of requests.
         #[arg(short = 'n', long = "requests", default_value_t = 200_000)]
@@ -157,6 +157,9 @@ pub enum Command {
         /// Path loaded on the embedded server.
         #[arg(long, default_value = "/small")]
         path: String,
+        /// Also trust the CA certificate(s) in this PEM file for https://.
+        #[arg(long, value_name = "FILE")]
+        cacert: Option<PathBuf>,
     },
     /// Latency relay for tests: forwards TCP connections to ADDR, delaying
     /// each chunk by --delay-ms each way, paced to --rate-mbit. Prints
@@ -295,6 +298,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             threads,
             duration,
             path,
+            cacert,
         } => {
             if !(duration.is_finite() && duration >= 0.0) {
                 return Err("--duration must be a number of seconds >= 0".into());
@@ -307,7 +311,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 threads,
                 duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
                 progress: io::stderr().is_terminal(),
+                #[cfg(feature = "tls")]
+                tls: None,
             };
+            let mut cfg = cfg;
+            bench_tls(&mut cfg, url.as_deref(), cacert)?;
             run_bench(cfg, url, &path)
         }
         Command::Relay {
@@ -480,6 +488,41 @@ fn install_tls(
     _local: std::net::SocketAddr,
 ) -> Result<Option<String>, String> {
     Ok(None)
+}
+
+/// `h2o bench --cacert FILE`: the TLS context of an `https://` run.
+#[cfg(feature = "tls")]
+fn bench_tls(
+    cfg: &mut bench::BenchConfig,
+    url: Option<&str>,
+    cacert: Option<PathBuf>,
+) -> Result<(), String> {
+    if !url.is_some_and(|u| u.starts_with("https://")) {
+        return match cacert {
+            Some(_) => Err("--cacert is only used with https:// URLs".into()),
+            None => Ok(()),
+        };
+    }
+    let mut b = crate::tls::ClientTls::builder();
+    if let Some(p) = &cacert {
+        b = b.add_ca_file(p);
+    }
+    cfg.tls = Some(std::sync::Arc::new(
+        b.build().map_err(|e| format!("TLS: {e}"))?,
+    ));
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+fn bench_tls(
+    _cfg: &mut bench::BenchConfig,
+    _url: Option<&str>,
+    cacert: Option<PathBuf>,
+) -> Result<(), String> {
+    match cacert {
+        Some(_) => Err("this h2o was built without TLS (feature `tls`)".into()),
+        None => Ok(()),
+    }
 }
 
 fn run_bench(
