@@ -64,7 +64,10 @@ fn main() {
     }
     let (addr, host, ca) = (&a[1], &a[2], Path::new(&a[3]));
     let rounds: usize = a[4].parse().expect("ROUNDS");
-    for (v, name) in [(TlsVersion::Tls13, "TLS 1.3"), (TlsVersion::Tls12, "TLS 1.2")] {
+    for (v, name) in [
+        (TlsVersion::Tls13, "TLS 1.3"),
+        (TlsVersion::Tls12, "TLS 1.2"),
+    ] {
         let full_ctx = ctx(ca, v, false);
         let res_ctx = ctx(ca, v, true);
         // Warm-up: fills the resuming context's store and both caches.

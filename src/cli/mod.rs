@@ -1,10 +1,11 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
-//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]`:
-//!   h2c static file server ([`crate::net::server`]);
-//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N]`:
-//!   h2c client ([`crate::net::pool::Client`]);
-//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
+//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
+//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
+//!   h2c or HTTP/2-over-TLS static file server ([`crate::net::server`]);
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--cacert FILE]`:
+//!   h2c / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
+//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P] [--cacert FILE]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
 //! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
@@ -29,7 +30,7 @@ mod get;
 #[command(
     name = "h2o",
     version,
-    about = "HTTP/2 engine: h2c file server, client and HPACK tools"
+    about = "HTTP/2 engine: h2c / TLS file server, client and HPACK tools"
 )]
 pub struct Cli {
     /// What to do.
@@ -40,7 +41,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c).
+    /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c),
+    /// or over TLS (ALPN h2) with --tls-cert/--tls-key or --self-signed.
     Serve {
         /// Address to listen on (port 0 picks a free port; the bound address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]

@@ -1,4 +1,5 @@
-//! Native std-networking adapters: an epoll (mio) h2c file server ([`server`],
+//! Native std-networking adapters (h2c, and HTTP/2 over TLS through
+//! [`tls_io`] with feature `tls`): an epoll (mio) file server ([`server`],
 //! with its output queue [`out`] and per-worker [`file_cache`]), a blocking
 //! one-request client ([`client`]), the pooling multiplexing [`pool::Client`],
 //! the WebSocket endpoint ([`ws`]) and client ([`ws_client`]), the `h2o bench`

@@ -1,4 +1,7 @@
-//! Event-driven HTTP/2 cleartext (h2c, prior knowledge) static file server.
+//! Event-driven HTTP/2 static file server: cleartext (h2c, prior knowledge),
+//! or HTTP/2 over TLS when [`ServerConfig::tls`] is set (ALPN `h2`; the TLS
+//! glue and the ALPN decision are in [`super::tls_io`], reached from the few
+//! places marked "tls": `add`, `read_h2` → `tls_recv`, `tls_gate`, `produce`).
 //!
 //! Each worker thread runs one `mio` poll (epoll) loop over non-blocking
 //! sockets and drives many [`Connection`]s. All workers share one listening
