@@ -903,3 +903,47 @@ fn bench_https_against_serve_tls() {
         "{out}"
     );
 }
+
+#[test]
+fn silent_and_half_handshake_connections_are_closed_by_the_idle_timeout() {
+    let s = setup("tlsnet-idle");
+    let log = s.dir.path().join("serve.log");
+    let mut cmd = h2o();
+    cmd.args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--idle-timeout",
+        "0.5",
+        "--root",
+    ])
+    .arg(&s.www)
+    .arg("--tls-cert")
+    .arg(&s.cert)
+    .arg("--tls-key")
+    .arg(&s.key)
+    .stdin(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap());
+    let mut srv =
+        spawn_listening_keep_stderr(&mut cmd, "h2o serve --tls-cert", Duration::from_secs(10));
+    // Nothing sent at all.
+    let mut silent = TcpStream::connect(srv.addr).unwrap();
+    // Half a ClientHello (a TLS record header promising more than is sent).
+    let mut half = TcpStream::connect(srv.addr).unwrap();
+    half.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00])
+        .unwrap();
+    let t0 = Instant::now();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(5)),
+        "silent connection kept"
+    );
+    assert!(
+        closed_within(&mut half, Duration::from_secs(5)),
+        "half handshake kept"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(4));
+    // Still serving.
+    let c = pool(client_tls(&s.ca, &[TlsVersion::Tls13], &[Alpn::H2]));
+    assert_eq!(c.get(&https(srv.addr, "/f12")).unwrap().body().len(), 12);
+    assert!(srv.alive());
+}
