@@ -6,6 +6,8 @@
 #     server and nginx (`listen ... ssl http2`), one worker each, same files and
 #     certificate (ECDSA P-256): a small file and 1 MiB;
 #  3. `h2o bench https://` vs `h2load` against the same server (ours).
+# Section 2 also reports each server's CPU time per MiB served (utime+stime
+# of its process during the 1 MiB runs), steadier than req/s on a busy machine.
 # Rounds are interleaved (every server/tool once per round) and medians
 # reported, because the machine is shared; figures are indicative.
 #
@@ -70,7 +72,8 @@ wait_port() {
     echo "server on port $1 did not start" >&2; return 1
 }
 
-declare -A PORT
+declare -A PORT SPID
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 start_server() {
     local p; p=$(free_port)
     case "$1" in
@@ -107,6 +110,7 @@ CONF
         "$NGINX" -e "$WORK/nginx/error.log" -p "$WORK/nginx" -c "$WORK/nginx.conf" >/dev/null 2>&1 & ;;
     esac
     PIDS+=("$!")
+    SPID[$1]=$!
     PORT[$1]=$p
     wait_port "$p"
 }
@@ -141,21 +145,25 @@ echo "== 1. handshake over loopback (client side, $HS_ROUNDS interleaved full/re
 echo
 echo "== 2. h2load over TLS, one worker each (small: -n $N_SMALL -c 10 -m 32; 1 MiB: -n $N_BIG -c 10 -m 4; medians of $ROUNDS interleaved rounds)"
 declare -A R
+HZ=$(getconf CLK_TCK)
 for _ in $(seq "$ROUNDS"); do
     for s in ours h2o nginx; do
         u="https://127.0.0.1:${PORT[$s]}"
         R[$s-small]+=" $(h2load_rps "$N_SMALL" 10 32 "$u/small.txt")"
+        t0=$(cpu_ticks "${SPID[$s]}")
         R[$s-big]+=" $(h2load_rps "$N_BIG" 10 4 "$u/big.bin")"
+        t1=$(cpu_ticks "${SPID[$s]}")
+        R[$s-cpu]+=" $(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$N_BIG" 'BEGIN { printf "%.3f", t / hz * 1000 / n }')"
     done
 done
 declare -A M
-printf '%-8s %14s %14s\n' server small-req/s 1MiB-req/s
+printf '%-8s %14s %14s %16s\n' server small-req/s 1MiB-req/s CPU-ms/MiB
 for s in ours h2o nginx; do
-    M[$s-small]=$(median <<<"${R[$s-small]}"); M[$s-big]=$(median <<<"${R[$s-big]}")
-    printf '%-8s %14s %14s   (rounds: small%s; 1MiB%s)\n' "$s" "${M[$s-small]}" "${M[$s-big]}" "${R[$s-small]}" "${R[$s-big]}"
+    M[$s-small]=$(median <<<"${R[$s-small]}"); M[$s-big]=$(median <<<"${R[$s-big]}"); M[$s-cpu]=$(median <<<"${R[$s-cpu]}")
+    printf '%-8s %14s %14s %16s   (rounds: small%s; 1MiB%s; CPU%s)\n' "$s" "${M[$s-small]}" "${M[$s-big]}" "${M[$s-cpu]}" "${R[$s-small]}" "${R[$s-big]}" "${R[$s-cpu]}"
 done
 for p in h2o nginx; do
-    echo "ours/$p: small $(ratio "${M[ours-small]}" "${M[$p-small]}")x, 1MiB $(ratio "${M[ours-big]}" "${M[$p-big]}")x"
+    echo "ours/$p: small $(ratio "${M[ours-small]}" "${M[$p-small]}")x, 1MiB $(ratio "${M[ours-big]}" "${M[$p-big]}")x, CPU per MiB $(ratio "${M[ours-cpu]}" "${M[$p-cpu]}")x (lower is better)"
 done
 
 echo

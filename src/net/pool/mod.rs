@@ -45,6 +45,10 @@ use crate::conn::{Config, Connection};
 
 pub use self::response::ResponseHandle;
 pub use super::error::ClientError;
+/// What a TLS connection negotiated; on every response of an `https://`
+/// request (`response.extensions().get::<TlsInfo>()`).
+#[cfg(feature = "tls")]
+pub use super::tls_io::TlsInfo;
 
 /// Circuit-breaker settings (per origin).
 #[derive(Debug, Clone)]
