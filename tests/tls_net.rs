@@ -602,10 +602,12 @@ fn bad_certificates_refused_even_after_a_valid_one_was_cached() {
     let (ec, ek) = leaf(&s.ca, d, "expired", &["localhost"], -7200, -3600);
     let (wc, wk) = leaf(&s.ca, d, "wronghost", &["other.example"], -3600, 86_400);
     let (uc, uk) = leaf(&other_ca, d, "unknown", &["localhost"], -3600, 86_400);
+    let (fc, fk) = leaf(&s.ca, d, "future", &["localhost"], 3600, 86_400);
     let good = serve_tls(&s.www, &s.cert, &s.key, &d.join("good.log"));
     let expired = serve_tls(&s.www, &ec, &ek, &d.join("expired.log"));
     let wrong = serve_tls(&s.www, &wc, &wk, &d.join("wrong.log"));
     let unknown = serve_tls(&s.www, &uc, &uk, &d.join("unknown.log"));
+    let future = serve_tls(&s.www, &fc, &fk, &d.join("future.log"));
     // One pool (one context, one validation cache) for everything, all
     // under the same host name `localhost`.
     let ctx = client_tls(&s.ca, &[TlsVersion::Tls13, TlsVersion::Tls12], &[Alpn::H2]);
@@ -632,6 +634,12 @@ fn bad_certificates_refused_even_after_a_valid_one_was_cached() {
             ClientError::Tls(TlsError::UnknownIssuer),
             "round {round}"
         );
+        let e = c.get(&url(&future)).unwrap_err();
+        assert_eq!(
+            e,
+            ClientError::Tls(TlsError::CertNotYetValid),
+            "round {round}"
+        );
     }
     // Round 2 reused the pooled connection to the good server.
     assert_eq!((c.tls_stats().full, c.tls_stats().resumed), (1, 0));
@@ -645,6 +653,10 @@ fn bad_certificates_refused_even_after_a_valid_one_was_cached() {
         (
             &unknown,
             "h2o: TLS: the certificate is signed by an unknown CA\n",
+        ),
+        (
+            &future,
+            "h2o: TLS: the server certificate is not valid yet\n",
         ),
     ] {
         let o = run(
