@@ -317,10 +317,7 @@ impl Worker {
         #[cfg(feature = "tls")]
         let tls = match &self.config.tls {
             Some(ctx) => match super::tls_io::TlsIo::server(ctx) {
-                Ok(mut t) => {
-                    t.set_direct();
-                    Some(Box::new(t))
-                }
+                Ok(t) => Some(Box::new(t)),
                 Err(e) => {
                     eprintln!("tls: {e}");
                     let _ = self.poll.registry().deregister(&mut sock);
@@ -431,10 +428,6 @@ impl Worker {
         if let Some(next) = tls_gate(c, eof)? {
             return Ok(next);
         }
-        #[cfg(feature = "tls")]
-        if c.tls.is_some() {
-            return self.drive_tls_out(c, eof, active);
-        }
         let mut written = 0usize;
         let mut w = SockWriter(c.sock.as_raw_fd());
         loop {
@@ -462,41 +455,6 @@ impl Worker {
             c.last_active = Instant::now();
         }
         if eof || c.conn.is_closed() || (c.closing && c.out.is_empty() && !c.conn.wants_write()) {
-            return Ok(Next::Close);
-        }
-        Ok(Next::Keep)
-    }
-
-    /// The output half of a turn of an HTTP/2-over-TLS connection: rustls
-    /// writes its records straight to the socket; a new batch is produced
-    /// (and encrypted) only once the previous one is out.
-    #[cfg(feature = "tls")]
-    fn drive_tls_out(&mut self, c: &mut Client, eof: bool, mut active: bool) -> io::Result<Next> {
-        let mut written = 0usize;
-        while let Some(t) = c.tls.as_mut() {
-            let (n, drained) = t.write_to(&mut c.sock)?;
-            written += n;
-            active |= n > 0;
-            if !drained {
-                break;
-            }
-            if written >= TURN_BUDGET && c.conn.wants_write() {
-                c.last_active = Instant::now();
-                return Ok(Next::Again);
-            }
-            self.produce(c)?;
-            if !c.tls.as_ref().is_some_and(|t| t.wants_write()) {
-                break;
-            }
-        }
-        if active {
-            c.last_active = Instant::now();
-        }
-        let pending = c.tls.as_ref().is_some_and(|t| t.wants_write());
-        if eof
-            || (c.conn.is_closed() && !pending)
-            || (c.closing && !pending && !c.conn.wants_write())
-        {
             return Ok(Next::Close);
         }
         Ok(Next::Keep)
@@ -554,7 +512,7 @@ impl Worker {
                     c.got_bytes = true;
                     #[cfg(feature = "tls")]
                     if let Some(t) = c.tls.as_mut() {
-                        if !tls_recv(t, &c.sock, &mut c.conn, &self.rbuf[..n]) {
+                        if !tls_recv(t, &c.sock, &mut c.conn, &mut c.out, &self.rbuf[..n]) {
                             c.closing = true;
                             break;
                         }
@@ -594,8 +552,6 @@ impl Worker {
                 return Ok(()); // handshaking: nothing of HTTP/2 leaves yet
             }
         }
-        #[cfg(feature = "tls")]
-        let mut produced = 0usize;
         loop {
             let mut handled = false;
             while let Some(ev) = c.conn.poll_event() {
@@ -606,13 +562,10 @@ impl Worker {
             let n = c.conn.write_chunks_ext(&mut self.chunks, WRITE_BATCH);
             #[cfg(feature = "tls")]
             if let Some(t) = c.tls.as_mut() {
-                // One payload per batch: full-size records, kept in rustls
-                // until `drive_tls_out` writes them.
-                produced += t.send_chunks(&mut self.chunks)?;
-                if produced >= WRITE_BATCH || (n == 0 && !handled) {
-                    return Ok(());
+                // One ciphertext buffer per batch: full-size records.
+                if let Some(b) = t.encrypt_chunks(&mut self.chunks)? {
+                    c.out.push_bytes(b);
                 }
-                continue;
             }
             for ch in self.chunks.drain(..) {
                 match ch {
@@ -751,7 +704,7 @@ fn log_peer(sock: &mio::net::TcpStream, what: &str) {
 }
 
 /// Feeds ciphertext to a TLS connection and its plaintext to the core;
-/// handshake output stays in the pipe for `write_to`. `false`: the connection must end (TLS
+/// handshake output goes to `out`. `false`: the connection must end (TLS
 /// failure or refused protocol: logged, alert queued; or an HTTP/2
 /// connection error: GOAWAY queued).
 #[cfg(feature = "tls")]
@@ -759,10 +712,16 @@ fn tls_recv(
     t: &mut super::tls_io::TlsIo,
     sock: &mio::net::TcpStream,
     conn: &mut Connection,
+    out: &mut OutQueue,
     data: &[u8],
 ) -> bool {
     use super::tls_io::RecvError;
-    match t.recv_direct(data) {
+    let mut wire = Vec::new();
+    let r = t.recv(data, &mut wire);
+    if !wire.is_empty() {
+        out.push_bytes(Bytes::from(wire));
+    }
+    match r {
         Ok(plain) => plain.is_empty() || conn.recv(plain).is_ok(),
         Err(RecvError::Tls(crate::tls::TlsError::NotTls)) => {
             let what = if data.starts_with(b"PRI * HTTP/2.0") {
@@ -799,13 +758,13 @@ fn tls_gate(c: &mut Client, eof: bool) -> io::Result<Option<Next>> {
         return Ok(None);
     }
     let failed = c.closing;
-    // Handshake records, or the alert of a failed handshake (best effort:
-    // written if the socket takes it).
-    let written = t.write_to(&mut c.sock);
+    let mut w = SockWriter(c.sock.as_raw_fd());
+    let flushed = c.out.flush(&mut w)?;
     if failed || eof {
+        // Best effort: the alert was written if the socket took it.
         return Ok(Some(Next::Close));
     }
-    written?;
+    let _ = flushed;
     Ok(Some(Next::Keep))
 }
 

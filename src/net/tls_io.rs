@@ -6,8 +6,7 @@
 //! - [`TlsIo`]: a pipe plus its buffers: ciphertext from the socket in,
 //!   plaintext for the HTTP/2 core out; core output in (several chunks
 //!   gathered into full-size records, never one record per frame header),
-//!   ciphertext for the socket out, either into a buffer (client, bench) or,
-//!   in direct mode (server), written by rustls straight to the socket;
+//!   ciphertext for the socket out;
 //! - the two ALPN decision points, the only places that look at the
 //!   negotiated protocol: [`server_protocol`] (server, once its handshake is
 //!   over) and [`client_protocol`] (client, in the pool's connect path);
@@ -22,6 +21,8 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
 
 use crate::conn::Chunk;
 use crate::tls::{Alpn, ClientTls, HandshakeKind, ServerTls, TlsError, TlsPipe, TlsVersion};
@@ -145,24 +146,10 @@ impl TlsIo {
     /// the peer are appended to `out`. Returns the decrypted application
     /// bytes (empty while handshaking) for the HTTP/2 core.
     pub fn recv(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<&[u8], RecvError> {
-        let r = self.pipe_recv(data);
-        self.pipe.write_tls(out);
-        r?;
-        Ok(if self.h2 { &self.plain } else { &[] })
-    }
-
-    /// Like [`TlsIo::recv`], leaving the handshake records and alerts in
-    /// the pipe for [`TlsIo::write_to`].
-    pub fn recv_direct(&mut self, data: &[u8]) -> Result<&[u8], RecvError> {
-        self.pipe_recv(data)?;
-        Ok(if self.h2 { &self.plain } else { &[] })
-    }
-
-    fn pipe_recv(&mut self, data: &[u8]) -> Result<(), RecvError> {
         self.plain.clear();
-        self.pipe
-            .recv(wall_clock(), data, &mut self.plain)
-            .map_err(RecvError::Tls)?;
+        let r = self.pipe.recv(wall_clock(), data, &mut self.plain);
+        self.pipe.write_tls(out);
+        r.map_err(RecvError::Tls)?;
         if !self.h2 && !self.pipe.is_handshaking() {
             let route = if self.pipe.is_client() {
                 client_protocol(&self.pipe)
@@ -174,64 +161,7 @@ impl TlsIo {
                 Route::Refuse(p) => return Err(RecvError::Refused(p)),
             }
         }
-        Ok(())
-    }
-
-    /// Direct mode (the server): rustls' buffers unbounded (the caller
-    /// queues at most one output batch, and only once the previous one was
-    /// written), ciphertext written by [`TlsIo::write_to`] straight from
-    /// rustls to the socket.
-    pub fn set_direct(&mut self) {
-        self.pipe.set_buffer_limit(None);
-    }
-
-    /// Direct mode: encrypts the core's output chunks as one payload (full
-    /// 16 KiB records spanning frame boundaries), kept in rustls until
-    /// [`TlsIo::write_to`]. All chunks must be `Chunk::Bytes` (zero-copy
-    /// bodies are never announced on TLS connections).
-    pub fn send_chunks(&mut self, chunks: &mut Vec<Chunk>) -> io::Result<usize> {
-        let mut bufs: Vec<IoSlice<'_>> = Vec::with_capacity(chunks.len());
-        let mut total = 0;
-        for ch in chunks.iter() {
-            match ch {
-                Chunk::Bytes(b) => {
-                    total += b.len();
-                    bufs.push(IoSlice::new(b));
-                }
-                Chunk::External { .. } => {
-                    return Err(io::Error::other("zero-copy chunk on a TLS connection"))
-                }
-            }
-        }
-        let mut slices: &mut [IoSlice<'_>] = &mut bufs;
-        let mut done = 0;
-        while done < total {
-            let n = self.pipe.send_vectored(slices);
-            if n == 0 {
-                break; // failed pipe: reported by the next recv
-            }
-            done += n;
-            IoSlice::advance_slices(&mut slices, n);
-        }
-        drop(bufs);
-        chunks.clear();
-        Ok(done)
-    }
-
-    /// Direct mode: writes pending ciphertext into `w` until it is all out
-    /// (`Ok((n, true))`) or `w` would block (`Ok((n, false))`).
-    pub fn write_to<W: Write>(&mut self, w: &mut W) -> io::Result<(usize, bool)> {
-        let mut n = 0;
-        while self.pipe.wants_write() {
-            match self.pipe.write_tls_to(w) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "socket closed")),
-                Ok(k) => n += k,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((n, false)),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok((n, true))
+        Ok(if self.h2 { &self.plain } else { &[] })
     }
 
     /// Encrypts plaintext and appends the records (and anything else
@@ -258,6 +188,30 @@ impl TlsIo {
             IoSlice::advance_slices(&mut slices, n);
         }
         self.pipe.write_tls(out);
+    }
+
+    /// Encrypts the core's output chunks (all `Chunk::Bytes`: zero-copy
+    /// bodies are never announced on TLS connections) into one ciphertext
+    /// buffer. Returns it, or `None` when there was nothing to send.
+    pub fn encrypt_chunks(&mut self, chunks: &mut Vec<Chunk>) -> io::Result<Option<Bytes>> {
+        let mut bufs: Vec<IoSlice<'_>> = Vec::with_capacity(chunks.len());
+        let mut plain = 0;
+        for ch in chunks.iter() {
+            match ch {
+                Chunk::Bytes(b) => {
+                    plain += b.len();
+                    bufs.push(IoSlice::new(b));
+                }
+                Chunk::External { .. } => {
+                    return Err(io::Error::other("zero-copy chunk on a TLS connection"))
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(plain + plain / 64 + 64);
+        self.encrypt_vectored(&bufs, &mut out);
+        drop(bufs);
+        chunks.clear();
+        Ok((!out.is_empty()).then(|| Bytes::from(out)))
     }
 
     /// Appends pending ciphertext (handshake, alerts, close_notify) to `out`.

@@ -154,20 +154,6 @@ impl TlsPipe {
         out.len() - start
     }
 
-    /// Writes pending ciphertext straight into `w` (e.g. a non-blocking
-    /// socket: records leave in vectored writes, no intermediate buffer);
-    /// returns the bytes written by this call (an error such as
-    /// `WouldBlock` keeps the rest pending).
-    pub fn write_tls_to(&mut self, w: &mut dyn std::io::Write) -> std::io::Result<usize> {
-        self.conn.write_tls(w)
-    }
-
-    /// Bounds the plaintext/ciphertext rustls buffers (`None`: unbounded,
-    /// for callers that bound what they queue themselves).
-    pub fn set_buffer_limit(&mut self, limit: Option<usize>) {
-        self.conn.set_buffer_limit(limit);
-    }
-
     /// True when [`TlsPipe::write_tls`] would append something.
     pub fn wants_write(&self) -> bool {
         self.conn.wants_write()
