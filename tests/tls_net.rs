@@ -959,3 +959,49 @@ fn silent_and_half_handshake_connections_are_closed_by_the_idle_timeout() {
     assert_eq!(c.get(&https(srv.addr, "/f12")).unwrap().body().len(), 12);
     assert!(srv.alive());
 }
+
+#[test]
+fn tls_sni_picks_the_certificate_per_name() {
+    let curl = require_bin("curl", "curl");
+    let s = setup("tlsnet-sni");
+    let d = s.dir.path();
+    let (oc, ok) = leaf(&s.ca, d, "other", &["other.example"], -3600, 86_400);
+    let (wc, wk) = leaf(&s.ca, d, "wild", &["*.wild.example"], -3600, 86_400);
+    let mut cmd = h2o();
+    cmd.args(["serve", "--addr", "127.0.0.1:0", "--root"])
+        .arg(&s.www)
+        .arg("--tls-cert")
+        .arg(&s.cert)
+        .arg("--tls-key")
+        .arg(&s.key)
+        .arg("--tls-sni")
+        .arg(format!("other.example={},{}", oc.display(), ok.display()))
+        .arg("--tls-sni")
+        .arg(format!("*.wild.example={},{}", wc.display(), wk.display()))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit());
+    let srv = spawn_listening_keep_stderr(&mut cmd, "h2o serve --tls-sni", Duration::from_secs(10));
+    let port = srv.addr.port();
+    let want = std::fs::read(s.www.join("f16384")).unwrap();
+    for (host, cn) in [
+        ("localhost", "CN=localhost"),
+        ("other.example", "CN=other.example"),
+        ("a.wild.example", "CN=*.wild.example"),
+    ] {
+        // curl verifies the chain and the name against the CA: the right
+        // certificate was picked for each SNI name.
+        let o = run(
+            Command::new(&curl)
+                .args(["-sS", "-v", "--http2", "--fail", "--cacert"])
+                .arg(&s.ca_file)
+                .arg("--resolve")
+                .arg(format!("{host}:{port}:127.0.0.1"))
+                .arg(format!("https://{host}:{port}/f16384")),
+            Duration::from_secs(20),
+        );
+        let e = stderr(&o);
+        assert!(o.status.success(), "{host}: {e}");
+        assert!(o.stdout == want, "{host}: body differs");
+        assert!(e.contains(cn), "{host}: certificate {cn} expected: {e}");
+    }
+}
