@@ -30,7 +30,8 @@ else
 fi
 
 banner "TLS peers and the wasm C toolchain (tests/tls_peers.rs, ring for wasm32-wasip2)"
-# nginx and openssl s_server are the TLS peers of tests/tls_peers.rs; clang
+# nginx and openssl s_server are the TLS peers of tests/tls_peers.rs (nginx
+# and the h2o server also of tests/tls_net.rs); clang
 # compiles ring's C/assembly parts for wasm32-wasip2 (scripts/wasm-check.sh).
 tls_missing=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || tls_missing+=(nginx)

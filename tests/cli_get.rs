@@ -72,8 +72,9 @@ fn get_errors_are_one_clear_line() {
     let e = err_line(&get(&[&format!("http://127.0.0.1:{port}/")]));
     assert!(e.contains("cannot connect"), "{e}");
 
-    let e = err_line(&get(&["https://127.0.0.1/"]));
-    assert!(e.contains("TLS not supported yet"), "{e}");
+    // https:// goes through TLS (tests/tls_net.rs): a closed port is a connect error.
+    let e = err_line(&get(&[&format!("https://127.0.0.1:{port}/")]));
+    assert!(e.contains("cannot connect"), "{e}");
 
     let e = err_line(&get(&["http://no-such-host.invalid/"]));
     assert!(e.contains("cannot resolve"), "{e}");

@@ -25,18 +25,71 @@ pub struct Options {
     pub connections: Option<usize>,
     /// Speak HTTP/1.1 instead of h2c (`--http1.1`).
     pub http1: bool,
+    /// Extra CA certificates (PEM) trusted for `https://` besides the system roots.
+    pub cacert: Option<PathBuf>,
 }
 
 const BAR_THRESHOLD: u64 = 1 << 20;
 
-fn client(opts: &Options) -> Client {
+/// The TLS context shared by every client of one `h2o get` run (so the
+/// `--connections` loop resumes sessions). Built only for `https://` URLs.
+#[cfg(feature = "tls")]
+type Tls = Option<std::sync::Arc<crate::tls::ClientTls>>;
+#[cfg(not(feature = "tls"))]
+type Tls = Option<std::convert::Infallible>;
+
+#[cfg(feature = "tls")]
+fn tls_context(urls: &[String], opts: &Options) -> Result<Tls, String> {
+    if !urls.iter().any(|u| u.starts_with("https://")) {
+        if opts.cacert.is_some() {
+            return Err("--cacert is only used with https:// URLs".into());
+        }
+        return Ok(None);
+    }
+    let mut b = crate::tls::ClientTls::builder();
+    if let Some(p) = &opts.cacert {
+        b = b.add_ca_file(p);
+    }
+    let t = b.build().map_err(|e| format!("TLS: {e}"))?;
+    Ok(Some(std::sync::Arc::new(t)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_context(_urls: &[String], opts: &Options) -> Result<Tls, String> {
+    if opts.cacert.is_some() {
+        return Err("this h2o was built without TLS (feature `tls`)".into());
+    }
+    Ok(None)
+}
+
+fn client(opts: &Options, tls: &Tls) -> Client {
+    #[cfg(not(feature = "tls"))]
+    let _ = tls;
     Client::new(ClientConfig {
         connect_timeout: opts.timeout,
         request_timeout: opts.timeout,
         breaker: None,
         http1: opts.http1,
+        #[cfg(feature = "tls")]
+        tls: tls.clone(),
         ..ClientConfig::default()
     })
+}
+
+/// `-v`: what the connection's TLS handshake negotiated.
+fn log_tls(log: &mut dyn Write, resp: &http::Response<Bytes>) {
+    #[cfg(feature = "tls")]
+    if let Some(i) = resp.extensions().get::<crate::net::tls_io::TlsInfo>() {
+        let v = match i.version {
+            Some(crate::tls::TlsVersion::Tls13) => "TLSv1.3",
+            Some(crate::tls::TlsVersion::Tls12) => "TLSv1.2",
+            None => "TLS",
+        };
+        let alpn = i.alpn.map_or("-".to_string(), |a| a.to_string());
+        let _ = writeln!(log, "* {v}, ALPN {alpn}, handshake {}", i.kind_str());
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = (log, resp);
 }
 
 fn log_request(log: &mut dyn Write, req: &http::Request<Bytes>) {
@@ -126,6 +179,7 @@ fn deliver(
     opts: &Options,
 ) -> Result<(), String> {
     if opts.verbose {
+        log_tls(&mut io::stderr(), &resp);
         log_response(&mut io::stderr(), &resp);
     }
     let code = resp.status().as_u16();
@@ -144,10 +198,11 @@ pub fn run(urls: &[String], outputs: &[PathBuf], opts: &Options) -> Result<ExitC
             outputs.len()
         ));
     }
+    let tls = tls_context(urls, opts)?;
     if let Some(n) = opts.connections {
-        return sequential(&urls[0], outputs.first(), n, opts);
+        return sequential(&urls[0], outputs.first(), n, opts, &tls);
     }
-    let c = client(opts);
+    let c = client(opts, &tls);
     // Start everything first so requests to one origin share a connection.
     let handles: Vec<Result<ResponseHandle, ClientError>> = urls
         .iter()
@@ -188,13 +243,14 @@ fn sequential(
     path: Option<&PathBuf>,
     n: usize,
     opts: &Options,
+    tls: &Tls,
 ) -> Result<ExitCode, String> {
     if n == 0 {
         return Err("--connections must be at least 1".into());
     }
     let mut last = None;
     for i in 1..=n {
-        let c = client(opts);
+        let c = client(opts, tls);
         let req = c.get_request(url).map_err(|e| e.to_string())?;
         if opts.verbose && i == 1 {
             log_request(&mut io::stderr(), &req);
@@ -211,6 +267,9 @@ fn sequential(
                 resp.body().len(),
                 t0.elapsed().as_secs_f64() * 1e3
             );
+            if i < n {
+                log_tls(&mut io::stderr(), &resp);
+            }
         }
         last = Some(resp);
     }

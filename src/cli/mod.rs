@@ -1,10 +1,11 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
-//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]`:
-//!   h2c and HTTP/1.1 static file server ([`crate::net::server`]);
-//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1]`:
-//!   h2c (or HTTP/1.1) client ([`crate::net::pool::Client`]);
-//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P]`: load generator
+//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
+//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
+//!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE]`:
+//!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
+//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P] [--cacert FILE]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
 //! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
@@ -29,7 +30,7 @@ mod get;
 #[command(
     name = "h2o",
     version,
-    about = "HTTP/2 engine: h2c file server, client and HPACK tools"
+    about = "HTTP/2 engine: h2c / TLS file server, client and HPACK tools"
 )]
 pub struct Cli {
     /// What to do.
@@ -40,7 +41,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c).
+    /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c),
+    /// or over TLS (ALPN h2) with --tls-cert/--tls-key or --self-signed.
     Serve {
         /// Address to listen on (port 0 picks a free port; the bound address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -62,6 +64,22 @@ pub enum Command {
         /// extended CONNECT) by echoing every message.
         #[arg(long, value_name = "PATH")]
         ws_echo: Option<String>,
+        /// Serve HTTP/2 over TLS (ALPN h2) with this PEM certificate chain
+        /// (leaf first); needs --tls-key.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of --tls-cert.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Certificate for one SNI name: NAME=CERT,KEY (PEM files; repeatable;
+        /// NAME may be *.example.com). Clients asking for another name get --tls-cert.
+        #[arg(long, value_name = "NAME=CERT,KEY")]
+        tls_sni: Vec<String>,
+        /// Serve TLS with a fresh self-signed CA and a leaf for localhost,
+        /// 127.0.0.1 and ::1; the CA certificate is written to a file whose
+        /// path is printed (give it to clients: --cacert).
+        #[arg(long, conflicts_with = "tls_cert")]
+        self_signed: bool,
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
@@ -78,15 +96,15 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
     },
-    /// Fetch URLs over HTTP/2 cleartext (prior knowledge; HTTP/1.1 with
-    /// --http1.1) and print the bodies.
+    /// Fetch URLs over HTTP/2 (h2c prior knowledge for http://, or HTTP/1.1
+    /// with --http1.1; TLS with ALPN h2 for https://) and print the bodies.
     ///
     /// Several URLs are fetched concurrently (one multiplexed connection per
     /// origin) and printed in the order given. Exit status: 0 when every URL got
     /// a response (any status), 1 on any failure. With --fail a status >= 400 is
     /// a failure too and no body is written for it.
     Get {
-        /// http:// URLs (https is not supported yet).
+        /// http:// or https:// URLs.
         #[arg(required = true, value_name = "URL")]
         urls: Vec<String>,
         /// Write the body to FILE instead of stdout; repeat once per URL
@@ -110,13 +128,17 @@ pub enum Command {
         /// several connections) instead of h2c, like `curl --http1.1`.
         #[arg(long = "http1.1")]
         http1: bool,
+        /// Also trust the CA certificate(s) in this PEM file for https://
+        /// (besides the system roots; verification is always on).
+        #[arg(long, value_name = "FILE")]
+        cacert: Option<PathBuf>,
     },
     /// h2load-style load generator (C connections x M concurrent streams).
     ///
     /// Without URL, starts the embedded file server on a free loopback port
     /// (files /small 12 B, /1k, /64k, /1m) and loads --path there.
     Bench {
-        /// http:// URL to load (default: the embedded server).
+        /// http:// or https:// URL to load (default: the embedded server).
         url: Option<String>,
         /// Total number of requests.
         #[arg(short = 'n', long = "requests", default_value_t = 200_000)]
@@ -141,6 +163,9 @@ pub enum Command {
         /// Path loaded on the embedded server.
         #[arg(long, default_value = "/small")]
         path: String,
+        /// Also trust the CA certificate(s) in this PEM file for https://.
+        #[arg(long, value_name = "FILE")]
+        cacert: Option<PathBuf>,
     },
     /// Latency relay for tests: forwards TCP connections to ADDR, delaying
     /// each chunk by --delay-ms each way, paced to --rate-mbit. Prints
@@ -204,6 +229,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             no_zero_copy,
             idle_timeout,
             ws_echo,
+            tls_cert,
+            tls_key,
+            tls_sni,
+            self_signed,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -226,11 +255,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 config.conn.enable_connect_protocol = true;
             }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
+            let tls_opts = TlsServeOptions {
+                cert: tls_cert,
+                key: tls_key,
+                sni: tls_sni,
+                self_signed,
+            };
+            let tls = tls_server(&tls_opts)?;
             let listener = std::net::TcpListener::bind(addr.as_str())
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
+            let note = install_tls(&mut config, tls, local)?;
             let mut stdout = io::stdout();
             let _ = writeln!(stdout, "listening on {local}");
+            if let Some(note) = note {
+                let _ = writeln!(stdout, "{note}");
+            }
             let _ = stdout.flush();
             server::serve_with(listener, root, config).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
@@ -243,6 +283,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             timeout,
             connections,
             http1,
+            cacert,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
@@ -253,6 +294,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 timeout: Duration::from_secs_f64(timeout),
                 connections,
                 http1,
+                cacert,
             };
             get::run(&urls, &output, &opts)
         }
@@ -264,6 +306,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             threads,
             duration,
             path,
+            cacert,
         } => {
             if !(duration.is_finite() && duration >= 0.0) {
                 return Err("--duration must be a number of seconds >= 0".into());
@@ -276,7 +319,11 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 threads,
                 duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
                 progress: io::stderr().is_terminal(),
+                #[cfg(feature = "tls")]
+                tls: None,
             };
+            let mut cfg = cfg;
+            bench_tls(&mut cfg, url.as_deref(), cacert)?;
             run_bench(cfg, url, &path)
         }
         Command::Relay {
@@ -342,6 +389,147 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot write output: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The TLS options of `h2o serve`.
+struct TlsServeOptions {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    sni: Vec<String>,
+    self_signed: bool,
+}
+
+impl TlsServeOptions {
+    fn any(&self) -> bool {
+        self.cert.is_some() || self.key.is_some() || !self.sni.is_empty() || self.self_signed
+    }
+}
+
+/// What `tls_server` built: the context, and a self-signed CA to write out.
+#[cfg(feature = "tls")]
+type TlsSetup = Option<(crate::tls::ServerTls, Option<String>)>;
+#[cfg(not(feature = "tls"))]
+type TlsSetup = Option<std::convert::Infallible>;
+
+/// Builds the server TLS context from the options (`None`: h2c). Every
+/// configuration error is one line.
+#[cfg(feature = "tls")]
+fn tls_server(o: &TlsServeOptions) -> Result<TlsSetup, String> {
+    use crate::tls::{Alpn, CertChain, SelfSigned, ServerTls};
+    if !o.any() {
+        return Ok(None);
+    }
+    // ALPN decision point (server): only h2 is offered until HTTP/1.1 over
+    // TLS is routed in src/net/tls_io.rs `server_protocol`.
+    let mut b = ServerTls::builder().alpn(&[Alpn::H2]);
+    let mut ca = None;
+    if o.self_signed {
+        let names = ["localhost", "127.0.0.1", "::1"];
+        let s = SelfSigned::generate(&names, crate::net::tls_io::wall_clock(), 365)
+            .map_err(|e| format!("--self-signed: {e}"))?;
+        ca = Some(s.ca_pem.clone());
+        b = b.cert(s.chain);
+    }
+    match (&o.cert, &o.key) {
+        (Some(c), Some(k)) => {
+            let chain = CertChain::from_files(c, k).map_err(|e| format!("--tls-cert: {e}"))?;
+            b = b.cert(chain);
+        }
+        (None, None) => {}
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    }
+    for spec in &o.sni {
+        let (name, files) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"))?;
+        let (c, k) = files
+            .split_once(',')
+            .ok_or_else(|| format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"))?;
+        if name.is_empty() || c.is_empty() || k.is_empty() {
+            return Err(format!("--tls-sni {spec:?}: expected NAME=CERT,KEY"));
+        }
+        let chain = CertChain::from_files(std::path::Path::new(c), std::path::Path::new(k))
+            .map_err(|e| format!("--tls-sni {name}: {e}"))?;
+        b = b.sni_cert(name, chain);
+    }
+    let ctx = b.build().map_err(|e| format!("TLS: {e}"))?;
+    Ok(Some((ctx, ca)))
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_server(o: &TlsServeOptions) -> Result<TlsSetup, String> {
+    if o.any() {
+        return Err("this h2o was built without TLS (feature `tls`)".into());
+    }
+    Ok(None)
+}
+
+/// Puts the TLS context into the server configuration; writes a
+/// self-signed CA next to the temp dir and returns the line saying where.
+#[cfg(feature = "tls")]
+fn install_tls(
+    config: &mut server::ServerConfig,
+    tls: TlsSetup,
+    local: std::net::SocketAddr,
+) -> Result<Option<String>, String> {
+    let Some((ctx, ca)) = tls else {
+        return Ok(None);
+    };
+    config.tls = Some(ctx);
+    let Some(ca) = ca else {
+        return Ok(Some("TLS: HTTP/2 over TLS (ALPN h2)".into()));
+    };
+    let path = std::env::temp_dir().join(format!("h2o-self-signed-{}-ca.pem", local.port()));
+    std::fs::write(&path, ca).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(format!(
+        "TLS: self-signed; CA certificate written to {} (clients: --cacert {})",
+        path.display(),
+        path.display()
+    )))
+}
+
+#[cfg(not(feature = "tls"))]
+fn install_tls(
+    _config: &mut server::ServerConfig,
+    _tls: TlsSetup,
+    _local: std::net::SocketAddr,
+) -> Result<Option<String>, String> {
+    Ok(None)
+}
+
+/// `h2o bench --cacert FILE`: the TLS context of an `https://` run.
+#[cfg(feature = "tls")]
+fn bench_tls(
+    cfg: &mut bench::BenchConfig,
+    url: Option<&str>,
+    cacert: Option<PathBuf>,
+) -> Result<(), String> {
+    if !url.is_some_and(|u| u.starts_with("https://")) {
+        return match cacert {
+            Some(_) => Err("--cacert is only used with https:// URLs".into()),
+            None => Ok(()),
+        };
+    }
+    let mut b = crate::tls::ClientTls::builder();
+    if let Some(p) = &cacert {
+        b = b.add_ca_file(p);
+    }
+    cfg.tls = Some(std::sync::Arc::new(
+        b.build().map_err(|e| format!("TLS: {e}"))?,
+    ));
+    Ok(())
+}
+
+#[cfg(not(feature = "tls"))]
+fn bench_tls(
+    _cfg: &mut bench::BenchConfig,
+    _url: Option<&str>,
+    cacert: Option<PathBuf>,
+) -> Result<(), String> {
+    match cacert {
+        Some(_) => Err("this h2o was built without TLS (feature `tls`)".into()),
+        None => Ok(()),
     }
 }
 

@@ -1,4 +1,6 @@
-//! `h2o bench`: an h2load-style HTTP/2 cleartext load generator.
+//! `h2o bench`: an h2load-style HTTP/2 load generator (h2c for `http://`,
+//! TLS with ALPN `h2` for `https://`: each connection's handshake runs at
+//! connect time, records go through [`super::tls_io`]).
 //!
 //! Owns: C connections spread over T threads, each keeping M concurrent streams
 //! busy (a new request as soon as one ends, RFC 9113 §5.1.2 concurrency) until N
@@ -38,7 +40,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Load parameters.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// Target (`http://` only).
+    /// Target (`http://` or `https://`).
     pub url: String,
     /// Total requests (N).
     pub requests: u64,
@@ -52,6 +54,10 @@ pub struct BenchConfig {
     pub duration: Option<Duration>,
     /// Show a progress bar on stderr (callers pass "stderr is a tty").
     pub progress: bool,
+    /// TLS context for `https://`, shared by all connections (`None`: system
+    /// roots).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::tls::ClientTls>>,
 }
 
 impl Default for BenchConfig {
@@ -64,6 +70,8 @@ impl Default for BenchConfig {
             threads: 2,
             duration: Some(Duration::from_secs(10)),
             progress: false,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -95,6 +103,8 @@ pub struct BenchReport {
     pub conn_errors: Vec<String>,
     /// Request latencies in microseconds.
     pub latency: Histogram<u64>,
+    /// TLS handshakes (full, resumed); `None` for h2c.
+    pub tls_handshakes: Option<(u64, u64)>,
 }
 
 impl BenchReport {
@@ -168,6 +178,9 @@ impl fmt::Display for BenchReport {
                 fmt_us(h.max() as f64)
             )?;
         }
+        if let Some((full, resumed)) = self.tls_handshakes {
+            writeln!(f, "TLS handshakes: {full} full, {resumed} resumed")?;
+        }
         for e in &self.conn_errors {
             writeln!(f, "connection error: {e}")?;
         }
@@ -209,6 +222,8 @@ struct Counts {
     status: [u64; 4],
     bytes_in: u64,
     data_bytes: u64,
+    tls_full: u64,
+    tls_resumed: u64,
 }
 
 /// Multiplicative hash of stream ids (no SipHash per request).
@@ -246,13 +261,50 @@ struct BConn {
     wbuf: Vec<u8>,
     wpos: usize,
     dead: bool,
+    /// TLS layer (`None`: h2c).
+    #[cfg(feature = "tls")]
+    tls: Option<Box<super::tls_io::TlsIo>>,
+    /// Plaintext scratch for encryption.
+    #[cfg(feature = "tls")]
+    plain: Vec<u8>,
+}
+
+/// Where a worker's connections go: addresses, and for `https://` the TLS
+/// context and server name.
+#[derive(Clone)]
+struct Target {
+    addrs: Vec<SocketAddr>,
+    #[cfg(feature = "tls")]
+    tls: Option<(Arc<crate::tls::ClientTls>, String)>,
 }
 
 /// Runs the load and returns the report (errors: bad URL, nothing reachable).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
-    let url = Url::parse(&cfg.url).map_err(|e| e.to_string())?;
+    let (url, https) = Url::parse_any(&cfg.url).map_err(|e| e.to_string())?;
     let addrs = tcp::resolve(&url.host, url.port).map_err(|e| e.to_string())?;
-    let head = http::Request::get(format!("http://{}{}", url.authority, url.path))
+    #[cfg(not(feature = "tls"))]
+    if https {
+        return Err("this h2o was built without TLS: use an http:// URL".into());
+    }
+    let target = Target {
+        addrs,
+        #[cfg(feature = "tls")]
+        tls: if https {
+            let ctx = match &cfg.tls {
+                Some(t) => Arc::clone(t),
+                None => Arc::new(
+                    crate::tls::ClientTls::builder()
+                        .build()
+                        .map_err(|e| format!("TLS: {e}"))?,
+                ),
+            };
+            Some((ctx, url.host.clone()))
+        } else {
+            None
+        },
+    };
+    let scheme = if https { "https" } else { "http" };
+    let head = http::Request::get(format!("{scheme}://{}{}", url.authority, url.path))
         .body(())
         .map_err(|e| format!("invalid request: {e}"))?;
     let conns = cfg.connections.max(1);
@@ -270,11 +322,11 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         let n = (0..conns).filter(|i| i % threads == t).count();
         let shared = Arc::clone(&shared);
         let head = head.clone();
-        let addrs = addrs.clone();
+        let target = target.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("h2o-bench-{t}"))
-                .spawn(move || worker(&addrs, n, streams, head, shared, deadline))
+                .spawn(move || worker(&target, n, streams, head, shared, deadline))
                 .map_err(|e| format!("cannot start thread: {e}"))?,
         );
     }
@@ -317,8 +369,13 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         data_bytes: 0,
         conn_errors: Vec::new(),
         latency: new_hist(),
+        tls_handshakes: https.then_some((0, 0)),
     };
     for (c, h, errs) in results {
+        if let Some((full, resumed)) = rep.tls_handshakes.as_mut() {
+            *full += c.tls_full;
+            *resumed += c.tls_resumed;
+        }
         rep.started += c.started;
         rep.done += c.done;
         rep.succeeded += c.succeeded;
@@ -340,7 +397,7 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
 type WorkerResult = (Counts, Histogram<u64>, Vec<String>);
 
 fn worker(
-    addrs: &[SocketAddr],
+    target: &Target,
     n: usize,
     m: usize,
     head: http::Request<()>,
@@ -357,32 +414,53 @@ fn worker(
     let h2 = Config::default();
     let mut conns: Vec<BConn> = Vec::with_capacity(n);
     for i in 0..n {
-        let sock = match tcp::connect_addrs(addrs, Instant::now() + CONNECT_TIMEOUT) {
+        #[allow(unused_mut)]
+        let mut sock = match tcp::connect_addrs(&target.addrs, Instant::now() + CONNECT_TIMEOUT) {
             Ok(s) => s,
             Err(e) => {
                 errs.push(e.to_string());
                 continue;
             }
         };
+        #[allow(unused_mut)]
+        let mut conn = Connection::client(h2.clone());
+        #[cfg(feature = "tls")]
+        let tls = match &target.tls {
+            Some((ctx, host)) => match bench_tls(&mut sock, ctx, host, &mut conn, &mut c) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errs.push(e);
+                    continue;
+                }
+            },
+            None => None,
+        };
         if let Err(e) = sock.set_nonblocking(true) {
             errs.push(format!("socket setup: {e}"));
             continue;
         }
         let mut sock = mio::net::TcpStream::from_std(sock);
-        if let Err(e) =
-            poll.registry()
-                .register(&mut sock, Token(i), Interest::READABLE | Interest::WRITABLE)
-        {
+        // The token is the index in `conns` (failed connects are skipped).
+        let _ = i;
+        if let Err(e) = poll.registry().register(
+            &mut sock,
+            Token(conns.len()),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
             errs.push(format!("poll register: {e}"));
             continue;
         }
         conns.push(BConn {
             sock,
-            conn: Connection::client(h2.clone()),
+            conn,
             inflight: HashMap::with_capacity_and_hasher(m * 2, Default::default()),
             wbuf: Vec::with_capacity(WBUF_CAP),
             wpos: 0,
             dead: false,
+            #[cfg(feature = "tls")]
+            tls,
+            #[cfg(feature = "tls")]
+            plain: Vec::new(),
         });
     }
     let mut rbuf = vec![0u8; READ_BUF];
@@ -508,6 +586,22 @@ fn read(bc: &mut BConn, rbuf: &mut [u8], c: &mut Counts) -> Result<(), String> {
             Ok(0) => return Err("connection closed by the server".into()),
             Ok(n) => {
                 c.bytes_in += n as u64;
+                #[cfg(feature = "tls")]
+                if let Some(t) = bc.tls.as_mut() {
+                    let plain = t.recv(&rbuf[..n], &mut bc.wbuf).map_err(|e| match e {
+                        super::tls_io::RecvError::Tls(e) => e.to_string(),
+                        super::tls_io::RecvError::Refused(_) => "TLS: not h2".to_string(),
+                    })?;
+                    if !plain.is_empty() {
+                        bc.conn
+                            .recv(NO_CLOCK, plain)
+                            .map_err(|e| format!("HTTP/2 protocol error: {e}"))?;
+                    }
+                    if n < rbuf.len() {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 bc.conn
                     .recv(NO_CLOCK, &rbuf[..n])
                     .map_err(|e| format!("HTTP/2 protocol error: {e}"))?;
@@ -590,6 +684,18 @@ fn flush(bc: &mut BConn) -> Result<(), String> {
         if bc.wpos == bc.wbuf.len() {
             bc.wbuf.clear();
             bc.wpos = 0;
+            #[cfg(feature = "tls")]
+            if let Some(t) = bc.tls.as_mut() {
+                bc.plain.clear();
+                bc.conn.write_to(NO_CLOCK, &mut bc.plain, WRITE_CHUNK);
+                t.encrypt(&bc.plain, &mut bc.wbuf);
+                if bc.wbuf.is_empty() {
+                    return Ok(());
+                }
+            } else if bc.conn.write_to(NO_CLOCK, &mut bc.wbuf, WRITE_CHUNK) == 0 {
+                return Ok(());
+            }
+            #[cfg(not(feature = "tls"))]
             if bc.conn.write_to(NO_CLOCK, &mut bc.wbuf, WRITE_CHUNK) == 0 {
                 return Ok(());
             }
@@ -603,6 +709,41 @@ fn flush(bc: &mut BConn) -> Result<(), String> {
             Err(e) => return Err(format!("write failed: {e}")),
         }
     }
+}
+
+/// The TLS handshake of one bench connection (blocking, at connect time)
+/// and the ALPN check; the server's early bytes go to `conn`.
+#[cfg(feature = "tls")]
+fn bench_tls(
+    sock: &mut std::net::TcpStream,
+    ctx: &crate::tls::ClientTls,
+    host: &str,
+    conn: &mut Connection,
+    c: &mut Counts,
+) -> Result<Box<super::tls_io::TlsIo>, String> {
+    use super::tls_io::{self, HandshakeError, Route};
+    let mut t = tls_io::client_handshake(sock, ctx, host, Instant::now() + CONNECT_TIMEOUT)
+        .map_err(|e| match e {
+            HandshakeError::Tls(e) => e.to_string(),
+            HandshakeError::Io(e) => format!("TLS handshake: {e}"),
+            HandshakeError::Timeout => "TLS handshake timed out".into(),
+        })?;
+    let _ = sock.set_read_timeout(None);
+    if let Route::Refuse(p) = tls_io::client_protocol(t.pipe()) {
+        let p = p.map_or("no ALPN".to_string(), |p| p.to_string());
+        return Err(format!("TLS: the server chose {p}, not h2"));
+    }
+    if t.pipe().is_resumed() {
+        c.tls_resumed += 1;
+    } else {
+        c.tls_full += 1;
+    }
+    let early = t.take_early();
+    if !early.is_empty() {
+        conn.recv(NO_CLOCK, &early)
+            .map_err(|e| format!("HTTP/2 protocol error: {e}"))?;
+    }
+    Ok(Box::new(t))
 }
 
 /// A connection failed: its requests in flight are errored.

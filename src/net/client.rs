@@ -40,7 +40,27 @@ pub struct Url {
 }
 
 impl Url {
-    /// Parses an absolute `http://` URL; `https://` is refused (no TLS yet).
+    /// Parses an absolute `http://` or `https://` URL; the flag is true for
+    /// `https://` (default port 443).
+    pub fn parse_any(s: &str) -> Result<(Url, bool), ClientError> {
+        match s.strip_prefix("https://") {
+            Some(rest) => {
+                let mut u = Url::parse(&format!("http://{rest}"))?;
+                let explicit = u
+                    .authority
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| !p.contains(']'));
+                if !explicit {
+                    u.port = 443;
+                }
+                Ok((u, true))
+            }
+            None => Ok((Url::parse(s)?, false)),
+        }
+    }
+
+    /// Parses an absolute `http://` URL; `https://` is refused here (the
+    /// pooled client takes it through [`Url::parse_any`]).
     pub fn parse(s: &str) -> Result<Url, ClientError> {
         let rest = if let Some(r) = s.strip_prefix("http://") {
             r

@@ -83,6 +83,18 @@ pub enum ClientError {
     },
     /// [`super::pool::ResponseHandle::poll`] was called after it returned the result.
     ResponseTaken,
+    /// TLS failed: certificate refused (unknown CA, expired, not yet valid,
+    /// wrong host), no ALPN overlap, an alert from the peer, a peer that
+    /// does not speak TLS, ... (the [`crate::tls::TlsError`] is the source).
+    #[cfg(feature = "tls")]
+    Tls(crate::tls::TlsError),
+    /// The TLS handshake succeeded but the server chose another protocol
+    /// than `h2` (`None`: it did no ALPN); this client speaks HTTP/2 only.
+    #[cfg(feature = "tls")]
+    NotH2(Option<crate::tls::Alpn>),
+    /// The TLS client context could not be built (roots, `--cacert`).
+    #[cfg(feature = "tls")]
+    TlsConfig(String),
 }
 
 impl ClientError {
@@ -141,6 +153,12 @@ impl PartialEq for ClientError {
             (E::Protocol(a), E::Protocol(b)) => a == b,
             (E::Http1(a), E::Http1(b)) => a == b,
             (E::Status(a), E::Status(b)) => a == b,
+            #[cfg(feature = "tls")]
+            (E::Tls(a), E::Tls(b)) => a == b,
+            #[cfg(feature = "tls")]
+            (E::NotH2(a), E::NotH2(b)) => a == b,
+            #[cfg(feature = "tls")]
+            (E::TlsConfig(a), E::TlsConfig(b)) => a == b,
             (E::Io { what: a, source: x }, E::Io { what: b, source: y }) => a == b && io_eq(x, y),
             _ => false,
         }
@@ -191,6 +209,19 @@ impl fmt::Display for ClientError {
             ClientError::Closed(m) => f.write_str(m),
             ClientError::Io { what, source } => write!(f, "{what}: {source}"),
             ClientError::ResponseTaken => f.write_str("response already taken"),
+            #[cfg(feature = "tls")]
+            ClientError::Tls(e) => e.fmt(f),
+            #[cfg(feature = "tls")]
+            ClientError::NotH2(Some(p)) => write!(
+                f,
+                "TLS: the server chose {p}, not h2 (this client speaks HTTP/2 only)"
+            ),
+            #[cfg(feature = "tls")]
+            ClientError::NotH2(None) => f.write_str(
+                "TLS: the server did not negotiate h2 (no ALPN; this client speaks HTTP/2 only)",
+            ),
+            #[cfg(feature = "tls")]
+            ClientError::TlsConfig(m) => write!(f, "TLS configuration: {m}"),
         }
     }
 }
@@ -205,6 +236,8 @@ impl std::error::Error for ClientError {
             | ClientError::Io { source: e, .. } => Some(&**e),
             ClientError::Protocol(e) => Some(e),
             ClientError::Http1(e) => Some(e),
+            #[cfg(feature = "tls")]
+            ClientError::Tls(e) => Some(e),
             _ => None,
         }
     }

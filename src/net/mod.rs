@@ -1,6 +1,7 @@
-//! Native std-networking adapters: an epoll (mio) h2c + HTTP/1.1 file server
-//! ([`server`], with its HTTP/1.1 connections [`h1`], output queue [`out`] and
-//! per-worker [`file_cache`]), a blocking
+//! Native std-networking adapters (h2c + HTTP/1.1, and HTTP/2 over TLS
+//! through [`tls_io`] with feature `tls`): an epoll (mio) file server
+//! ([`server`], with its HTTP/1.1 connections [`h1`], output queue [`out`]
+//! and per-worker [`file_cache`]), a blocking
 //! one-request client ([`client`]), the pooling multiplexing [`pool::Client`],
 //! the WebSocket endpoint ([`ws`]) and client ([`ws_client`]), the `h2o bench`
 //! load generator ([`mod@bench`]), the relay used by tests ([`relay`]) and the file
@@ -20,6 +21,8 @@ pub mod pool;
 pub mod relay;
 pub mod server;
 pub mod tcp;
+#[cfg(feature = "tls")]
+pub mod tls_io;
 pub mod ws;
 pub mod ws_client;
 

@@ -1,5 +1,8 @@
 //! Event-driven static file server: HTTP/2 cleartext (h2c, prior knowledge)
-//! and HTTP/1.1 on the same port.
+//! and HTTP/1.1 on the same port, or HTTP/2 over TLS when
+//! [`ServerConfig::tls`] is set (ALPN `h2`; the TLS glue and the ALPN
+//! decision are in [`super::tls_io`], reached from the few places marked
+//! "tls": `add`, `read_h2` → `tls_recv`, `tls_gate`, `produce`).
 //!
 //! The file handler ([`file_reply`]: methods, path safety, conditionals,
 //! ranges) is protocol-neutral: HTTP/2 streams ([`Worker::respond`]) and
@@ -84,6 +87,11 @@ pub struct ServerConfig {
     /// WebSocket endpoint (see [`super::ws`]); set `conn.enable_connect_protocol`
     /// too for RFC 8441. Default: none.
     pub ws: WsConfig, // ws hook
+    /// Serve HTTP/2 over TLS (ALPN `h2`) instead of h2c: every accepted
+    /// connection does a TLS handshake first (see [`super::tls_io`]). Bodies
+    /// are copied (no `sendfile`: the ciphertext is made in user space).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerTls>,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +103,8 @@ impl Default for ServerConfig {
             file_cache_ttl: Duration::from_secs(1),
             conn: Config::default(),
             ws: WsConfig::default(), // ws hook
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -171,6 +181,9 @@ struct Client {
     ws: ConnWs, // ws hook
     /// Set once the connection turned out to be plain HTTP/1.1 (src/net/h1.rs).
     h1: Option<Box<H1Conn>>,
+    /// TLS layer (`None`: h2c).
+    #[cfg(feature = "tls")]
+    tls: Option<Box<super::tls_io::TlsIo>>,
 }
 
 /// What a readiness event allows for reading.
@@ -313,6 +326,26 @@ impl Worker {
         )?;
         let mut conn = Connection::server(self.config.conn.clone());
         conn.handle_timeout(self.origin.elapsed());
+        #[cfg(feature = "tls")]
+        let tls = match &self.config.tls {
+            Some(ctx) => match super::tls_io::TlsIo::server(ctx) {
+                Ok(t) => Some(Box::new(t)),
+                Err(e) => {
+                    eprintln!("tls: {e}");
+                    let _ = self.poll.registry().deregister(&mut sock);
+                    return Ok(None);
+                }
+            },
+            None => None,
+        };
+        #[cfg(feature = "tls")]
+        // Over TLS the protocol is known from ALPN: no HTTP/1.1 sniffing.
+        let ws = match tls {
+            Some(_) => ConnWs::h2_only(),
+            None => ConnWs::new(&self.config.ws),
+        };
+        #[cfg(not(feature = "tls"))]
+        let ws = ConnWs::new(&self.config.ws);
         entry.insert(Client {
             sock,
             conn,
@@ -321,8 +354,10 @@ impl Worker {
             last_active: Instant::now(),
             closing: false,
             lingering: false,
-            ws: ConnWs::new(&self.config.ws), // ws hook
+            ws, // ws hook
             h1: None,
+            #[cfg(feature = "tls")]
+            tls,
         });
         Ok(Some(key))
     }
@@ -405,6 +440,10 @@ impl Worker {
             }
         }
         let (eof, mut active) = self.read_h2(c, read)?;
+        #[cfg(feature = "tls")]
+        if let Some(next) = tls_gate(c, eof)? {
+            return Ok(next);
+        }
         let mut written = 0usize;
         let mut w = SockWriter(c.sock.as_raw_fd());
         loop {
@@ -474,6 +513,13 @@ impl Worker {
                 Some(if again { Next::Again } else { Next::Keep })
             }
             Pre::Close => Some(Next::Close),
+            Pre::TlsOnCleartext => {
+                log_peer(
+                    &c.sock,
+                    "TLS handshake sent to the cleartext port (serve without --tls-cert speaks h2c and HTTP/1.1); closing",
+                );
+                Some(Next::Close)
+            }
             Pre::H1 => {
                 c.h1 = Some(Box::new(H1Conn::new(&c.ws.take_h1())));
                 Some(self.drive_h1(c, read)?)
@@ -548,6 +594,24 @@ impl Worker {
                 }
                 Ok(n) => {
                     active = true;
+                    #[cfg(feature = "tls")]
+                    if let Some(t) = c.tls.as_mut() {
+                        if !tls_recv(
+                            t,
+                            &c.sock,
+                            &mut c.conn,
+                            &mut c.out,
+                            self.origin.elapsed(),
+                            &self.rbuf[..n],
+                        ) {
+                            c.closing = true;
+                            break;
+                        }
+                        if n < self.rbuf.len() && read == ReadMode::Yes {
+                            break;
+                        }
+                        continue;
+                    }
                     if c.conn.recv(self.origin.elapsed(), &self.rbuf[..n]).is_err() {
                         c.closing = true;
                         break;
@@ -570,6 +634,12 @@ impl Worker {
     /// Produces output into `c.out`: handles events and takes frames, until
     /// the batch is full or nothing moves.
     fn produce(&mut self, c: &mut Client) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = c.tls.as_mut() {
+            if !t.is_h2() {
+                return Ok(()); // handshaking: nothing of HTTP/2 leaves yet
+            }
+        }
         loop {
             let mut handled = false;
             while let Some(ev) = c.conn.poll_event() {
@@ -580,6 +650,13 @@ impl Worker {
             let n = c
                 .conn
                 .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
+            #[cfg(feature = "tls")]
+            if let Some(t) = c.tls.as_mut() {
+                // One ciphertext buffer per batch: full-size records.
+                if let Some(b) = t.encrypt_chunks(&mut self.chunks)? {
+                    c.out.push_bytes(b);
+                }
+            }
             for ch in self.chunks.drain(..) {
                 match ch {
                     Chunk::Bytes(b) => c.out.push_bytes(b),
@@ -638,6 +715,10 @@ impl Worker {
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
         let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
+        #[cfg(feature = "tls")]
+        // Over TLS the bytes are encrypted in user space: no sendfile.
+        let zero_copy = self.config.zero_copy && c.tls.is_none();
+        #[cfg(not(feature = "tls"))]
         let zero_copy = self.config.zero_copy;
         match reply.body {
             ReplyBody::Empty => {
@@ -764,6 +845,80 @@ pub(crate) fn file_reply(
         }
     };
     Reply { head: resp, body }
+}
+
+/// Logs a one-line reason about a connection's peer.
+fn log_peer(sock: &mio::net::TcpStream, what: &str) {
+    match sock.peer_addr() {
+        Ok(a) => eprintln!("{a}: {what}"),
+        Err(_) => eprintln!("{what}"),
+    }
+}
+
+/// Feeds ciphertext to a TLS connection and its plaintext to the core;
+/// handshake output goes to `out`. `false`: the connection must end (TLS
+/// failure or refused protocol: logged, alert queued; or an HTTP/2
+/// connection error: GOAWAY queued).
+#[cfg(feature = "tls")]
+fn tls_recv(
+    t: &mut super::tls_io::TlsIo,
+    sock: &mio::net::TcpStream,
+    conn: &mut Connection,
+    out: &mut OutQueue,
+    now: Duration,
+    data: &[u8],
+) -> bool {
+    use super::tls_io::RecvError;
+    let mut wire = Vec::new();
+    let r = t.recv(data, &mut wire);
+    if !wire.is_empty() {
+        out.push_bytes(Bytes::from(wire));
+    }
+    match r {
+        Ok(plain) => plain.is_empty() || conn.recv(now, plain).is_ok(),
+        Err(RecvError::Tls(crate::tls::TlsError::NotTls)) => {
+            let what = if data.starts_with(b"PRI * HTTP/2.0") {
+                "h2c preface sent to the TLS port"
+            } else {
+                "plain (non-TLS) bytes sent to the TLS port, e.g. http:// instead of https://"
+            };
+            log_peer(sock, &format!("{what}; closing"));
+            false
+        }
+        Err(RecvError::Tls(e)) => {
+            log_peer(sock, &format!("{e}; closing"));
+            false
+        }
+        Err(RecvError::Refused(p)) => {
+            let p = p.map_or("no ALPN".to_string(), |p| format!("ALPN {p}"));
+            log_peer(
+                sock,
+                &format!("TLS client negotiated {p}, only h2 is served; closing"),
+            );
+            false
+        }
+    }
+}
+
+/// After reading: a TLS connection that failed, or is still handshaking,
+/// only flushes its handshake/alert bytes this turn. `Some`: the turn is over.
+#[cfg(feature = "tls")]
+fn tls_gate(c: &mut Client, eof: bool) -> io::Result<Option<Next>> {
+    let Some(t) = c.tls.as_mut() else {
+        return Ok(None);
+    };
+    if t.is_h2() {
+        return Ok(None);
+    }
+    let failed = c.closing;
+    let mut w = SockWriter(c.sock.as_raw_fd());
+    let flushed = c.out.flush(&mut w)?;
+    if failed || eof {
+        // Best effort: the alert was written if the socket took it.
+        return Ok(Some(Next::Close));
+    }
+    let _ = flushed;
+    Ok(Some(Next::Keep))
 }
 
 /// Conditional GET/HEAD (RFC 9110 §13.2.2: if-none-match wins).

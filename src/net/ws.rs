@@ -105,6 +105,9 @@ pub enum Pre {
     /// HTTP/1.1 for the file server: take the bytes received so far with
     /// [`ConnWs::take_h1`] and drive the connection with [`super::h1`].
     H1,
+    /// A TLS handshake arrived on this cleartext port: a 400 was sent; close
+    /// (and say so in the log).
+    TlsOnCleartext,
 }
 
 enum Mode {
@@ -130,6 +133,8 @@ pub struct ConnWs {
     streams: HashMap<StreamId, WsStream>,
     /// Reading paused for backlog: read on the next turn even without an edge.
     read_pending: bool,
+    /// The first bytes were a TLS handshake (answered with a 400, then closed).
+    tls_on_cleartext: bool,
 }
 
 impl std::fmt::Debug for ConnWs {
@@ -150,6 +155,19 @@ impl ConnWs {
             mode: Mode::Sniff(Vec::new()),
             streams: HashMap::new(),
             read_pending: false,
+            tls_on_cleartext: false,
+        }
+    }
+
+    /// A connection already known to speak HTTP/2 (TLS with ALPN `h2`): no
+    /// sniffing, no WebSocket echo.
+    pub fn h2_only() -> ConnWs {
+        ConnWs {
+            config: None,
+            mode: Mode::H2,
+            streams: HashMap::new(),
+            read_pending: false,
+            tls_on_cleartext: false,
         }
     }
 
@@ -221,6 +239,7 @@ impl ConnWs {
                 break;
             }
             match &self.mode {
+                Mode::Closing if self.tls_on_cleartext => return Ok(Pre::TlsOnCleartext),
                 Mode::Closing => return Ok(Pre::Close),
                 Mode::Ws(ws) if ws.is_closed() => return Ok(Pre::Close),
                 _ => {}
@@ -290,6 +309,13 @@ impl ConnWs {
         match &mut self.mode {
             Mode::Sniff(buf) => {
                 buf.extend_from_slice(data);
+                // 0x16: a TLS handshake record (ClientHello); neither h2c nor
+                // HTTP/1.1. A plain 400 makes the client report "not TLS".
+                if buf[0] == 0x16 {
+                    self.tls_on_cleartext = true;
+                    self.fail_h1(out, "400 Bad Request", "");
+                    return None;
+                }
                 let n = buf.len().min(PREFACE.len());
                 if buf[..n] != PREFACE[..n] {
                     let head = std::mem::take(buf);

@@ -130,6 +130,17 @@ impl TlsPipe {
         self.conn.writer().write(plain).unwrap_or(0)
     }
 
+    /// Queues several plaintext slices as one payload (full-size records
+    /// across slice boundaries, not one record per slice). Returns how many
+    /// bytes were taken, like [`TlsPipe::send`].
+    pub fn send_vectored(&mut self, plain: &[std::io::IoSlice<'_>]) -> usize {
+        if self.error.is_some() {
+            return 0;
+        }
+        use std::io::Write;
+        self.conn.writer().write_vectored(plain).unwrap_or(0)
+    }
+
     /// Appends all pending ciphertext (handshake, records, alerts) to `out`;
     /// returns the number of bytes appended.
     pub fn write_tls(&mut self, out: &mut Vec<u8>) -> usize {

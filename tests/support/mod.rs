@@ -100,9 +100,14 @@ pub fn spawn_h2o_serve_with(root: &Path, extra: &[&str]) -> ServerGuard {
 /// and waits up to `limit` for its first line, `listening on ADDR`. Later
 /// output is drained so the process never blocks on a full pipe.
 pub fn spawn_listening(cmd: &mut Command, name: &str, limit: Duration) -> ServerGuard {
+    spawn_listening_keep_stderr(cmd.stderr(Stdio::inherit()), name, limit)
+}
+
+/// Like [`spawn_listening`], leaving stderr as the caller set it (e.g. a
+/// log file the test reads).
+pub fn spawn_listening_keep_stderr(cmd: &mut Command, name: &str, limit: Duration) -> ServerGuard {
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
     let stdout = child.stdout.take().unwrap();

@@ -69,6 +69,18 @@ pub(super) struct Driver {
     goaway: Option<(StreamId, ErrorCode, String)>,
     /// Some byte arrived (before that, failures mean "not an h2c server").
     got_bytes: bool,
+    /// TLS layer (`None`: h2c), with the handshake already done.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<crate::net::tls_io::TlsIo>>,
+    /// What the TLS handshake negotiated (put on every response).
+    #[cfg(feature = "tls")]
+    tls_info: Option<crate::net::tls_io::TlsInfo>,
+    /// Application bytes that came with the handshake, for the core.
+    #[cfg(feature = "tls")]
+    early: Vec<u8>,
+    /// Plaintext scratch for encryption.
+    #[cfg(feature = "tls")]
+    plain: Vec<u8>,
 }
 
 impl Driver {
@@ -106,7 +118,24 @@ impl Driver {
             idle_since: None,
             goaway: None,
             got_bytes: false,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_info: None,
+            #[cfg(feature = "tls")]
+            early: Vec::new(),
+            #[cfg(feature = "tls")]
+            plain: Vec::new(),
         }
+    }
+
+    /// Runs the connection over `tls` (handshake done, `h2` negotiated);
+    /// `early`: application bytes that arrived with the handshake.
+    #[cfg(feature = "tls")]
+    pub(super) fn set_tls(&mut self, tls: Box<crate::net::tls_io::TlsIo>, early: Vec<u8>) {
+        self.tls_info = tls.info();
+        self.tls = Some(tls);
+        self.early = early;
     }
 
     /// The thread body: drive until the connection ends, then answer everyone.
@@ -125,6 +154,14 @@ impl Driver {
             )
             .map_err(|e| ClientError::io("poll register", e))?;
         self.conn.handle_timeout(Duration::ZERO);
+        #[cfg(feature = "tls")]
+        if !self.early.is_empty() {
+            let early = std::mem::take(&mut self.early);
+            self.got_bytes = true;
+            self.conn
+                .recv(self.start.elapsed(), &early)
+                .map_err(ClientError::Protocol)?;
+        }
         let mut events = Events::with_capacity(16);
         loop {
             self.take_commands();
@@ -193,6 +230,36 @@ impl Driver {
                     })
                 }
                 Ok(n) => {
+                    #[cfg(feature = "tls")]
+                    if let Some(t) = self.tls.as_mut() {
+                        self.last_read = Instant::now();
+                        // Post-handshake records (tickets, key updates) may
+                        // need an answer: it goes out with the next flush.
+                        let mut wire = Vec::new();
+                        let plain = match t.recv(&self.rbuf[..n], &mut wire) {
+                            Ok(p) => p,
+                            Err(crate::net::tls_io::RecvError::Tls(e)) => {
+                                self.handle_events();
+                                return Err(ClientError::Tls(e));
+                            }
+                            Err(crate::net::tls_io::RecvError::Refused(p)) => {
+                                return Err(ClientError::NotH2(p))
+                            }
+                        };
+                        self.wbuf.extend_from_slice(&wire);
+                        self.got_bytes = true;
+                        if !plain.is_empty() {
+                            if let Err(e) = self.conn.recv(self.start.elapsed(), plain) {
+                                self.handle_events();
+                                let _ = self.flush();
+                                return Err(ClientError::Protocol(e));
+                            }
+                        }
+                        if n < self.rbuf.len() {
+                            return Ok(());
+                        }
+                        continue;
+                    }
                     let data = &self.rbuf[..n];
                     if !self.got_bytes && data.starts_with(b"HTTP/") {
                         return Err(ClientError::Handshake {
@@ -226,6 +293,27 @@ impl Driver {
             if self.wpos == self.wbuf.len() {
                 self.wbuf.clear();
                 self.wpos = 0;
+                #[cfg(feature = "tls")]
+                if let Some(t) = self.tls.as_mut() {
+                    self.plain.clear();
+                    let n = self
+                        .conn
+                        .write_to(self.start.elapsed(), &mut self.plain, WRITE_CHUNK);
+                    t.encrypt(&self.plain, &mut self.wbuf);
+                    if self.wbuf.is_empty() {
+                        return Ok(());
+                    }
+                    if n > 0 {
+                        self.handle_events();
+                    }
+                } else if self
+                    .conn
+                    .write_to(self.start.elapsed(), &mut self.wbuf, WRITE_CHUNK)
+                    == 0
+                {
+                    return Ok(());
+                }
+                #[cfg(not(feature = "tls"))]
                 if self
                     .conn
                     .write_to(self.start.elapsed(), &mut self.wbuf, WRITE_CHUNK)
@@ -529,7 +617,12 @@ impl Driver {
         let res = match s.head {
             Some(head) => {
                 let (parts, ()) = head.into_parts();
+                #[allow(unused_mut)]
                 let mut resp = http::Response::from_parts(parts, s.body.freeze());
+                #[cfg(feature = "tls")]
+                if let Some(info) = self.tls_info {
+                    resp.extensions_mut().insert(info);
+                }
                 if let Some(t) = s.trailers {
                     resp.extensions_mut().insert(Trailers(t));
                 }

@@ -1,9 +1,12 @@
-//! Pooled, multiplexing HTTP/2 cleartext client ([`Client`]), with HTTP/1.1
-//! keep-alive connections as the alternative ([`ClientConfig::http1`],
-//! [`AppProtocol`]).
+//! Pooled, multiplexing HTTP/2 client ([`Client`]): h2c with prior knowledge
+//! for `http://`, HTTP/2 over TLS (ALPN `h2`) for `https://`, with HTTP/1.1
+//! keep-alive connections as the cleartext alternative
+//! ([`ClientConfig::http1`], [`AppProtocol`]).
 //!
 //! Owns: connection pooling per origin (scheme, host, port; h2c with prior
-//! knowledge, RFC 9113 §3.3), request multiplexing up to the peer's
+//! knowledge, RFC 9113 §3.3; TLS through one [`crate::tls::ClientTls`] per
+//! pool, so every connection shares its session store (resumption) and its
+//! certificate-validation cache), request multiplexing up to the peer's
 //! SETTINGS_MAX_CONCURRENT_STREAMS (§5.1.2) and then further connections,
 //! connect/request/idle timeouts, PING keepalive (§6.7), retry of requests a
 //! GOAWAY reported as unprocessed (§6.8, §8.7) and a per-origin circuit breaker.
@@ -48,6 +51,10 @@ use crate::conn::{Config, Connection};
 
 pub use self::response::ResponseHandle;
 pub use super::error::ClientError;
+/// What a TLS connection negotiated; on every response of an `https://`
+/// request (`response.extensions().get::<TlsInfo>()`).
+#[cfg(feature = "tls")]
+pub use super::tls_io::TlsInfo;
 
 /// Circuit-breaker settings (per origin).
 #[derive(Debug, Clone)]
@@ -92,6 +99,10 @@ pub struct ClientConfig {
     pub http1: bool,
     /// `user-agent` added by [`Client::get`].
     pub user_agent: String,
+    /// TLS context for `https://` origins, shared by all the pool's
+    /// connections (`None`: a default one, system roots, built on first use).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<crate::tls::ClientTls>>,
 }
 
 impl Default for ClientConfig {
@@ -107,6 +118,8 @@ impl Default for ClientConfig {
             h2: Config::default(),
             http1: false,
             user_agent: concat!("h2o/", env!("CARGO_PKG_VERSION")).to_string(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -146,8 +159,21 @@ impl AppProtocol {
 #[derive(Debug, Clone)]
 pub struct Trailers(pub http::HeaderMap);
 
-/// Origin key: host and port (the scheme is always `http`).
-type OriginKey = (String, u16);
+/// Origin key: TLS (`https`), host and port.
+type OriginKey = (bool, String, u16);
+
+/// TLS counters of a pool ([`Client::tls_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsStats {
+    /// Connections whose handshake was full.
+    pub full: u64,
+    /// Connections that resumed an earlier session.
+    pub resumed: u64,
+    /// Certificate-validation cache hits.
+    pub verify_hits: u64,
+    /// Certificate-validation cache misses.
+    pub verify_misses: u64,
+}
 
 /// A pooling, multiplexing HTTP/2 cleartext client (HTTP/1.1 keep-alive
 /// connections with [`ClientConfig::http1`]); cheap to clone (shared pool).
@@ -168,11 +194,21 @@ struct Inner {
     cfg: ClientConfig,
     origins: RwLock<HashMap<OriginKey, Arc<Origin>>>,
     opened: AtomicU64,
+    /// The pool's one TLS context (built on the first `https://` request).
+    #[cfg(feature = "tls")]
+    tls: std::sync::OnceLock<Result<Arc<crate::tls::ClientTls>, String>>,
+    #[cfg(feature = "tls")]
+    handshakes_full: AtomicU64,
+    #[cfg(feature = "tls")]
+    handshakes_resumed: AtomicU64,
 }
 
 /// One origin's connections and breaker (shared by all clones of a [`Client`]).
 struct Origin {
     name: String,
+    /// `https`: connections run TLS.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    tls: bool,
     host: String,
     port: u16,
     state: Mutex<OriginState>,
@@ -242,6 +278,12 @@ impl Client {
                 cfg,
                 origins: RwLock::new(HashMap::new()),
                 opened: AtomicU64::new(0),
+                #[cfg(feature = "tls")]
+                tls: std::sync::OnceLock::new(),
+                #[cfg(feature = "tls")]
+                handshakes_full: AtomicU64::new(0),
+                #[cfg(feature = "tls")]
+                handshakes_resumed: AtomicU64::new(0),
             }),
         }
     }
@@ -258,11 +300,11 @@ impl Client {
 
     /// Live pooled connections to the origin of `url` (`0` for unknown origins).
     pub fn pooled_connections(&self, url: &str) -> usize {
-        let Ok(u) = super::client::Url::parse(url) else {
+        let Ok((u, tls)) = super::client::Url::parse_any(url) else {
             return 0;
         };
         let map = self.inner.origins.read().unwrap_or_else(|e| e.into_inner());
-        map.get(&(u.host, u.port)).map_or(0, |o| {
+        map.get(&(tls, u.host, u.port)).map_or(0, |o| {
             let st = o.state.lock().unwrap_or_else(|e| e.into_inner());
             st.conns
                 .iter()
@@ -271,15 +313,51 @@ impl Client {
         })
     }
 
-    /// GET `url` (`http://` only) and wait for the whole response.
+    /// TLS counters: handshakes full/resumed over the pool's connections and
+    /// the validation cache's hits/misses.
+    #[cfg(feature = "tls")]
+    pub fn tls_stats(&self) -> TlsStats {
+        let (verify_hits, verify_misses) = match self.inner.tls.get() {
+            Some(Ok(t)) => {
+                let s = t.verify_stats();
+                (s.hits, s.misses)
+            }
+            _ => (0, 0),
+        };
+        TlsStats {
+            full: self.inner.handshakes_full.load(Ordering::Relaxed),
+            resumed: self.inner.handshakes_resumed.load(Ordering::Relaxed),
+            verify_hits,
+            verify_misses,
+        }
+    }
+
+    /// The pool's TLS context (built once, on first use).
+    #[cfg(feature = "tls")]
+    fn tls_context(&self) -> Result<Arc<crate::tls::ClientTls>, ClientError> {
+        self.inner
+            .tls
+            .get_or_init(|| match &self.inner.cfg.tls {
+                Some(t) => Ok(Arc::clone(t)),
+                None => crate::tls::ClientTls::builder()
+                    .build()
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string()),
+            })
+            .clone()
+            .map_err(ClientError::TlsConfig)
+    }
+
+    /// GET `url` (`http://` or `https://`) and wait for the whole response.
     pub fn get(&self, url: &str) -> Result<http::Response<Bytes>, ClientError> {
         self.send(self.get_request(url)?)?.wait()
     }
 
     /// A GET request for `url` with `user-agent` and `accept: */*`.
     pub fn get_request(&self, url: &str) -> Result<http::Request<Bytes>, ClientError> {
-        let u = super::client::Url::parse(url)?;
-        http::Request::get(format!("http://{}{}", u.authority, u.path))
+        let (u, tls) = super::client::Url::parse_any(url)?;
+        let scheme = if tls { "https" } else { "http" };
+        http::Request::get(format!("{scheme}://{}{}", u.authority, u.path))
             .header("user-agent", self.inner.cfg.user_agent.as_str())
             .header("accept", "*/*")
             .body(Bytes::new())
@@ -296,26 +374,30 @@ impl Client {
     pub fn send(&self, req: http::Request<Bytes>) -> Result<ResponseHandle, ClientError> {
         let (parts, body) = req.into_parts();
         let uri = &parts.uri;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let tls = match uri.scheme_str() {
+            Some("http") => false,
+            #[cfg(feature = "tls")]
+            Some("https") => true,
+            #[cfg(not(feature = "tls"))]
             Some("https") => {
                 return Err(ClientError::InvalidRequest(
-                    "TLS not supported yet: use an http:// URL (h2c with prior knowledge)".into(),
+                    "this h2o was built without TLS: use an http:// URL".into(),
                 ))
             }
             _ => {
                 return Err(ClientError::InvalidRequest(format!(
-                    "unsupported URI {uri}: expected http://HOST[:PORT]/PATH"
+                    "unsupported URI {uri}: expected http(s)://HOST[:PORT]/PATH"
                 )))
             }
-        }
+        };
         let Some(auth) = uri.authority() else {
             return Err(ClientError::InvalidRequest(format!(
                 "URI {uri} has no host"
             )));
         };
         let host = auth.host().trim_start_matches('[').trim_end_matches(']');
-        let key = (host.to_string(), auth.port_u16().unwrap_or(80));
+        let port = auth.port_u16().unwrap_or(if tls { 443 } else { 80 });
+        let key = (tls, host.to_string(), port);
         let head = http::Request::from_parts(parts, ());
         let origin = self.origin(key);
         let deadline = Instant::now() + self.inner.cfg.request_timeout;
@@ -339,15 +421,18 @@ impl Client {
             .write()
             .unwrap_or_else(|e| e.into_inner());
         Arc::clone(map.entry(key.clone()).or_insert_with(|| {
-            let name = if key.0.contains(':') {
-                format!("http://[{}]:{}", key.0, key.1)
+            let (tls, host, port) = key;
+            let scheme = if tls { "https" } else { "http" };
+            let name = if host.contains(':') {
+                format!("{scheme}://[{host}]:{port}")
             } else {
-                format!("http://{}:{}", key.0, key.1)
+                format!("{scheme}://{host}:{port}")
             };
             Arc::new(Origin {
                 name,
-                host: key.0,
-                port: key.1,
+                tls,
+                host,
+                port,
                 state: Mutex::new(OriginState {
                     conns: Vec::new(),
                     connecting: 0,
@@ -441,14 +526,34 @@ impl Client {
         let deadline = cmd
             .deadline
             .min(Instant::now() + cfg.connect_timeout.max(Duration::from_millis(1)));
-        let sock = tcp::connect(&origin.host, origin.port, deadline)?;
+        #[allow(unused_mut)]
+        let mut sock = tcp::connect(&origin.host, origin.port, deadline)?;
+        #[cfg(feature = "tls")]
+        let tls = if origin.tls {
+            Some(self.tls_connect(&mut sock, origin, deadline)?)
+        } else {
+            None
+        };
         sock.set_nonblocking(true)
             .map_err(|e| ClientError::io("socket setup failed", e))?;
         let sock = mio::net::TcpStream::from_std(sock);
-        self.start_driver(origin, sock, AppProtocol::cleartext(cfg), cmd, deadline)
+        #[cfg(feature = "tls")]
+        if tls.is_some() {
+            // `tls_connect` only returns once ALPN chose h2.
+            return self.start_driver(origin, sock, AppProtocol::H2, tls, cmd, deadline);
+        }
+        self.start_driver(
+            origin,
+            sock,
+            AppProtocol::cleartext(cfg),
+            NO_TLS,
+            cmd,
+            deadline,
+        )
     }
 
     /// Starts the connection thread for a connected socket speaking `proto`
+    /// (over `tls` when a TLS handshake already ran)
     /// (the hook a TLS connect calls with [`AppProtocol::from_alpn`]); `cmd`
     /// is its first request, `setup_deadline` bounds HTTP/2's wait for the
     /// server's first SETTINGS (an HTTP/1.1 connection is ready at once).
@@ -457,9 +562,12 @@ impl Client {
         origin: &Arc<Origin>,
         sock: mio::net::TcpStream,
         proto: AppProtocol,
+        tls: TlsStart,
         cmd: Cmd,
         setup_deadline: Instant,
     ) -> Result<Arc<ConnShared>, ClientError> {
+        #[cfg(not(feature = "tls"))]
+        let () = tls;
         let cfg = &self.inner.cfg;
         let poll = Poll::new().map_err(|e| ClientError::io("poll", e))?;
         let waker =
@@ -489,7 +597,8 @@ impl Client {
                 thread.spawn(move || driver.run())
             }
             AppProtocol::H2 => {
-                let driver = Driver::new(
+                #[allow(unused_mut)]
+                let mut driver = Driver::new(
                     Connection::client(cfg.h2.clone()),
                     sock,
                     poll,
@@ -499,11 +608,54 @@ impl Client {
                     cfg.clone(),
                     setup_deadline,
                 );
+                #[cfg(feature = "tls")]
+                if let Some((t, early)) = tls {
+                    driver.set_tls(t, early);
+                }
                 thread.spawn(move || driver.run())
             }
         };
         spawned.map_err(|e| ClientError::io("cannot start connection thread", e))?;
         Ok(shared)
+    }
+}
+
+#[cfg(feature = "tls")]
+impl Client {
+    /// The TLS handshake of a new connection and the client's ALPN decision
+    /// point: `h2` goes on to the HTTP/2 driver; anything else (`http/1.1`,
+    /// no ALPN) is where an HTTP/1.1 connection would be started; until then
+    /// it is [`ClientError::NotH2`].
+    fn tls_connect(
+        &self,
+        sock: &mut std::net::TcpStream,
+        origin: &Origin,
+        deadline: Instant,
+    ) -> Result<(Box<super::tls_io::TlsIo>, Vec<u8>), ClientError> {
+        use super::tls_io::{self, HandshakeError, Route};
+        let ctx = self.tls_context()?;
+        let mut t =
+            tls_io::client_handshake(sock, &ctx, &origin.host, deadline).map_err(|e| match e {
+                HandshakeError::Tls(e) => ClientError::Tls(e),
+                HandshakeError::Io(e) => ClientError::Handshake {
+                    reason: "connection failed during the TLS handshake",
+                    source: Some(Arc::new(e)),
+                },
+                HandshakeError::Timeout => ClientError::Timeout("connect: TLS handshake"),
+            })?;
+        let _ = sock.set_read_timeout(None);
+        match tls_io::client_protocol(t.pipe()) {
+            Route::H2 => {}
+            Route::Refuse(p) => return Err(ClientError::NotH2(p)),
+        }
+        let counter = if t.pipe().is_resumed() {
+            &self.inner.handshakes_resumed
+        } else {
+            &self.inner.handshakes_full
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let early = t.take_early();
+        Ok((Box::new(t), early))
     }
 }
 
@@ -521,3 +673,15 @@ impl Drop for Inner {
         }
     }
 }
+
+/// A finished TLS handshake handed to the HTTP/2 driver: the session and the
+/// plaintext that arrived with its last flight.
+#[cfg(feature = "tls")]
+type TlsStart = Option<(Box<super::tls_io::TlsIo>, Vec<u8>)>;
+#[cfg(feature = "tls")]
+const NO_TLS: TlsStart = None;
+/// Without the `tls` feature there is never a handshake to hand over.
+#[cfg(not(feature = "tls"))]
+type TlsStart = ();
+#[cfg(not(feature = "tls"))]
+const NO_TLS: TlsStart = ();
