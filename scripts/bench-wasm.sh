@@ -124,4 +124,4 @@ awk -v t="$WASM_TLS" -v p="$WASM_H2C" -v c="$CURL_TLS" \
     'BEGIN { printf "wasm https / wasm h2c: %.2f; wasm https / curl https: %.2f\n", t / p, t / c }'
 
 echo "== component sizes (bytes; no wasm-opt)"
-wc -c "$OUT/h2o-core.wasm" "$OUT/h2o-get.wasm" | head -2
+wc -c "$OUT/h2o-core.wasm" "$OUT/h2o-get.wasm" | sed -n 1,2p

@@ -10,7 +10,8 @@
 //! - `h2o-get.wasm https://` (TLS inside the component) against nginx with
 //!   TLS + HTTP/2 and rcgen certificates (the same byte-exact set, `--cacert`
 //!   through a preopened directory, `-v` handshake line) and each TLS failure
-//!   (unknown CA, wrong host, expired, no ALPN overlap, alert, plain HTTP/2
+//!   (unknown CA, wrong host, expired, no ALPN overlap, no ALPN at all
+//!   (`openssl s_server`), alert, plain HTTP/2
 //!   server on the port, unreadable `--cacert`).
 //!
 //! They need `scripts/build-component.sh`, `wasmtime` (48.0.8) and PyPI
@@ -495,6 +496,8 @@ struct TlsNginx {
     _dir: TempDir,
     /// `certs/` with `ca.pem` (preopened as `/certs`).
     certs: PathBuf,
+    /// The leaf for 127.0.0.1 and localhost: certificate and key PEM files.
+    good_leaf: (PathBuf, PathBuf),
     /// TLS + HTTP/2, a leaf for 127.0.0.1 and localhost.
     good: u16,
     /// The leaf is for `example.com` only.
@@ -591,6 +594,7 @@ fn start_tls_nginx(www: &Path) -> TlsNginx {
         _guard: guard,
         _dir: dir,
         certs,
+        good_leaf: good.clone(),
         good: ports[0],
         wrong_host: ports[1],
         expired: ports[2],
@@ -666,6 +670,32 @@ fn wasm_get_https_error_cases() {
     let u = url(nginx.alert);
     let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
     assert_fails(&o, 1, &u, "TLS: the peer sent the alert HandshakeFailure");
+
+    // A TLS server without ALPN (openssl s_server without -alpn): the
+    // handshake completes but h2 was not negotiated.
+    let openssl = require_bin("openssl", "openssl");
+    let port = free_port();
+    let child = Command::new(openssl)
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&nginx.good_leaf.0)
+        .arg("-key")
+        .arg(&nginx.good_leaf.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_server");
+    let mut s_server = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        name: "openssl s_server".into(),
+    };
+    wait_port(&mut s_server, Duration::from_secs(10));
+    let u = url(port);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(&o, 1, &u, "TLS: the peer did not negotiate h2 (no ALPN)");
+    drop(s_server);
 
     // A plain (h2c) HTTP/2 server on the port.
     let plain = spawn_h2o(root.path());
