@@ -5,8 +5,14 @@
 //!   and `nghttpd`; plus HPACK/WebSocket checks through the exports;
 //! - the command `h2o-get.wasm` under the `wasmtime` CLI against `h2o serve`
 //!   and `nghttpd` (byte-exact bodies of 0 B, 1 B, 16 KiB ± 1, 1 MiB; 20 URLs
-//!   at once) and every error case (bad URL, https, refused, reset, closed,
-//!   timeout, HTTP error with --fail, usage).
+//!   at once) and every error case (bad URL, refused, reset, closed,
+//!   timeout, HTTP error with --fail, usage);
+//! - `h2o-get.wasm https://` (TLS inside the component) against nginx with
+//!   TLS + HTTP/2 and rcgen certificates (the same byte-exact set, `--cacert`
+//!   through a preopened directory, `-v` handshake line) and each TLS failure
+//!   (unknown CA, wrong host, expired, no ALPN overlap, no ALPN at all
+//!   (`openssl s_server`), alert, plain HTTP/2
+//!   server on the port, unreadable `--cacert`).
 //!
 //! They need `scripts/build-component.sh`, `wasmtime` (48.0.8) and PyPI
 //! `wasmtime` (50.0.1), so they are `#[ignore]`d in a plain `cargo test` and
@@ -95,10 +101,16 @@ fn stderr(o: &Output) -> String {
 
 /// `wasmtime run -S inherit-network=y --dir OUT::/out h2o-get.wasm ARGS`.
 fn h2o_get_wasm(out_dir: Option<&Path>, args: &[&str]) -> Output {
+    let dirs: Vec<(&Path, &str)> = out_dir.map(|d| (d, "/out")).into_iter().collect();
+    h2o_get_wasm_dirs(&dirs, args)
+}
+
+/// `wasmtime run -S inherit-network=y [--dir HOST::GUEST]... h2o-get.wasm ARGS`.
+fn h2o_get_wasm_dirs(dirs: &[(&Path, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(wasmtime());
     cmd.args(["run", "-S", "inherit-network=y"]);
-    if let Some(d) = out_dir {
-        cmd.arg("--dir").arg(format!("{}::/out", d.display()));
+    for (host, guest) in dirs {
+        cmd.arg("--dir").arg(format!("{}::{guest}", host.display()));
     }
     cmd.arg(component("h2o-get.wasm")).args(args);
     run(&mut cmd)
@@ -223,16 +235,33 @@ fn library_component_get_from_nghttpd() {
 // ------------------------------------------------------------ h2o-get.wasm
 
 fn get_byte_exact(server: &ServerGuard, files: &[(String, Vec<u8>)]) {
+    let base = server.url("");
+    get_byte_exact_from(&server.name, &base, None, files);
+    // -v prints the heads to stderr, the body still goes to stdout.
+    let o = h2o_get_wasm(None, &["-v", &server.url("/one")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"x");
+    let e = stderr(&o);
+    assert!(e.contains("> GET ") && e.contains("< :status: 200"), "{e}");
+}
+
+/// The byte-exact set from `base` (`http[s]://HOST:PORT`); `ca`: a host
+/// directory holding `ca.pem`, preopened as `/certs` and given as
+/// `--cacert /certs/ca.pem`.
+fn get_byte_exact_from(name: &str, base: &str, ca: Option<&Path>, files: &[(String, Vec<u8>)]) {
+    let ca_args: Vec<&str> = match ca {
+        Some(_) => vec!["--cacert", "/certs/ca.pem"],
+        None => Vec::new(),
+    };
     // Each size alone to stdout.
-    for (name, data) in files.iter().filter(|(n, _)| !n.starts_with("multi")) {
-        let o = h2o_get_wasm(None, &[&server.url(&format!("/{name}"))]);
-        assert!(
-            o.status.success(),
-            "{} /{name}: {}",
-            server.name,
-            stderr(&o)
-        );
-        assert!(o.stdout == *data, "{} /{name}: body differs", server.name);
+    for (file, data) in files.iter().filter(|(n, _)| !n.starts_with("multi")) {
+        let url = format!("{base}/{file}");
+        let mut args = ca_args.clone();
+        args.push(&url);
+        let dirs: Vec<(&Path, &str)> = ca.map(|d| (d, "/certs")).into_iter().collect();
+        let o = h2o_get_wasm_dirs(&dirs, &args);
+        assert!(o.status.success(), "{name} /{file}: {}", stderr(&o));
+        assert!(o.stdout == *data, "{name} /{file}: body differs");
         assert!(o.stderr.is_empty(), "{}", stderr(&o));
     }
     // 20 URLs at once (one connection), each to its -o file.
@@ -242,25 +271,21 @@ fn get_byte_exact(server: &ServerGuard, files: &[(String, Vec<u8>)]) {
         .filter(|(n, _)| n.starts_with("multi"))
         .collect();
     assert_eq!(multi.len(), 20);
-    let mut args: Vec<String> = Vec::new();
-    for (name, _) in &multi {
+    let mut args: Vec<String> = ca_args.iter().map(|s| s.to_string()).collect();
+    for (file, _) in &multi {
         args.push("-o".into());
-        args.push(format!("/out/{name}"));
-        args.push(server.url(&format!("/{name}")));
+        args.push(format!("/out/{file}"));
+        args.push(format!("{base}/{file}"));
     }
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = h2o_get_wasm(Some(out.path()), &argv);
-    assert!(o.status.success(), "{}: {}", server.name, stderr(&o));
-    for (name, data) in &multi {
-        let got = std::fs::read(out.path().join(name)).unwrap();
-        assert!(got == *data, "{}: /{name} differs", server.name);
+    let mut dirs: Vec<(&Path, &str)> = vec![(out.path(), "/out")];
+    dirs.extend(ca.map(|d| (d, "/certs")));
+    let o = h2o_get_wasm_dirs(&dirs, &argv);
+    assert!(o.status.success(), "{name}: {}", stderr(&o));
+    for (file, data) in &multi {
+        let got = std::fs::read(out.path().join(file)).unwrap();
+        assert!(got == *data, "{name}: /{file} differs");
     }
-    // -v prints the heads to stderr, the body still goes to stdout.
-    let o = h2o_get_wasm(None, &["-v", &server.url("/one")]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(o.stdout, b"x");
-    let e = stderr(&o);
-    assert!(e.contains("> GET ") && e.contains("< :status: 200"), "{e}");
 }
 
 #[test]
@@ -386,10 +411,6 @@ fn wasm_get_error_cases() {
     assert_fails(&o, 1, "not a url", "invalid URL");
     let o = h2o_get_wasm(None, &["ftp://127.0.0.1/x"]);
     assert_fails(&o, 1, "ftp://127.0.0.1/x", "unsupported scheme ftp://");
-    // https:// needs the TLS layer, not in the component yet.
-    let o = h2o_get_wasm(None, &["https://127.0.0.1:1/"]);
-    assert_fails(&o, 1, "https://127.0.0.1:1/", "https:// is not supported");
-
     // Refused: nothing listens on the port.
     let url = format!("http://127.0.0.1:{}/", free_port());
     let o = h2o_get_wasm(None, &[&url]);
@@ -457,4 +478,265 @@ fn wasm_get_error_cases() {
         "{}",
         stderr(&o)
     );
+}
+
+// ------------------------------------------------------------ h2o-get.wasm https://
+
+/// Wall-clock time since the Unix epoch (certificate validity).
+fn unix_now() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+}
+
+/// nginx (Debian 1.22) with TLS over one docroot, one port per case; the CA
+/// PEM is `certs/ca.pem` under the returned directory.
+struct TlsNginx {
+    _guard: ServerGuard,
+    _dir: TempDir,
+    /// `certs/` with `ca.pem` (preopened as `/certs`).
+    certs: PathBuf,
+    /// The leaf for 127.0.0.1 and localhost: certificate and key PEM files.
+    good_leaf: (PathBuf, PathBuf),
+    /// TLS + HTTP/2, a leaf for 127.0.0.1 and localhost.
+    good: u16,
+    /// The leaf is for `example.com` only.
+    wrong_host: u16,
+    /// The leaf expired yesterday.
+    expired: u16,
+    /// TLS without `http2`: ALPN offers http/1.1 only.
+    no_h2: u16,
+    /// TLS 1.2 with one cipher suite rustls does not implement (AES128-SHA):
+    /// nginx answers the ClientHello with a handshake_failure alert.
+    alert: u16,
+}
+
+fn start_tls_nginx(www: &Path) -> TlsNginx {
+    let bin = require_bin("nginx", "nginx");
+    let dir = TempDir::new("wasm-tls-nginx");
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    let ca = h2o::tls::TestCa::new("h2o-get.wasm test CA").unwrap();
+    std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+    let now = unix_now();
+    let day = Duration::from_secs(86_400);
+    let leaf = |tag: &str, names: &[&str], from: Duration, until: Duration| {
+        let (cert, key) = ca.issue(names, from, until).unwrap();
+        let (c, k) = (
+            dir.path().join(format!("{tag}.crt")),
+            dir.path().join(format!("{tag}.key")),
+        );
+        std::fs::write(&c, cert).unwrap();
+        std::fs::write(&k, key).unwrap();
+        (c, k)
+    };
+    let good = leaf("good", &["127.0.0.1", "localhost"], now - day, now + day);
+    let wrong = leaf("wrong", &["example.com"], now - day, now + day);
+    let expired = leaf("expired", &["127.0.0.1"], now - 10 * day, now - day);
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let server = |port: u16, listen: &str, (c, k): &(PathBuf, PathBuf), extra: &str| {
+        format!(
+            "server {{ listen 127.0.0.1:{port} {listen}; server_name localhost;
+               ssl_certificate {}; ssl_certificate_key {};
+               {extra}
+               root {}; }}\n",
+            c.display(),
+            k.display(),
+            www.display()
+        )
+    };
+    // Explicit in every server: with only the `alert` server setting it,
+    // nginx 1.22 negotiated TLS 1.2 on the other ports too (observed).
+    const V13: &str = "ssl_protocols TLSv1.2 TLSv1.3;";
+    let d = dir.path().display();
+    let conf = format!(
+        "daemon off; master_process off; worker_processes 1;
+         pid {d}/nginx.pid; error_log {d}/error.log warn;
+         events {{ worker_connections 128; }}
+         http {{
+           access_log off;
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+           {}{}{}{}{}
+         }}\n",
+        server(ports[0], "ssl http2", &good, V13),
+        server(ports[1], "ssl http2", &wrong, V13),
+        server(ports[2], "ssl http2", &expired, V13),
+        server(ports[3], "ssl", &good, V13),
+        server(
+            ports[4],
+            "ssl http2",
+            &good,
+            "ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA;"
+        ),
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn nginx");
+    let mut guard = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{}", ports[4]).parse().unwrap(),
+        name: "nginx (TLS)".into(),
+    };
+    // nginx binds every port before it accepts on any.
+    wait_port(&mut guard, Duration::from_secs(10));
+    TlsNginx {
+        _guard: guard,
+        _dir: dir,
+        certs,
+        good_leaf: good.clone(),
+        good: ports[0],
+        wrong_host: ports[1],
+        expired: ports[2],
+        no_h2: ports[3],
+        alert: ports[4],
+    }
+}
+
+#[test]
+#[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
+fn wasm_get_https_from_nginx() {
+    let (root, files) = docroot("wasm-tls");
+    let nginx = start_tls_nginx(root.path());
+    let base = format!("https://127.0.0.1:{}", nginx.good);
+    get_byte_exact_from("nginx (TLS)", &base, Some(&nginx.certs), &files);
+    // The same files from our own server over TLS (the nginx test leaf).
+    let leaf = nginx.certs.parent().unwrap();
+    let (crt, key) = (leaf.join("good.crt"), leaf.join("good.key"));
+    let ours = support::spawn_h2o_serve_with(
+        root.path(),
+        &[
+            "--tls-cert",
+            crt.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let ours_base = format!("https://127.0.0.1:{}", ours.addr.port());
+    get_byte_exact_from(
+        "h2o serve --tls-cert",
+        &ours_base,
+        Some(&nginx.certs),
+        &files,
+    );
+    // -v: the handshake (kind, version, ALPN) and the heads on stderr.
+    let url = format!("{base}/one");
+    let o = h2o_get_wasm_dirs(
+        &[(&nginx.certs, "/certs")],
+        &["-v", "--cacert", "/certs/ca.pem", &url],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"x");
+    let e = stderr(&o);
+    assert!(
+        e.contains("* TLSv1.3 full handshake, ALPN h2\n") && e.contains("< :status: 200"),
+        "{e}"
+    );
+    // An http:// and an https:// origin in one run.
+    let (plain_root, _) = docroot("wasm-tls-plain");
+    let plain = spawn_h2o(plain_root.path());
+    let o = h2o_get_wasm_dirs(
+        &[(&nginx.certs, "/certs")],
+        &["--cacert", "/certs/ca.pem", &url, &plain.url("/one")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, b"xx");
+}
+
+#[test]
+#[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
+fn wasm_get_https_error_cases() {
+    let (root, _) = docroot("wasm-tls-err");
+    let nginx = start_tls_nginx(root.path());
+    let certs: &[(&Path, &str)] = &[(&nginx.certs, "/certs")];
+    let url = |port: u16| format!("https://127.0.0.1:{port}/one");
+
+    // Unknown CA: the built-in Mozilla roots do not know the test CA.
+    let u = url(nginx.good);
+    let o = h2o_get_wasm(None, &[&u]);
+    assert_fails(&o, 1, &u, "TLS: the certificate is signed by an unknown CA");
+
+    // Wrong host, expired: the test CA is trusted, the leaf is not right.
+    let u = url(nginx.wrong_host);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(&o, 1, &u, "TLS: the certificate is not valid for 127.0.0.1");
+    let u = url(nginx.expired);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(&o, 1, &u, "TLS: the server certificate has expired");
+
+    // The server speaks only http/1.1: no common ALPN protocol (nginx sends
+    // no_application_protocol; h2o-get offers h2 alone).
+    let u = url(nginx.no_h2);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(
+        &o,
+        1,
+        &u,
+        "TLS: no common application protocol (ALPN) with the peer",
+    );
+
+    // A fatal alert from the peer (no shared cipher suite).
+    let u = url(nginx.alert);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(&o, 1, &u, "TLS: the peer sent the alert HandshakeFailure");
+
+    // A TLS server without ALPN (openssl s_server without -alpn): the
+    // handshake completes but h2 was not negotiated.
+    let openssl = require_bin("openssl", "openssl");
+    let port = free_port();
+    let child = Command::new(openssl)
+        .args(["s_server", "-quiet", "-www", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(&nginx.good_leaf.0)
+        .arg("-key")
+        .arg(&nginx.good_leaf.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn openssl s_server");
+    let mut s_server = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        name: "openssl s_server".into(),
+    };
+    wait_port(&mut s_server, Duration::from_secs(10));
+    let u = url(port);
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+    assert_fails(&o, 1, &u, "TLS: the peer did not negotiate h2 (no ALPN)");
+    drop(s_server);
+
+    // A plain (h2c) HTTP/2 server on the port.
+    let plain = spawn_h2o(root.path());
+    let u = format!("https://{}/one", plain.addr);
+    let o = h2o_get_wasm(None, &[&u]);
+    assert_fails(&o, 1, &u, "TLS: the peer does not speak TLS");
+
+    // --cacert outside any preopened directory, and a file without a
+    // certificate: one line naming --cacert, exit 1.
+    let u = url(nginx.good);
+    let o = h2o_get_wasm(None, &["--cacert", "/certs/ca.pem", &u]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(
+        e.starts_with("h2o-get: --cacert: cannot read /certs/ca.pem: "),
+        "{e}"
+    );
+    std::fs::write(nginx.certs.join("junk.pem"), "not a certificate\n").unwrap();
+    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/junk.pem", &u]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert_eq!(e.lines().count(), 1, "{e}");
+    assert!(e.starts_with("h2o-get: --cacert: "), "{e}");
 }

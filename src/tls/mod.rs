@@ -241,7 +241,54 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// The `ring` crypto provider, the only one this layer uses.
+/// The `ring` crypto provider, the only one this layer uses. On wasm32 its
+/// ChaCha20-Poly1305 suites come first ([`chacha_first`]).
 pub(crate) fn provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+    let p = rustls::crypto::ring::default_provider();
+    #[cfg(target_arch = "wasm32")]
+    let p = chacha_first(p);
+    std::sync::Arc::new(p)
+}
+
+/// Moves the ChaCha20-Poly1305 suites ahead of the others (stable order
+/// otherwise). For wasm32: it has no AES instructions and ring's portable
+/// AES-GCM is several times slower there than its ChaCha20-Poly1305
+/// (BENCHMARKS.md, `h2o-get.wasm https://`); servers that follow the
+/// client's order (nginx's default) then pick ChaCha20.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn chacha_first(mut p: rustls::crypto::CryptoProvider) -> rustls::crypto::CryptoProvider {
+    use rustls::CipherSuite as C;
+    p.cipher_suites.sort_by_key(|s| {
+        !matches!(
+            s.suite(),
+            C::TLS13_CHACHA20_POLY1305_SHA256
+                | C::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+                | C::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+        )
+    });
+    p
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use rustls::CipherSuite as C;
+
+    #[test]
+    fn chacha_first_keeps_the_set_and_the_rest_of_the_order() {
+        let names = |p: &rustls::crypto::CryptoProvider| -> Vec<C> {
+            p.cipher_suites.iter().map(|s| s.suite()).collect()
+        };
+        let before = names(&rustls::crypto::ring::default_provider());
+        let after = names(&super::chacha_first(
+            rustls::crypto::ring::default_provider(),
+        ));
+        let is_chacha = |c: &C| format!("{c:?}").contains("CHACHA20");
+        let n = before.iter().filter(|c| is_chacha(c)).count();
+        assert!(n >= 1, "{before:?}");
+        assert!(after[..n].iter().all(is_chacha), "{after:?}");
+        assert_eq!(after[0], C::TLS13_CHACHA20_POLY1305_SHA256);
+        let rest = |v: &[C]| -> Vec<C> { v.iter().copied().filter(|c| !is_chacha(c)).collect() };
+        assert_eq!(rest(&before), rest(&after));
+        assert_eq!(before.len(), after.len());
+    }
 }

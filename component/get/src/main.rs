@@ -1,37 +1,50 @@
 //! `h2o-get.wasm`: a `wasi:cli/run` command that fetches `http://` URLs over
-//! HTTP/2 with prior knowledge (h2c), using the sans-IO core of H2O.
+//! HTTP/2 with prior knowledge (h2c) and `https://` URLs over HTTP/2 over TLS
+//! (ALPN `h2`), using the sans-IO core of H2O and its sans-IO TLS layer
+//! (rustls + ring, compiled into the component).
 //!
 //! ```text
 //! wasmtime run -S inherit-network=y [--dir D] h2o-get.wasm [-o FILE]... [-v] [--fail]
-//!     [--timeout SECS] URL...
+//!     [--timeout SECS] [--cacert FILE] URL...
 //! ```
 //!
 //! Owns only the blocking I/O loop: std `TcpStream` (which is `wasi:sockets`
-//! on `wasm32-wasip2`), the clock (`wasi:clocks/monotonic-clock` through
-//! `Instant`) and the command line. URLs of one origin share one connection
+//! on `wasm32-wasip2`), the clocks (`wasi:clocks` through `Instant` and
+//! `SystemTime`: TLS needs calendar time for certificate validity) and the
+//! command line. Trust: the Mozilla roots compiled in (webpki-roots), or
+//! only the CAs of `--cacert FILE` (read through a preopened directory);
+//! no option turns certificate verification off. URLs of one origin share one connection
 //! (their requests are multiplexed); origins are fetched one after another.
 //! Bodies are printed in the order given (or written to the `-o` files).
 //! Each failure prints one line `h2o-get: URL: reason` to stderr and the exit
 //! code is 1; a usage error prints `h2o-get: reason` and the usage, exit 1
-//! (WASI 0.2's `wasi:cli/exit` knows only success and failure). `https://` is not supported yet (it
-//! needs the sans-IO TLS layer): such a URL fails with a clear message.
+//! (WASI 0.2's `wasi:cli/exit` knows only success and failure). A TLS
+//! failure (unknown CA, wrong host, expired certificate, no common ALPN
+//! protocol, a peer alert, a peer that does not speak TLS) is such a line,
+//! worded by the TLS layer.
 //!
-//! Every call into the core's connection API is in [`Fetch`].
+//! Every call into the core's connection API and the TLS layer is in
+//! [`Fetch`].
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TlsH2, TlsPipe, TlsVersion};
 use h2o::{Config, Connection, ErrorCode, Event};
 
-const USAGE: &str = "usage: h2o-get [-o FILE]... [-v] [--fail] [--timeout SECS] URL...
-  fetches http:// URLs over HTTP/2 (h2c, prior knowledge) and prints the bodies
+const USAGE: &str =
+    "usage: h2o-get [-o FILE]... [-v] [--fail] [--timeout SECS] [--cacert FILE] URL...
+  fetches http:// URLs over HTTP/2 (h2c, prior knowledge) and https:// URLs
+  over HTTP/2 over TLS (ALPN h2), and prints the bodies
   -o FILE        write the body of the matching URL to FILE (once per URL)
-  -v             print request and response heads to stderr
+  -v             print request and response heads (and the TLS handshake) to stderr
   --fail         a status >= 400 is a failure
   --timeout SECS connect + whole-exchange deadline per origin (default 30)
+  --cacert FILE  trust only the CA certificates of this PEM file (default:
+                 the Mozilla roots built in); FILE must be in a --dir
 run with: wasmtime run -S inherit-network=y [--dir DIR] h2o-get.wasm ...";
 
 /// Command-line options.
@@ -42,6 +55,7 @@ struct Options {
     verbose: bool,
     fail: bool,
     timeout: Duration,
+    cacert: Option<PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
@@ -51,6 +65,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
         verbose: false,
         fail: false,
         timeout: Duration::from_secs(30),
+        cacert: None,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -68,6 +83,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
                     .filter(|v: &f64| v.is_finite() && *v > 0.0)
                     .ok_or_else(|| format!("invalid --timeout {s:?}"))?;
                 o.timeout = Duration::from_secs_f64(secs);
+            }
+            "--cacert" => {
+                let f = args.next().ok_or("--cacert needs a file name")?;
+                o.cacert = Some(PathBuf::from(f));
             }
             "-h" | "--help" => return Err(String::new()),
             s if s.starts_with('-') && s.len() > 1 => return Err(format!("unknown option {s}")),
@@ -87,35 +106,52 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Options, String>
     Ok(o)
 }
 
-/// A parsed `http://` URL.
+/// Where to connect: one connection per origin.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Origin {
+    /// `https://` (TLS, ALPN h2) rather than `http://` (h2c).
+    tls: bool,
+    /// The host as in the URL, without IPv6 brackets (the TLS server name).
+    host: String,
+    /// `host:port` to connect to.
+    addr: String,
+}
+
+/// A parsed `http://` or `https://` URL.
 #[derive(Debug)]
 struct Target {
-    /// `host:port` to connect to.
-    origin: String,
+    origin: Origin,
     uri: http::Uri,
 }
 
 fn parse_url(url: &str) -> Result<Target, String> {
     let uri: http::Uri = url.parse().map_err(|e| format!("invalid URL: {e}"))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(
-                "https:// is not supported by h2o-get.wasm yet (needs the TLS layer); use http://"
-                    .into(),
-            )
+    let (tls, port) = match uri.scheme_str() {
+        Some("http") => (false, 80),
+        Some("https") => (true, 443),
+        Some(s) => {
+            return Err(format!(
+                "unsupported scheme {s}:// (only http:// and https://)"
+            ))
         }
-        Some(s) => return Err(format!("unsupported scheme {s}:// (only http://)")),
-        None => return Err("invalid URL: no scheme (expected http://HOST[:PORT]/PATH)".into()),
-    }
+        None => return Err("invalid URL: no scheme (expected http[s]://HOST[:PORT]/PATH)".into()),
+    };
     let auth = uri
         .authority()
         .filter(|a| !a.host().is_empty())
         .ok_or("invalid URL: no host")?;
-    let origin = format!("{}:{}", auth.host(), auth.port_u16().unwrap_or(80));
+    let host = auth.host();
+    let origin = Origin {
+        tls,
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        addr: format!("{host}:{}", auth.port_u16().unwrap_or(port)),
+    };
     let uri = if uri.path_and_query().is_none() {
         http::Uri::builder()
-            .scheme("http")
+            .scheme(if tls { "https" } else { "http" })
             .authority(auth.as_str())
             .path_and_query("/")
             .build()
@@ -136,28 +172,86 @@ struct Reply {
     done: bool,
 }
 
+/// The protocol stack of one connection: the core alone (h2c) or the TLS
+/// layer's composition of a TLS pipe with the core.
+enum Link {
+    Plain(Box<Connection>),
+    Tls(Box<TlsH2>),
+}
+
 /// One connection to one origin fetching several URLs at once. Every call
-/// into the core's `Connection` API is in this impl.
+/// into the core's `Connection` API and the TLS layer is in this impl.
 struct Fetch {
-    conn: Connection,
+    link: Link,
+    /// Calendar time at `start` (TLS needs it for certificate validity).
+    epoch: Duration,
     start: Instant,
     /// (stream id, index into `replies`) of the requests sent.
     streams: Vec<(u32, usize)>,
+    /// Whether the TLS handshake outcome was reported (`-v`).
+    told_handshake: bool,
 }
 
 impl Fetch {
-    fn new() -> Fetch {
+    /// A connection for `origin`; `tls` is the client context for https.
+    fn new(origin: &Origin, tls: Option<&ClientTls>) -> Result<Fetch, String> {
         let start = Instant::now();
-        let conn = Connection::client(Config::default());
-        Fetch {
-            conn,
+        // Time since the Unix epoch, advanced by the monotonic clock so the
+        // core's timers never see time go backwards.
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|_| "the system clock is before 1970".to_owned())?;
+        let link = match (origin.tls, tls) {
+            (false, _) => Link::Plain(Box::new(Connection::client(Config::default()))),
+            (true, Some(ctx)) => {
+                let pipe = TlsPipe::client(ctx, &origin.host, epoch).map_err(|e| e.to_string())?;
+                Link::Tls(Box::new(TlsH2::new(pipe, Config::default(), epoch)))
+            }
+            (true, None) => return Err("no TLS context".into()),
+        };
+        Ok(Fetch {
+            link,
+            epoch,
             start,
             streams: Vec::new(),
-        }
+            told_handshake: false,
+        })
     }
 
     fn now(&self) -> Duration {
-        self.start.elapsed()
+        self.epoch + self.start.elapsed()
+    }
+
+    fn conn(&mut self) -> &mut Connection {
+        match &mut self.link {
+            Link::Plain(c) => c,
+            Link::Tls(t) => t.connection(),
+        }
+    }
+
+    /// Once the TLS handshake is over: its kind, version and ALPN, for `-v`.
+    fn handshake_line(&mut self) -> Option<String> {
+        let Link::Tls(t) = &self.link else {
+            return None;
+        };
+        let p = t.tls();
+        if self.told_handshake || p.is_handshaking() {
+            return None;
+        }
+        self.told_handshake = true;
+        let kind = match p.handshake_kind() {
+            Some(HandshakeKind::Full) => "full handshake",
+            Some(HandshakeKind::FullWithHelloRetryRequest) => "full handshake (HelloRetryRequest)",
+            Some(HandshakeKind::Resumed) => "resumed handshake",
+            None => "handshake",
+        };
+        let version = match p.version() {
+            Some(TlsVersion::Tls13) => "TLSv1.3",
+            Some(TlsVersion::Tls12) => "TLSv1.2",
+            None => "TLS",
+        };
+        let alpn = p.alpn().map_or("none".to_owned(), |a| a.to_string());
+        Some(format!("* {version} {kind}, ALPN {alpn}"))
     }
 
     fn send(&mut self, uri: &http::Uri, idx: usize) -> Result<(), String> {
@@ -166,37 +260,54 @@ impl Fetch {
             .body(())
             .map_err(|e| format!("invalid request: {e}"))?;
         let id = self
-            .conn
+            .conn()
             .send_request(req, true)
             .map_err(|e| format!("cannot send request: {e}"))?;
         self.streams.push((id, idx));
         Ok(())
     }
 
-    fn output(&mut self, buf: &mut Vec<u8>) {
+    /// Puts the bytes for the peer into `buf` (cleared first). On an error
+    /// `buf` still holds what is worth sending (e.g. a TLS alert).
+    fn output(&mut self, buf: &mut Vec<u8>) -> Result<(), String> {
         buf.clear();
         let now = self.now();
-        self.conn.write_to(now, buf, 256 << 10);
+        match &mut self.link {
+            Link::Plain(c) => {
+                c.write_to(now, buf, 256 << 10);
+                Ok(())
+            }
+            Link::Tls(t) => t
+                .write_tls(now, buf, 256 << 10)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
     }
 
     fn input(&mut self, data: &[u8]) -> Result<(), String> {
         let now = self.now();
-        self.conn
-            .recv(now, data)
-            .map(|_| ())
-            .map_err(|e| format!("protocol error: {e}"))
+        match &mut self.link {
+            Link::Plain(c) => c
+                .recv(now, data)
+                .map(|_| ())
+                .map_err(|e| format!("protocol error: {e}")),
+            Link::Tls(t) => t.recv(now, data).map_err(|e| e.to_string()),
+        }
     }
 
     fn tick(&mut self) {
         let now = self.now();
-        if self.conn.poll_timeout().is_some_and(|t| t <= now) {
-            self.conn.handle_timeout(now);
+        if self.conn().poll_timeout().is_some_and(|t| t <= now) {
+            match &mut self.link {
+                Link::Plain(c) => c.handle_timeout(now),
+                Link::Tls(t) => t.handle_timeout(now),
+            }
         }
     }
 
     /// Applies the queued events to `replies`; per-URL failures go to `errors`.
     fn events(&mut self, replies: &mut [Reply], errors: &mut [Option<String>]) {
-        while let Some(ev) = self.conn.poll_event() {
+        while let Some(ev) = self.conn().poll_event() {
             let slot = |id: u32| self.streams.iter().find(|(s, _)| *s == id).map(|&(_, i)| i);
             match ev {
                 Event::Response {
@@ -269,20 +380,29 @@ impl Fetch {
         }
     }
 
-    fn finish(&mut self) {
-        self.conn.shutdown(ErrorCode::NO_ERROR);
+    /// Queues GOAWAY (and, over TLS, close_notify after it).
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        self.conn().shutdown(ErrorCode::NO_ERROR);
+        let _ = self.output(out);
+        let now = self.now();
+        if let Link::Tls(t) = &mut self.link {
+            t.close();
+            let _ = t.write_tls(now, out, 1 << 10);
+        }
     }
 }
 
 /// Fetches `targets` (URLs of one origin) over one connection.
 fn fetch_origin(
-    origin: &str,
+    target: &Origin,
+    tls: Option<&ClientTls>,
     targets: &[(usize, http::Uri)],
     opts: &Options,
     replies: &mut [Reply],
     errors: &mut [Option<String>],
 ) {
     let deadline = Instant::now() + opts.timeout;
+    let origin = target.addr.as_str();
     let addrs: Vec<_> = match origin.to_socket_addrs() {
         Ok(a) => a.collect(),
         Err(e) => {
@@ -326,7 +446,10 @@ fn fetch_origin(
     };
     let _ = sock.set_nodelay(true);
 
-    let mut f = Fetch::new();
+    let mut f = match Fetch::new(target, tls) {
+        Ok(f) => f,
+        Err(e) => return fail_pending(targets, replies, errors, &e),
+    };
     for (i, uri) in targets {
         if opts.verbose {
             eprintln!("> GET {uri}");
@@ -345,17 +468,22 @@ fn fetch_origin(
     while pending(replies, errors) {
         f.tick();
         loop {
-            f.output(&mut out);
+            let r = f.output(&mut out);
+            if !out.is_empty() {
+                if let Err(e) = sock.write_all(&out) {
+                    return fail_pending(
+                        targets,
+                        replies,
+                        errors,
+                        &format!("write to {origin} failed: {e}"),
+                    );
+                }
+            }
+            if let Err(e) = r {
+                return fail_pending(targets, replies, errors, &e);
+            }
             if out.is_empty() {
                 break;
-            }
-            if let Err(e) = sock.write_all(&out) {
-                return fail_pending(
-                    targets,
-                    replies,
-                    errors,
-                    &format!("write to {origin} failed: {e}"),
-                );
             }
         }
         f.events(replies, errors);
@@ -384,11 +512,17 @@ fn fetch_origin(
             }
             Ok(n) => {
                 if let Err(e) = f.input(&buf[..n]) {
-                    // The GOAWAY is queued: send it, then give up on this origin.
-                    f.output(&mut out);
+                    // The GOAWAY (or TLS alert) is queued: send it, then
+                    // give up on this origin.
+                    let _ = f.output(&mut out);
                     let _ = sock.write_all(&out);
                     f.events(replies, errors);
                     return fail_pending(targets, replies, errors, &e);
+                }
+                if opts.verbose {
+                    if let Some(line) = f.handshake_line() {
+                        eprintln!("{line}");
+                    }
                 }
                 f.events(replies, errors);
             }
@@ -416,8 +550,7 @@ fn fetch_origin(
             }
         }
     }
-    f.finish();
-    f.output(&mut out);
+    f.finish(&mut out);
     let _ = sock.write_all(&out);
     let _ = sock.shutdown(Shutdown::Both);
 }
@@ -448,12 +581,26 @@ fn log_reply(r: &Reply) {
     }
 }
 
+/// The TLS client context: ALPN `h2` only (this command speaks nothing
+/// else), the Mozilla roots built in, or only the CAs of `--cacert`.
+fn client_tls(opts: &Options) -> Result<ClientTls, String> {
+    let b = ClientTls::builder().alpn(&[Alpn::H2]);
+    match &opts.cacert {
+        Some(p) => b.roots(Roots::None).add_ca_file(p).build(),
+        None => b.roots(Roots::Webpki).build(),
+    }
+    .map_err(|e| match &opts.cacert {
+        Some(_) => format!("--cacert: {e}"),
+        None => e.to_string(),
+    })
+}
+
 fn run(opts: &Options) -> ExitCode {
     let n = opts.urls.len();
     let mut replies: Vec<Reply> = (0..n).map(|_| Reply::default()).collect();
     let mut errors: Vec<Option<String>> = vec![None; n];
     // Origins in order of first appearance, each with its URLs.
-    let mut origins: Vec<(String, Vec<(usize, http::Uri)>)> = Vec::new();
+    let mut origins: Vec<(Origin, Vec<(usize, http::Uri)>)> = Vec::new();
     for (i, url) in opts.urls.iter().enumerate() {
         match parse_url(url) {
             Ok(t) => match origins.iter_mut().find(|(o, _)| *o == t.origin) {
@@ -463,8 +610,27 @@ fn run(opts: &Options) -> ExitCode {
             Err(e) => errors[i] = Some(e),
         }
     }
+    // One TLS context for all https origins (webpki-roots or --cacert).
+    let tls = if origins.iter().any(|(o, _)| o.tls) {
+        match client_tls(opts) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("h2o-get: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     for (origin, targets) in &origins {
-        fetch_origin(origin, targets, opts, &mut replies, &mut errors);
+        fetch_origin(
+            origin,
+            tls.as_ref(),
+            targets,
+            opts,
+            &mut replies,
+            &mut errors,
+        );
     }
     let mut failed = false;
     let mut stdout = io::stdout().lock();
@@ -524,12 +690,23 @@ mod tests {
     #[test]
     fn urls() {
         let t = parse_url("http://127.0.0.1:8080/a?b").unwrap();
-        assert_eq!(t.origin, "127.0.0.1:8080");
+        assert_eq!(t.origin.addr, "127.0.0.1:8080");
+        assert!(!t.origin.tls);
         assert_eq!(t.uri.path_and_query().unwrap().as_str(), "/a?b");
         let t = parse_url("http://example.com").unwrap();
-        assert_eq!(t.origin, "example.com:80");
+        assert_eq!(t.origin.addr, "example.com:80");
         assert_eq!(t.uri.path(), "/");
-        assert!(parse_url("https://x/").unwrap_err().contains("TLS"));
+        let t = parse_url("https://[::1]").unwrap();
+        assert!(t.origin.tls);
+        assert_eq!(t.origin.host, "::1");
+        assert_eq!(t.origin.addr, "[::1]:443");
+        assert_eq!(t.uri.to_string(), "https://[::1]/");
+        let t = parse_url("https://localhost:8443/x").unwrap();
+        assert_eq!(t.origin.addr, "localhost:8443");
+        assert_ne!(
+            t.origin,
+            parse_url("http://localhost:8443/").unwrap().origin
+        );
         assert!(parse_url("ftp://x/")
             .unwrap_err()
             .contains("unsupported scheme"));
@@ -548,7 +725,9 @@ mod tests {
             .unwrap_err()
             .contains("--timeout"));
         assert!(a(&["--bogus", "u"]).unwrap_err().contains("unknown option"));
-        let o = a(&["-v", "--timeout", "2.5", "u"]).unwrap();
+        assert!(a(&["u", "--cacert"]).unwrap_err().contains("--cacert"));
+        let o = a(&["-v", "--timeout", "2.5", "--cacert", "/c/ca.pem", "u"]).unwrap();
+        assert_eq!(o.cacert, Some(PathBuf::from("/c/ca.pem")));
         assert!(o.verbose);
         assert_eq!(o.timeout, Duration::from_millis(2500));
     }
