@@ -482,75 +482,80 @@ fn wasm_get_error_cases() {
 
 // ------------------------------------------------------------ h2o-get.wasm https://
 
-/// Wall-clock time since the Unix epoch (certificate validity).
-fn unix_now() -> Duration {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-}
+/// The https:// tests need the TLS layer (feature `tls`, on by default).
+#[cfg(feature = "tls")]
+mod https {
+    use super::*;
 
-/// nginx (Debian 1.22) with TLS over one docroot, one port per case; the CA
-/// PEM is `certs/ca.pem` under the returned directory.
-struct TlsNginx {
-    _guard: ServerGuard,
-    _dir: TempDir,
-    /// `certs/` with `ca.pem` (preopened as `/certs`).
-    certs: PathBuf,
-    /// The leaf for 127.0.0.1 and localhost: certificate and key PEM files.
-    good_leaf: (PathBuf, PathBuf),
-    /// TLS + HTTP/2, a leaf for 127.0.0.1 and localhost.
-    good: u16,
-    /// The leaf is for `example.com` only.
-    wrong_host: u16,
-    /// The leaf expired yesterday.
-    expired: u16,
-    /// TLS without `http2`: ALPN offers http/1.1 only.
-    no_h2: u16,
-    /// TLS 1.2 with one cipher suite rustls does not implement (AES128-SHA):
-    /// nginx answers the ClientHello with a handshake_failure alert.
-    alert: u16,
-}
+    /// Wall-clock time since the Unix epoch (certificate validity).
+    fn unix_now() -> Duration {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+    }
 
-fn start_tls_nginx(www: &Path) -> TlsNginx {
-    let bin = require_bin("nginx", "nginx");
-    let dir = TempDir::new("wasm-tls-nginx");
-    let certs = dir.path().join("certs");
-    std::fs::create_dir(&certs).unwrap();
-    let ca = h2o::tls::TestCa::new("h2o-get.wasm test CA").unwrap();
-    std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
-    let now = unix_now();
-    let day = Duration::from_secs(86_400);
-    let leaf = |tag: &str, names: &[&str], from: Duration, until: Duration| {
-        let (cert, key) = ca.issue(names, from, until).unwrap();
-        let (c, k) = (
-            dir.path().join(format!("{tag}.crt")),
-            dir.path().join(format!("{tag}.key")),
-        );
-        std::fs::write(&c, cert).unwrap();
-        std::fs::write(&k, key).unwrap();
-        (c, k)
-    };
-    let good = leaf("good", &["127.0.0.1", "localhost"], now - day, now + day);
-    let wrong = leaf("wrong", &["example.com"], now - day, now + day);
-    let expired = leaf("expired", &["127.0.0.1"], now - 10 * day, now - day);
-    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
-    let server = |port: u16, listen: &str, (c, k): &(PathBuf, PathBuf), extra: &str| {
-        format!(
-            "server {{ listen 127.0.0.1:{port} {listen}; server_name localhost;
+    /// nginx (Debian 1.22) with TLS over one docroot, one port per case; the CA
+    /// PEM is `certs/ca.pem` under the returned directory.
+    struct TlsNginx {
+        _guard: ServerGuard,
+        _dir: TempDir,
+        /// `certs/` with `ca.pem` (preopened as `/certs`).
+        certs: PathBuf,
+        /// The leaf for 127.0.0.1 and localhost: certificate and key PEM files.
+        good_leaf: (PathBuf, PathBuf),
+        /// TLS + HTTP/2, a leaf for 127.0.0.1 and localhost.
+        good: u16,
+        /// The leaf is for `example.com` only.
+        wrong_host: u16,
+        /// The leaf expired yesterday.
+        expired: u16,
+        /// TLS without `http2`: ALPN offers http/1.1 only.
+        no_h2: u16,
+        /// TLS 1.2 with one cipher suite rustls does not implement (AES128-SHA):
+        /// nginx answers the ClientHello with a handshake_failure alert.
+        alert: u16,
+    }
+
+    fn start_tls_nginx(www: &Path) -> TlsNginx {
+        let bin = require_bin("nginx", "nginx");
+        let dir = TempDir::new("wasm-tls-nginx");
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        let ca = h2o::tls::TestCa::new("h2o-get.wasm test CA").unwrap();
+        std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+        let now = unix_now();
+        let day = Duration::from_secs(86_400);
+        let leaf = |tag: &str, names: &[&str], from: Duration, until: Duration| {
+            let (cert, key) = ca.issue(names, from, until).unwrap();
+            let (c, k) = (
+                dir.path().join(format!("{tag}.crt")),
+                dir.path().join(format!("{tag}.key")),
+            );
+            std::fs::write(&c, cert).unwrap();
+            std::fs::write(&k, key).unwrap();
+            (c, k)
+        };
+        let good = leaf("good", &["127.0.0.1", "localhost"], now - day, now + day);
+        let wrong = leaf("wrong", &["example.com"], now - day, now + day);
+        let expired = leaf("expired", &["127.0.0.1"], now - 10 * day, now - day);
+        let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+        let server = |port: u16, listen: &str, (c, k): &(PathBuf, PathBuf), extra: &str| {
+            format!(
+                "server {{ listen 127.0.0.1:{port} {listen}; server_name localhost;
                ssl_certificate {}; ssl_certificate_key {};
                {extra}
                root {}; }}\n",
-            c.display(),
-            k.display(),
-            www.display()
-        )
-    };
-    // Explicit in every server: with only the `alert` server setting it,
-    // nginx 1.22 negotiated TLS 1.2 on the other ports too (observed).
-    const V13: &str = "ssl_protocols TLSv1.2 TLSv1.3;";
-    let d = dir.path().display();
-    let conf = format!(
-        "daemon off; master_process off; worker_processes 1;
+                c.display(),
+                k.display(),
+                www.display()
+            )
+        };
+        // Explicit in every server: with only the `alert` server setting it,
+        // nginx 1.22 negotiated TLS 1.2 on the other ports too (observed).
+        const V13: &str = "ssl_protocols TLSv1.2 TLSv1.3;";
+        let d = dir.path().display();
+        let conf = format!(
+            "daemon off; master_process off; worker_processes 1;
          pid {d}/nginx.pid; error_log {d}/error.log warn;
          events {{ worker_connections 128; }}
          http {{
@@ -559,184 +564,185 @@ fn start_tls_nginx(www: &Path) -> TlsNginx {
            uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
            {}{}{}{}{}
          }}\n",
-        server(ports[0], "ssl http2", &good, V13),
-        server(ports[1], "ssl http2", &wrong, V13),
-        server(ports[2], "ssl http2", &expired, V13),
-        server(ports[3], "ssl", &good, V13),
-        server(
-            ports[4],
-            "ssl http2",
-            &good,
-            "ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA;"
-        ),
-    );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn nginx");
-    let mut guard = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{}", ports[4]).parse().unwrap(),
-        name: "nginx (TLS)".into(),
-    };
-    // nginx binds every port before it accepts on any.
-    wait_port(&mut guard, Duration::from_secs(10));
-    TlsNginx {
-        _guard: guard,
-        _dir: dir,
-        certs,
-        good_leaf: good.clone(),
-        good: ports[0],
-        wrong_host: ports[1],
-        expired: ports[2],
-        no_h2: ports[3],
-        alert: ports[4],
+            server(ports[0], "ssl http2", &good, V13),
+            server(ports[1], "ssl http2", &wrong, V13),
+            server(ports[2], "ssl http2", &expired, V13),
+            server(ports[3], "ssl", &good, V13),
+            server(
+                ports[4],
+                "ssl http2",
+                &good,
+                "ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA;"
+            ),
+        );
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new(bin)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn nginx");
+        let mut guard = ServerGuard {
+            child,
+            addr: format!("127.0.0.1:{}", ports[4]).parse().unwrap(),
+            name: "nginx (TLS)".into(),
+        };
+        // nginx binds every port before it accepts on any.
+        wait_port(&mut guard, Duration::from_secs(10));
+        TlsNginx {
+            _guard: guard,
+            _dir: dir,
+            certs,
+            good_leaf: good.clone(),
+            good: ports[0],
+            wrong_host: ports[1],
+            expired: ports[2],
+            no_h2: ports[3],
+            alert: ports[4],
+        }
     }
-}
 
-#[test]
-#[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
-fn wasm_get_https_from_nginx() {
-    let (root, files) = docroot("wasm-tls");
-    let nginx = start_tls_nginx(root.path());
-    let base = format!("https://127.0.0.1:{}", nginx.good);
-    get_byte_exact_from("nginx (TLS)", &base, Some(&nginx.certs), &files);
-    // The same files from our own server over TLS (the nginx test leaf).
-    let leaf = nginx.certs.parent().unwrap();
-    let (crt, key) = (leaf.join("good.crt"), leaf.join("good.key"));
-    let ours = support::spawn_h2o_serve_with(
-        root.path(),
-        &[
-            "--tls-cert",
-            crt.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
-    let ours_base = format!("https://127.0.0.1:{}", ours.addr.port());
-    get_byte_exact_from(
-        "h2o serve --tls-cert",
-        &ours_base,
-        Some(&nginx.certs),
-        &files,
-    );
-    // -v: the handshake (kind, version, ALPN) and the heads on stderr.
-    let url = format!("{base}/one");
-    let o = h2o_get_wasm_dirs(
-        &[(&nginx.certs, "/certs")],
-        &["-v", "--cacert", "/certs/ca.pem", &url],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(o.stdout, b"x");
-    let e = stderr(&o);
-    assert!(
-        e.contains("* TLSv1.3 full handshake, ALPN h2\n") && e.contains("< :status: 200"),
-        "{e}"
-    );
-    // An http:// and an https:// origin in one run.
-    let (plain_root, _) = docroot("wasm-tls-plain");
-    let plain = spawn_h2o(plain_root.path());
-    let o = h2o_get_wasm_dirs(
-        &[(&nginx.certs, "/certs")],
-        &["--cacert", "/certs/ca.pem", &url, &plain.url("/one")],
-    );
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(o.stdout, b"xx");
-}
+    #[test]
+    #[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
+    fn wasm_get_https_from_nginx() {
+        let (root, files) = docroot("wasm-tls");
+        let nginx = start_tls_nginx(root.path());
+        let base = format!("https://127.0.0.1:{}", nginx.good);
+        get_byte_exact_from("nginx (TLS)", &base, Some(&nginx.certs), &files);
+        // The same files from our own server over TLS (the nginx test leaf).
+        let leaf = nginx.certs.parent().unwrap();
+        let (crt, key) = (leaf.join("good.crt"), leaf.join("good.key"));
+        let ours = support::spawn_h2o_serve_with(
+            root.path(),
+            &[
+                "--tls-cert",
+                crt.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+            ],
+        );
+        let ours_base = format!("https://127.0.0.1:{}", ours.addr.port());
+        get_byte_exact_from(
+            "h2o serve --tls-cert",
+            &ours_base,
+            Some(&nginx.certs),
+            &files,
+        );
+        // -v: the handshake (kind, version, ALPN) and the heads on stderr.
+        let url = format!("{base}/one");
+        let o = h2o_get_wasm_dirs(
+            &[(&nginx.certs, "/certs")],
+            &["-v", "--cacert", "/certs/ca.pem", &url],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(o.stdout, b"x");
+        let e = stderr(&o);
+        assert!(
+            e.contains("* TLSv1.3 full handshake, ALPN h2\n") && e.contains("< :status: 200"),
+            "{e}"
+        );
+        // An http:// and an https:// origin in one run.
+        let (plain_root, _) = docroot("wasm-tls-plain");
+        let plain = spawn_h2o(plain_root.path());
+        let o = h2o_get_wasm_dirs(
+            &[(&nginx.certs, "/certs")],
+            &["--cacert", "/certs/ca.pem", &url, &plain.url("/one")],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(o.stdout, b"xx");
+    }
 
-#[test]
-#[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
-fn wasm_get_https_error_cases() {
-    let (root, _) = docroot("wasm-tls-err");
-    let nginx = start_tls_nginx(root.path());
-    let certs: &[(&Path, &str)] = &[(&nginx.certs, "/certs")];
-    let url = |port: u16| format!("https://127.0.0.1:{port}/one");
+    #[test]
+    #[ignore = "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)"]
+    fn wasm_get_https_error_cases() {
+        let (root, _) = docroot("wasm-tls-err");
+        let nginx = start_tls_nginx(root.path());
+        let certs: &[(&Path, &str)] = &[(&nginx.certs, "/certs")];
+        let url = |port: u16| format!("https://127.0.0.1:{port}/one");
 
-    // Unknown CA: the built-in Mozilla roots do not know the test CA.
-    let u = url(nginx.good);
-    let o = h2o_get_wasm(None, &[&u]);
-    assert_fails(&o, 1, &u, "TLS: the certificate is signed by an unknown CA");
+        // Unknown CA: the built-in Mozilla roots do not know the test CA.
+        let u = url(nginx.good);
+        let o = h2o_get_wasm(None, &[&u]);
+        assert_fails(&o, 1, &u, "TLS: the certificate is signed by an unknown CA");
 
-    // Wrong host, expired: the test CA is trusted, the leaf is not right.
-    let u = url(nginx.wrong_host);
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
-    assert_fails(&o, 1, &u, "TLS: the certificate is not valid for 127.0.0.1");
-    let u = url(nginx.expired);
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
-    assert_fails(&o, 1, &u, "TLS: the server certificate has expired");
+        // Wrong host, expired: the test CA is trusted, the leaf is not right.
+        let u = url(nginx.wrong_host);
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+        assert_fails(&o, 1, &u, "TLS: the certificate is not valid for 127.0.0.1");
+        let u = url(nginx.expired);
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+        assert_fails(&o, 1, &u, "TLS: the server certificate has expired");
 
-    // The server speaks only http/1.1: no common ALPN protocol (nginx sends
-    // no_application_protocol; h2o-get offers h2 alone).
-    let u = url(nginx.no_h2);
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
-    assert_fails(
-        &o,
-        1,
-        &u,
-        "TLS: no common application protocol (ALPN) with the peer",
-    );
+        // The server speaks only http/1.1: no common ALPN protocol (nginx sends
+        // no_application_protocol; h2o-get offers h2 alone).
+        let u = url(nginx.no_h2);
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+        assert_fails(
+            &o,
+            1,
+            &u,
+            "TLS: no common application protocol (ALPN) with the peer",
+        );
 
-    // A fatal alert from the peer (no shared cipher suite).
-    let u = url(nginx.alert);
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
-    assert_fails(&o, 1, &u, "TLS: the peer sent the alert HandshakeFailure");
+        // A fatal alert from the peer (no shared cipher suite).
+        let u = url(nginx.alert);
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+        assert_fails(&o, 1, &u, "TLS: the peer sent the alert HandshakeFailure");
 
-    // A TLS server without ALPN (openssl s_server without -alpn): the
-    // handshake completes but h2 was not negotiated.
-    let openssl = require_bin("openssl", "openssl");
-    let port = free_port();
-    let child = Command::new(openssl)
-        .args(["s_server", "-quiet", "-www", "-accept"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("-cert")
-        .arg(&nginx.good_leaf.0)
-        .arg("-key")
-        .arg(&nginx.good_leaf.1)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn openssl s_server");
-    let mut s_server = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "openssl s_server".into(),
-    };
-    wait_port(&mut s_server, Duration::from_secs(10));
-    let u = url(port);
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
-    assert_fails(&o, 1, &u, "TLS: the peer did not negotiate h2 (no ALPN)");
-    drop(s_server);
+        // A TLS server without ALPN (openssl s_server without -alpn): the
+        // handshake completes but h2 was not negotiated.
+        let openssl = require_bin("openssl", "openssl");
+        let port = free_port();
+        let child = Command::new(openssl)
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&nginx.good_leaf.0)
+            .arg("-key")
+            .arg(&nginx.good_leaf.1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn openssl s_server");
+        let mut s_server = ServerGuard {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            name: "openssl s_server".into(),
+        };
+        wait_port(&mut s_server, Duration::from_secs(10));
+        let u = url(port);
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
+        assert_fails(&o, 1, &u, "TLS: the peer did not negotiate h2 (no ALPN)");
+        drop(s_server);
 
-    // A plain (h2c) HTTP/2 server on the port.
-    let plain = spawn_h2o(root.path());
-    let u = format!("https://{}/one", plain.addr);
-    let o = h2o_get_wasm(None, &[&u]);
-    assert_fails(&o, 1, &u, "TLS: the peer does not speak TLS");
+        // A plain (h2c) HTTP/2 server on the port.
+        let plain = spawn_h2o(root.path());
+        let u = format!("https://{}/one", plain.addr);
+        let o = h2o_get_wasm(None, &[&u]);
+        assert_fails(&o, 1, &u, "TLS: the peer does not speak TLS");
 
-    // --cacert outside any preopened directory, and a file without a
-    // certificate: one line naming --cacert, exit 1.
-    let u = url(nginx.good);
-    let o = h2o_get_wasm(None, &["--cacert", "/certs/ca.pem", &u]);
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(
-        e.starts_with("h2o-get: --cacert: cannot read /certs/ca.pem: "),
-        "{e}"
-    );
-    std::fs::write(nginx.certs.join("junk.pem"), "not a certificate\n").unwrap();
-    let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/junk.pem", &u]);
-    let e = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "{e}");
-    assert_eq!(e.lines().count(), 1, "{e}");
-    assert!(e.starts_with("h2o-get: --cacert: "), "{e}");
+        // --cacert outside any preopened directory, and a file without a
+        // certificate: one line naming --cacert, exit 1.
+        let u = url(nginx.good);
+        let o = h2o_get_wasm(None, &["--cacert", "/certs/ca.pem", &u]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(
+            e.starts_with("h2o-get: --cacert: cannot read /certs/ca.pem: "),
+            "{e}"
+        );
+        std::fs::write(nginx.certs.join("junk.pem"), "not a certificate\n").unwrap();
+        let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/junk.pem", &u]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{e}");
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert!(e.starts_with("h2o-get: --cacert: "), "{e}");
+    }
 }

@@ -583,9 +583,6 @@ impl Worker {
             }
             return Ok((eof, active));
         }
-        // The core timestamps what `recv` sees (PING RTTs for adaptive
-        // windows) with the last time it was given: give it now.
-        c.conn.handle_timeout(self.origin.elapsed());
         loop {
             match c.sock.read(&mut self.rbuf) {
                 Ok(0) => {

@@ -153,7 +153,6 @@ impl Driver {
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(|e| ClientError::io("poll register", e))?;
-        self.conn.handle_timeout(Duration::ZERO);
         #[cfg(feature = "tls")]
         if !self.early.is_empty() {
             let early = std::mem::take(&mut self.early);
@@ -195,8 +194,6 @@ impl Driver {
                 }
             }
             if readable {
-                // Timestamp what `recv` sees (PING RTTs) with the time of this turn.
-                self.conn.handle_timeout(self.start.elapsed());
                 if let Err(e) = self.read() {
                     // Deliver what arrived before the close or error.
                     self.handle_events();
