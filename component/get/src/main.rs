@@ -8,10 +8,13 @@
 //!     [--timeout SECS] [--cacert FILE] URL...
 //! ```
 //!
-//! Owns only the blocking I/O loop: std `TcpStream` (which is `wasi:sockets`
-//! on `wasm32-wasip2`), the clocks (`wasi:clocks` through `Instant` and
-//! `SystemTime`: TLS needs calendar time for certificate validity) and the
-//! command line. Trust: the Mozilla roots compiled in (webpki-roots), or
+//! Owns only the I/O loop and the command line: the socket layer ([`sock`])
+//! is `wasi:sockets` (name lookup, connect, the socket's `wasi:io` streams)
+//! through the `wasi` crate, every wait a `wasi:io/poll` of the socket with a
+//! `wasi:clocks` timer for the core's next timeout and the `--timeout`
+//! deadline; the clocks of the core are `Instant` and `SystemTime` (TLS needs
+//! calendar time for certificate validity). Host names need
+//! `-S allow-ip-name-lookup=y`; IP literals need no lookup. Trust: the Mozilla roots compiled in (webpki-roots), or
 //! only the CAs of `--cacert FILE` (read through a preopened directory);
 //! no option turns certificate verification off. URLs of one origin share one connection
 //! (their requests are multiplexed); origins are fetched one after another.
@@ -26,14 +29,16 @@
 //! Every call into the core's connection API and the TLS layer is in
 //! [`Fetch`].
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+mod sock;
+
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TlsH2, TlsPipe, TlsVersion};
 use h2o::{Config, Connection, ErrorCode, Event};
+use sock::{ConnectError, Read, Sock, SockError};
 
 const USAGE: &str =
     "usage: h2o-get [-o FILE]... [-v] [--fail] [--timeout SECS] [--cacert FILE] URL...
@@ -45,7 +50,8 @@ const USAGE: &str =
   --timeout SECS connect + whole-exchange deadline per origin (default 30)
   --cacert FILE  trust only the CA certificates of this PEM file (default:
                  the Mozilla roots built in); FILE must be in a --dir
-run with: wasmtime run -S inherit-network=y [--dir DIR] h2o-get.wasm ...";
+run with: wasmtime run -S inherit-network=y [-S allow-ip-name-lookup=y] [--dir DIR]
+          h2o-get.wasm ... (host names need allow-ip-name-lookup)";
 
 /// Command-line options.
 #[derive(Debug)]
@@ -113,7 +119,9 @@ struct Origin {
     tls: bool,
     /// The host as in the URL, without IPv6 brackets (the TLS server name).
     host: String,
-    /// `host:port` to connect to.
+    /// The port to connect to.
+    port: u16,
+    /// `host:port` as in the URL (IPv6 in brackets), for messages.
     addr: String,
 }
 
@@ -141,13 +149,15 @@ fn parse_url(url: &str) -> Result<Target, String> {
         .filter(|a| !a.host().is_empty())
         .ok_or("invalid URL: no host")?;
     let host = auth.host();
+    let port = auth.port_u16().unwrap_or(port);
     let origin = Origin {
         tls,
         host: host
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned(),
-        addr: format!("{host}:{}", auth.port_u16().unwrap_or(port)),
+        port,
+        addr: format!("{host}:{port}"),
     };
     let uri = if uri.path_and_query().is_none() {
         http::Uri::builder()
@@ -295,6 +305,12 @@ impl Fetch {
         }
     }
 
+    /// Time until the core's next timer, if it has one.
+    fn until_timer(&mut self) -> Option<Duration> {
+        let now = self.now();
+        self.conn().poll_timeout().map(|t| t.saturating_sub(now))
+    }
+
     fn tick(&mut self) {
         let now = self.now();
         if self.conn().poll_timeout().is_some_and(|t| t <= now) {
@@ -403,48 +419,34 @@ fn fetch_origin(
 ) {
     let deadline = Instant::now() + opts.timeout;
     let origin = target.addr.as_str();
-    let addrs: Vec<_> = match origin.to_socket_addrs() {
-        Ok(a) => a.collect(),
+    let timed_out = format!("timed out after {:?}", opts.timeout);
+    let sock = match Sock::connect(&target.host, target.port, deadline) {
+        Ok(s) => s,
         Err(e) => {
-            return fail_pending(
-                targets,
-                replies,
-                errors,
-                &format!("cannot resolve {origin}: {e}"),
-            )
+            let msg = match e {
+                ConnectError::Resolve(e) => format!("cannot resolve {}: {e}", target.host),
+                ConnectError::Connect(SockError::Timeout) => {
+                    format!("cannot connect to {origin}: {timed_out}")
+                }
+                ConnectError::Connect(SockError::Closed) => {
+                    format!("cannot connect to {origin}: connection closed")
+                }
+                ConnectError::Connect(SockError::Failed(e)) => {
+                    format!("cannot connect to {origin}: {e}")
+                }
+            };
+            return fail_pending(targets, replies, errors, &msg);
         }
     };
-    let mut sock = None;
-    let mut last_err = None;
-    for a in &addrs {
-        // On wasm32-wasip2 (std 1.95 + wasmtime 48) connect_timeout can report
-        // success for a refused connection; a socket without a peer is retried
-        // with a blocking connect, which reports the real outcome. Where
-        // connect_timeout is unsupported, plain connect too.
-        let r = match TcpStream::connect_timeout(a, opts.timeout) {
-            Ok(s) if s.peer_addr().is_ok() => Ok(s),
-            Ok(_) => TcpStream::connect(a),
-            Err(e) if e.kind() == io::ErrorKind::Unsupported => TcpStream::connect(a),
-            Err(e) => Err(e),
-        };
-        match r {
-            Ok(s) => {
-                sock = Some(s);
-                break;
-            }
-            Err(e) => last_err = Some(e),
+    // The one-line reason for a failed read or write.
+    let io_error = |op: &str, e: SockError| match e {
+        SockError::Timeout => timed_out.clone(),
+        SockError::Closed if op == "read from" => {
+            "connection closed by the server before the response ended".to_owned()
         }
-    }
-    let Some(mut sock) = sock else {
-        let e = last_err.map_or("no address".to_owned(), |e| e.to_string());
-        return fail_pending(
-            targets,
-            replies,
-            errors,
-            &format!("cannot connect to {origin}: {e}"),
-        );
+        SockError::Closed => format!("{op} {origin} failed: connection closed"),
+        SockError::Failed(e) => format!("{op} {origin} failed: {e}"),
     };
-    let _ = sock.set_nodelay(true);
 
     let mut f = match Fetch::new(target, tls) {
         Ok(f) => f,
@@ -459,7 +461,6 @@ fn fetch_origin(
         }
     }
     let mut out = Vec::with_capacity(64 << 10);
-    let mut buf = vec![0u8; 64 << 10];
     let pending = |replies: &[Reply], errors: &[Option<String>]| {
         targets
             .iter()
@@ -470,13 +471,8 @@ fn fetch_origin(
         loop {
             let r = f.output(&mut out);
             if !out.is_empty() {
-                if let Err(e) = sock.write_all(&out) {
-                    return fail_pending(
-                        targets,
-                        replies,
-                        errors,
-                        &format!("write to {origin} failed: {e}"),
-                    );
+                if let Err(e) = sock.write_all(&out, deadline) {
+                    return fail_pending(targets, replies, errors, &io_error("write to", e));
                 }
             }
             if let Err(e) = r {
@@ -490,32 +486,16 @@ fn fetch_origin(
         if !pending(replies, errors) {
             break;
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return fail_pending(
-                targets,
-                replies,
-                errors,
-                &format!("timed out after {:?}", opts.timeout),
-            );
-        }
-        let _ = sock.set_read_timeout(Some(left.max(Duration::from_millis(1))));
-        match sock.read(&mut buf) {
-            Ok(0) => {
-                f.events(replies, errors);
-                return fail_pending(
-                    targets,
-                    replies,
-                    errors,
-                    "connection closed by the server before the response ended",
-                );
-            }
-            Ok(n) => {
-                if let Err(e) = f.input(&buf[..n]) {
+        // Wait for the peer until the core's next timer (or the deadline).
+        let wait = f.until_timer().unwrap_or(Duration::MAX);
+        match sock.read(wait, deadline) {
+            Ok(Read::Idle) => {}
+            Ok(Read::Data(data)) => {
+                if let Err(e) = f.input(&data) {
                     // The GOAWAY (or TLS alert) is queued: send it, then
                     // give up on this origin.
                     let _ = f.output(&mut out);
-                    let _ = sock.write_all(&out);
+                    let _ = sock.write_all(&out, deadline);
                     f.events(replies, errors);
                     return fail_pending(targets, replies, errors, &e);
                 }
@@ -526,33 +506,15 @@ fn fetch_origin(
                 }
                 f.events(replies, errors);
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                return fail_pending(
-                    targets,
-                    replies,
-                    errors,
-                    &format!("timed out after {:?}", opts.timeout),
-                );
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                return fail_pending(
-                    targets,
-                    replies,
-                    errors,
-                    &format!("read from {origin} failed: {e}"),
-                )
+                f.events(replies, errors);
+                return fail_pending(targets, replies, errors, &io_error("read from", e));
             }
         }
     }
     f.finish(&mut out);
-    let _ = sock.write_all(&out);
-    let _ = sock.shutdown(Shutdown::Both);
+    let _ = sock.write_all(&out, deadline);
+    sock.shutdown();
 }
 
 /// Marks every URL of `targets` that has neither a complete reply nor an
