@@ -17,7 +17,7 @@ use bytes::Bytes;
 use h2o::net::pool::Trailers;
 use h2o::{Client, ClientConfig, ClientError};
 use support::{
-    free_port, random_bytes, require_bin, spawn_h2o_serve, spawn_h2o_serve_with, wait_port,
+    random_bytes, require_bin, spawn_h2o_serve, spawn_h2o_serve_with, spawn_h2o_web_server,
     ServerGuard, TempDir,
 };
 
@@ -321,37 +321,16 @@ fn client_http1_against_h2o_serve() {
 
 #[test]
 fn client_http1_against_h2o_web_server() {
-    let h2o_server = require_bin("h2o", "h2o");
     let root = docroot("h1-h2osrv");
     let conf_dir = TempDir::new("h1-h2osrv-conf");
-    let port = free_port();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
     // `compress: ON`: gzip on the fly, which HTTP/1.1 sends chunked.
-    let conf = format!(
-        "listen:\n  host: 127.0.0.1\n  port: {port}\n{}error-log: {}\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n        compress: ON\n",
-        if is_root { "user: root\n" } else { "" },
-        conf_dir.path().join("error.log").display(),
-        root.path().display()
+    let server = spawn_h2o_web_server(
+        root.path(),
+        conf_dir.path(),
+        "",
+        "        compress: ON\n",
+        "h2o web server",
     );
-    let conf_path = conf_dir.path().join("h2o.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(h2o_server)
-        .arg("-c")
-        .arg(&conf_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn h2o server");
-    let mut server = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "h2o web server".into(),
-    };
-    wait_port(&mut server, Duration::from_secs(10));
     check_client(&server.url(""), root.path());
     // A chunked body (gzip made on the fly), checked by gunzip.
     let client = http1_client();

@@ -10,7 +10,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use support::{
-    free_port, random_bytes, require_bin, spawn_h2o_serve, wait_port, ServerGuard, TempDir,
+    free_port, random_bytes, require_bin, spawn_h2o_serve, spawn_h2o_web_server, wait_port,
+    ServerGuard, TempDir,
 };
 
 /// The standard body set: 0 B, 12 B, 100 KiB, 5 MiB random.
@@ -306,37 +307,9 @@ fn h2o_get_from_nghttpd() {
 
 #[test]
 fn h2o_get_from_h2o_web_server() {
-    let h2o_server = require_bin("h2o", "h2o");
     let root = make_docroot("h2osrv");
     let conf_dir = TempDir::new("h2osrv-conf");
-    let port = free_port();
-    // As root the h2o server insists on `user`; `root` keeps the temp files readable.
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    let conf = format!(
-        "listen:\n  host: 127.0.0.1\n  port: {port}\n{}error-log: {}\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n",
-        if is_root { "user: root\n" } else { "" },
-        conf_dir.path().join("error.log").display(),
-        root.path().display()
-    );
-    let conf_path = conf_dir.path().join("h2o.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(h2o_server)
-        .arg("-c")
-        .arg(&conf_path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn h2o server");
-    let mut server = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "h2o web server".into(),
-    };
-    wait_port(&mut server, Duration::from_secs(10));
+    let server = spawn_h2o_web_server(root.path(), conf_dir.path(), "", "", "h2o web server");
     check_get_against(&server, root.path());
 }
 

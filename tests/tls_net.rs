@@ -22,8 +22,8 @@ use h2o::net::pool::{Client, ClientConfig, ClientError};
 use h2o::net::tls_io::TlsInfo;
 use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TestCa, TlsError, TlsVersion};
 use support::{
-    free_port, random_bytes, require_bin, spawn_listening_keep_stderr, wait_port, ServerGuard,
-    TempDir,
+    free_port, random_bytes, require_bin, spawn_h2o_web_server, spawn_listening_keep_stderr,
+    wait_port, ServerGuard, TempDir,
 };
 
 /// Body sizes checked byte for byte (record and frame boundaries around 16 KiB).
@@ -536,37 +536,13 @@ fn get_against_nginx_tls_resumption_both_sides() {
 
 #[test]
 fn get_against_h2o_web_server_tls() {
-    let bin = require_bin("h2o", "h2o");
     let s = setup("tlsnet-h2osrv");
-    let port = free_port();
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    let conf = format!(
-        "listen:\n  host: 127.0.0.1\n  port: {port}\n  ssl:\n    certificate-file: {}\n    key-file: {}\n{}error-log: {}\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n",
+    let ssl = format!(
+        "  ssl:\n    certificate-file: {}\n    key-file: {}\n",
         s.cert.display(),
-        s.key.display(),
-        if is_root { "user: root\n" } else { "" },
-        s.dir.path().join("h2o-error.log").display(),
-        s.www.display()
+        s.key.display()
     );
-    let conf_path = s.dir.path().join("h2o.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-c")
-        .arg(&conf_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn h2o server");
-    let mut srv = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "h2o web server (TLS)".into(),
-    };
-    wait_port(&mut srv, Duration::from_secs(10));
+    let srv = spawn_h2o_web_server(&s.www, s.dir.path(), &ssl, "", "h2o web server (TLS)");
     let out = s.dir.path().join("h2osrv-out");
     std::fs::create_dir_all(&out).unwrap();
     let mut cmd = h2o();

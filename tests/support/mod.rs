@@ -203,3 +203,46 @@ pub fn write_get(buf: &mut Vec<u8>, stream_id: u32, path: &str) {
     );
     h2o::frame::encode::write_header_block(buf, stream_id, &block, true, None, 16_384);
 }
+
+/// The h2o web server (Debian `h2o`) serving `root` on a free loopback port,
+/// its config and error log in `conf_dir`; waits (≤10 s) for the port.
+/// `listen_extra` is YAML under `listen:` (an `ssl:` block, indented two
+/// spaces), `path_extra` under the `/` path (indented eight).
+pub fn spawn_h2o_web_server(
+    root: &Path,
+    conf_dir: &Path,
+    listen_extra: &str,
+    path_extra: &str,
+    name: &str,
+) -> ServerGuard {
+    let bin = require_bin("h2o", "h2o");
+    let port = free_port();
+    // As root the h2o server insists on `user`; `root` keeps the temp files readable.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    let conf = format!(
+        "listen:\n  host: 127.0.0.1\n  port: {port}\n{listen_extra}{}error-log: {}\nhosts:\n  default:\n    paths:\n      /:\n        file.dir: {}\n{path_extra}",
+        if is_root { "user: root\n" } else { "" },
+        conf_dir.join("h2o-error.log").display(),
+        root.display()
+    );
+    let conf_path = conf_dir.join("h2o.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn h2o server");
+    let mut server = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        name: name.into(),
+    };
+    wait_port(&mut server, Duration::from_secs(10));
+    server
+}
