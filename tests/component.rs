@@ -517,7 +517,6 @@ mod https {
     }
 
     fn start_tls_nginx(www: &Path) -> TlsNginx {
-        let bin = require_bin("nginx", "nginx");
         let dir = TempDir::new("wasm-tls-nginx");
         let certs = dir.path().join("certs");
         std::fs::create_dir(&certs).unwrap();
@@ -553,17 +552,9 @@ mod https {
         // Explicit in every server: with only the `alert` server setting it,
         // nginx 1.22 negotiated TLS 1.2 on the other ports too (observed).
         const V13: &str = "ssl_protocols TLSv1.2 TLSv1.3;";
-        let d = dir.path().display();
-        let conf = format!(
-            "daemon off; master_process off; worker_processes 1;
-         pid {d}/nginx.pid; error_log {d}/error.log warn;
-         events {{ worker_connections 128; }}
-         http {{
-           access_log off;
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-           {}{}{}{}{}
-         }}\n",
+        let http = format!(
+            "access_log off;
+           {}{}{}{}{}",
             server(ports[0], "ssl http2", &good, V13),
             server(ports[1], "ssl http2", &wrong, V13),
             server(ports[2], "ssl http2", &expired, V13),
@@ -575,26 +566,7 @@ mod https {
                 "ssl_protocols TLSv1.2; ssl_ciphers AES128-SHA;"
             ),
         );
-        let conf_path = dir.path().join("nginx.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        let child = Command::new(bin)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
-        let mut guard = ServerGuard {
-            child,
-            addr: format!("127.0.0.1:{}", ports[4]).parse().unwrap(),
-            name: "nginx (TLS)".into(),
-        };
-        // nginx binds every port before it accepts on any.
-        wait_port(&mut guard, Duration::from_secs(10));
+        let guard = support::spawn_nginx(dir.path(), &http, &ports, "nginx (TLS)");
         TlsNginx {
             _guard: guard,
             _dir: dir,

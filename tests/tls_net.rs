@@ -23,7 +23,7 @@ use h2o::net::tls_io::TlsInfo;
 use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TestCa, TlsError, TlsVersion};
 use support::{
     free_port, random_bytes, require_bin, spawn_h2o_web_server, spawn_listening_keep_stderr,
-    wait_port, ServerGuard, TempDir,
+    spawn_nginx, ServerGuard, TempDir,
 };
 
 /// Body sizes checked byte for byte (record and frame boundaries around 16 KiB).
@@ -371,9 +371,7 @@ struct Nginx {
 }
 
 fn start_nginx(s: &Setup) -> Nginx {
-    let bin = require_bin("nginx", "nginx");
     let (p13, p12, p1) = (free_port(), free_port(), free_port());
-    let d = s.dir.path().display();
     let (cert, key) = (s.cert.display(), s.key.display());
     let log = s.dir.path().join("access.log");
     let server = |port: u16, http2: &str, protocols: &str| {
@@ -384,53 +382,18 @@ fn start_nginx(s: &Setup) -> Nginx {
             www = s.www.display()
         )
     };
-    let conf = format!(
-        "daemon off; master_process off; worker_processes 1;
-         pid {d}/nginx.pid; error_log {d}/error.log warn;
-         events {{ worker_connections 64; }}
-         http {{
-           log_format reuse '$server_port $ssl_protocol $ssl_session_reused $server_protocol $request_uri $status';
+    let http = format!(
+        "log_format reuse '$server_port $ssl_protocol $ssl_session_reused $server_protocol $request_uri $status';
            access_log {log} reuse;
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
            ssl_session_cache shared:h2o_tlsnet:1m; ssl_session_tickets on;
-           {a}{b}{c}
-         }}\n",
+           {a}{b}{c}",
         log = log.display(),
         a = server(p13, " http2", "TLSv1.3"),
         b = server(p12, " http2", "TLSv1.2"),
         c = server(p1, "", "TLSv1.3 TLSv1.2"),
     );
-    let conf_path = s.dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-e")
-        .arg(s.dir.path().join("error.log"))
-        .arg("-p")
-        .arg(s.dir.path())
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn nginx");
-    let mut guard = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{p13}").parse().unwrap(),
-        name: "nginx".into(),
-    };
-    wait_port(&mut guard, Duration::from_secs(10));
+    let guard = spawn_nginx(s.dir.path(), &http, &[p13, p12, p1], "nginx");
     let addr = |p: u16| -> SocketAddr { format!("127.0.0.1:{p}").parse().unwrap() };
-    for p in [p12, p1] {
-        let start = Instant::now();
-        while TcpStream::connect_timeout(&addr(p), Duration::from_millis(200)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nginx port {p} not up"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
     Nginx {
         tls13: guard.addr,
         _guard: guard,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TestCa, TlsH2, TlsPipe, TlsVersion};
 use h2o::{Config, Event};
-use support::{free_port, random_bytes, require_bin, wait_port, ServerGuard, TempDir};
+use support::{free_port, random_bytes, require_bin, spawn_nginx, wait_port, ServerGuard, TempDir};
 
 /// Wall-clock time for the layer's `now` parameter.
 fn now() -> Duration {
@@ -201,9 +201,7 @@ struct Nginx {
 }
 
 fn start_nginx(dir: &TempDir, certs: &Certs, www: &std::path::Path) -> Nginx {
-    let bin = require_bin("nginx", "nginx");
     let (p13, p12) = (free_port(), free_port());
-    let d = dir.path().display();
     let (cert, key) = (certs.cert.display(), certs.key.display());
     let log = dir.path().join("access.log");
     let server = |port: u16, protocols: &str| {
@@ -214,50 +212,17 @@ fn start_nginx(dir: &TempDir, certs: &Certs, www: &std::path::Path) -> Nginx {
             www = www.display()
         )
     };
-    let conf = format!(
-        "daemon off; master_process off; worker_processes 1;
-         pid {d}/nginx.pid; error_log {d}/error.log warn;
-         events {{ worker_connections 64; }}
-         http {{
-           log_format reuse '$ssl_protocol $ssl_session_reused $server_protocol $request_uri $status';
+    let http = format!(
+        "log_format reuse '$ssl_protocol $ssl_session_reused $server_protocol $request_uri $status';
            access_log {log} reuse;
-           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
-           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
            ssl_session_cache shared:h2o_test:1m; ssl_session_tickets on;
-           {s13}{s12}
-         }}\n",
+           {s13}{s12}",
         log = log.display(),
         s13 = server(p13, "TLSv1.3"),
         s12 = server(p12, "TLSv1.2"),
     );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    let child = Command::new(bin)
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-c")
-        .arg(&conf_path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn nginx");
-    let mut guard = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{p13}").parse().unwrap(),
-        name: "nginx".into(),
-    };
-    wait_port(&mut guard, Duration::from_secs(10));
+    let guard = spawn_nginx(dir.path(), &http, &[p13, p12], "nginx");
     let tls12: SocketAddr = format!("127.0.0.1:{p12}").parse().unwrap();
-    let start = Instant::now();
-    while TcpStream::connect_timeout(&tls12, Duration::from_millis(200)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "nginx TLS 1.2 port not up"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let tls13 = guard.addr;
     Nginx {
         _guard: guard,

@@ -246,3 +246,53 @@ pub fn spawn_h2o_web_server(
     wait_port(&mut server, Duration::from_secs(10));
     server
 }
+
+/// nginx (Debian `nginx`) in the foreground, its config, logs and temp files
+/// in `dir`. `http` is the body of the `http {}` block (servers, logs, TLS
+/// session settings). Waits (≤10 s) until every port of `ports` accepts; the
+/// guard's `addr` is the first.
+pub fn spawn_nginx(dir: &Path, http: &str, ports: &[u16], name: &str) -> ServerGuard {
+    let bin = require_bin("nginx", "nginx");
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; master_process off; worker_processes 1;
+         pid {d}/nginx.pid; error_log {d}/error.log warn;
+         events {{ worker_connections 128; }}
+         http {{
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi;
+           uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+           {http}
+         }}\n"
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn nginx");
+    let mut guard = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{}", ports[0]).parse().unwrap(),
+        name: name.into(),
+    };
+    wait_port(&mut guard, Duration::from_secs(10));
+    for &p in &ports[1..] {
+        let addr: SocketAddr = format!("127.0.0.1:{p}").parse().unwrap();
+        let start = Instant::now();
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{name}: port {p} not up"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    guard
+}
