@@ -13,7 +13,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use h2o::net::tls_io::{client_handshake, TlsIo};
+use h2o::net::tls_io::{client_handshake, client_protocol, TlsIo};
 use h2o::tls::{ClientTls, TlsVersion};
 
 fn ctx(ca: &Path, v: TlsVersion, resume: bool) -> ClientTls {
@@ -35,7 +35,7 @@ fn one(addr: &str, host: &str, c: &ClientTls) -> (Duration, bool) {
         .unwrap_or_else(|e| panic!("handshake: {e:?}"));
     let took = t0.elapsed();
     let resumed = io.pipe().is_resumed();
-    io.take_early();
+    io.take_early(client_protocol(io.pipe()));
     sock.set_read_timeout(Some(Duration::from_millis(20))).ok();
     let mut buf = [0u8; 4096];
     let mut out = Vec::new();

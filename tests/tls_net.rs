@@ -188,8 +188,13 @@ fn pool(tls: Arc<ClientTls>) -> Client {
 }
 
 /// N requests from one pool, each on a new connection; returns each
-/// connection's handshake kind (checking the body of `path`).
+/// connection's handshake kind (checking the body of `path`; ALPN `h2`).
 fn pool_kinds(c: &Client, url: &str, want: &[u8], n: usize) -> Vec<HandshakeKind> {
+    pool_kinds_alpn(c, url, want, n, Alpn::H2)
+}
+
+/// [`pool_kinds`] for a server that picks `alpn`.
+fn pool_kinds_alpn(c: &Client, url: &str, want: &[u8], n: usize, alpn: Alpn) -> Vec<HandshakeKind> {
     let mut kinds = Vec::new();
     for _ in 0..n {
         let r = c.get(url).unwrap_or_else(|e| panic!("GET {url}: {e}"));
@@ -199,7 +204,7 @@ fn pool_kinds(c: &Client, url: &str, want: &[u8], n: usize) -> Vec<HandshakeKind
             .extensions()
             .get::<TlsInfo>()
             .expect("TlsInfo on a TLS response");
-        assert_eq!(info.alpn, Some(Alpn::H2));
+        assert_eq!(info.alpn, Some(alpn));
         kinds.push(info.handshake);
         // Let the idle timeout close the connection.
         let start = Instant::now();
@@ -280,6 +285,75 @@ fn curl_and_nghttp_against_serve_tls() {
     assert!(
         out.contains("The negotiated protocol: h2"),
         "nghttp -v: {out}"
+    );
+    // HTTP/1.1 over TLS (ALPN http/1.1, and no ALPN at all): every size
+    // byte-exact over one keep-alive connection.
+    for alpn in ["--http1.1", "--no-alpn"] {
+        let mut cmd = Command::new(&curl);
+        cmd.args([
+            "-sS",
+            "--http1.1",
+            "--fail",
+            "-w",
+            "%{num_connects} %{http_version}\n",
+        ])
+        .args(["--cacert"])
+        .arg(&s.ca_file);
+        if alpn == "--no-alpn" {
+            cmd.arg("--no-alpn");
+        }
+        for (i, n) in SIZES.iter().enumerate() {
+            cmd.arg("-o")
+                .arg(s.dir.path().join(format!("h1-{i}")))
+                .arg(https(srv.addr, &format!("/f{n}")));
+        }
+        let o = run(&mut cmd, Duration::from_secs(30));
+        assert!(o.status.success(), "curl {alpn}: {}", stderr(&o));
+        let w = String::from_utf8_lossy(&o.stdout);
+        let lines: Vec<&str> = w.lines().collect();
+        assert_eq!(lines.len(), SIZES.len(), "{w}");
+        assert_eq!(lines[0], "1 1.1", "curl {alpn}: {w}");
+        for l in &lines[1..] {
+            assert_eq!(*l, "0 1.1", "curl {alpn}: keep-alive: {w}");
+        }
+        for (i, n) in SIZES.iter().enumerate() {
+            let got = std::fs::read(s.dir.path().join(format!("h1-{i}"))).unwrap();
+            let want = std::fs::read(s.www.join(format!("f{n}"))).unwrap();
+            assert!(
+                got == want,
+                "curl {alpn} /f{n}: {} bytes, want {n}",
+                got.len()
+            );
+        }
+    }
+    let o = run(
+        Command::new(&curl)
+            .args(["-sS", "-v", "--http1.1", "-o", "/dev/null", "--cacert"])
+            .arg(&s.ca_file)
+            .arg(https(srv.addr, "/f12")),
+        Duration::from_secs(20),
+    );
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(e.contains("ALPN: server accepted http/1.1"), "curl -v: {e}");
+    // h2load --h1 over TLS: keep-alive load, 0 errors (bounded: 2000 requests).
+    let h2load = require_bin("h2load", "nghttp2-client");
+    let o = run(
+        Command::new(&h2load)
+            .args(["--h1", "-n", "2000", "-c", "8"])
+            .arg(https(srv.addr, "/f16384")),
+        Duration::from_secs(60),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "h2load: {out}{}", stderr(&o));
+    assert!(
+        out.contains("2000 succeeded, 0 failed, 0 errored, 0 timeout"),
+        "h2load --h1: {out}"
+    );
+    assert!(out.contains("2000 2xx"), "h2load --h1: {out}");
+    assert!(
+        out.contains("Application protocol: http/1.1"),
+        "h2load --h1: {out}"
     );
 }
 
@@ -463,26 +537,60 @@ fn get_against_nginx_tls_resumption_both_sides() {
         let reused = nginx_reused(&ng.access_log, addr.port(), 7);
         assert_eq!(&reused[4..], [".", "r", "r"], "nginx {name} pool");
     }
-    // An HTTP/1.1-only TLS server: ALPN picks http/1.1; this client speaks h2 only.
+    // An HTTP/1.1-only TLS server (nginx without http2): ALPN picks
+    // http/1.1 and the client speaks HTTP/1.1 over the TLS session.
+    // The CLI: byte-exact 1 MiB.
+    let out = s.dir.path().join("nginx-http1");
     let o = run(
         h2o()
-            .args(["get", "--cacert"])
+            .args(["get", "-v", "--cacert"])
             .arg(&s.ca_file)
-            .arg(https(ng.http1, "/f12")),
-        Duration::from_secs(20),
+            .arg(https(ng.http1, "/f1048576"))
+            .arg("-o")
+            .arg(&out),
+        Duration::from_secs(30),
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert_eq!(
-        stderr(&o),
-        "h2o: TLS: the server chose http/1.1, not h2 (this client speaks HTTP/2 only)\n"
+    let e = stderr(&o);
+    assert!(o.status.success(), "{e}");
+    assert!(
+        std::fs::read(&out).unwrap() == want,
+        "nginx http/1.1: body differs"
     );
+    assert!(e.contains(", ALPN http/1.1, handshake full"), "{e}");
+    // The pool API: keep-alive (5 requests, one connection) ...
+    let c = Client::new(ClientConfig {
+        tls: Some(client_tls(
+            &s.ca,
+            &[TlsVersion::Tls13],
+            &[Alpn::H2, Alpn::Http11],
+        )),
+        breaker: None,
+        ..ClientConfig::default()
+    });
+    let small = std::fs::read(s.www.join("f12")).unwrap();
+    for path in ["/f12", "/f1048576", "/f12", "/f1048576", "/f12"] {
+        let r = c.get(&https(ng.http1, path)).unwrap();
+        assert_eq!(r.status(), 200);
+        let body = if path == "/f12" { &small } else { &want };
+        assert!(
+            r.body()[..] == body[..],
+            "nginx http/1.1 {path}: body differs"
+        );
+        let info = r.extensions().get::<TlsInfo>().expect("TlsInfo");
+        assert_eq!(info.alpn, Some(Alpn::Http11));
+    }
+    assert_eq!(c.connections_opened(), 1, "keep-alive over TLS");
+    // ... and resumption across the pool's HTTP/1.1 connections.
     let c = pool(client_tls(
         &s.ca,
         &[TlsVersion::Tls13],
         &[Alpn::H2, Alpn::Http11],
     ));
-    let e = c.get(&https(ng.http1, "/f12")).unwrap_err();
-    assert_eq!(e, ClientError::NotH2(Some(Alpn::Http11)));
+    let kinds = pool_kinds_alpn(&c, &https(ng.http1, "/f12"), &small, 3, Alpn::Http11);
+    assert_resumed_after_first(&kinds, "nginx http/1.1 pool");
+    let reused = nginx_reused(&ng.access_log, ng.http1.port(), 9);
+    assert_eq!(reused.len(), 9, "nginx http/1.1 requests logged");
+    assert_eq!(&reused[6..], [".", "r", "r"], "nginx http/1.1 pool");
     // Peer alert: a TLS 1.2-only client against the TLS 1.3-only server.
     let c = pool(client_tls(&s.ca, &[TlsVersion::Tls12], &[Alpn::H2]));
     let e = c.get(&https(ng.tls13, "/f12")).unwrap_err();
@@ -742,15 +850,27 @@ fn wrong_protocols_on_each_port_close_with_a_log_line() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(stderr(&o).lines().count(), 1, "{}", stderr(&o));
-    // No ALPN overlap: a client offering only http/1.1.
+    // A client offering only http/1.1 is served over HTTP/1.1.
     let c = pool(client_tls(&s.ca, &[TlsVersion::Tls13], &[Alpn::Http11]));
-    let e = c.get(&https(tls.addr, "/f12")).unwrap_err();
-    assert_eq!(e, ClientError::Tls(TlsError::NoAlpnOverlap));
-    assert_eq!(
-        e.to_string(),
-        "TLS: no common application protocol (ALPN) with the peer"
+    let r = c.get(&https(tls.addr, "/f12")).unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.body()[..] == std::fs::read(s.www.join("f12")).unwrap()[..]);
+    let info = r.extensions().get::<TlsInfo>().expect("TlsInfo");
+    assert_eq!(info.alpn, Some(Alpn::Http11));
+    // No ALPN overlap (openssl s_client offering only `bogus`): the
+    // handshake fails with an alert and a log line.
+    let openssl = require_bin("openssl", "openssl");
+    let o = run(
+        Command::new(&openssl)
+            .args(["s_client", "-alpn", "bogus", "-connect"])
+            .arg(tls.addr.to_string()),
+        Duration::from_secs(20),
     );
-    assert!(log_has(&log, "; closing"));
+    assert!(!o.status.success(), "s_client -alpn bogus succeeded");
+    assert!(log_has(
+        &log,
+        "no common application protocol (ALPN) with the peer; closing"
+    ));
     // A TCP connection that never sends anything is not a TLS failure.
     let idle = TcpStream::connect(tls.addr).unwrap();
     // The server is still alive and serving.

@@ -420,9 +420,9 @@ fn tls_server(o: &TlsServeOptions) -> Result<TlsSetup, String> {
     if !o.any() {
         return Ok(None);
     }
-    // ALPN decision point (server): only h2 is offered until HTTP/1.1 over
-    // TLS is routed in src/net/tls_io.rs `server_protocol`.
-    let mut b = ServerTls::builder().alpn(&[Alpn::H2]);
+    // ALPN: h2 preferred, http/1.1 (or a client without ALPN) is served by
+    // the HTTP/1.1 path (src/net/tls_io.rs `server_protocol`).
+    let mut b = ServerTls::builder().alpn(&[Alpn::H2, Alpn::Http11]);
     let mut ca = None;
     if o.self_signed {
         let names = ["localhost", "127.0.0.1", "::1"];

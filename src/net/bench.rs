@@ -590,7 +590,6 @@ fn read(bc: &mut BConn, rbuf: &mut [u8], c: &mut Counts) -> Result<(), String> {
                 if let Some(t) = bc.tls.as_mut() {
                     let plain = t.recv(&rbuf[..n], &mut bc.wbuf).map_err(|e| match e {
                         super::tls_io::RecvError::Tls(e) => e.to_string(),
-                        super::tls_io::RecvError::Refused(_) => "TLS: not h2".to_string(),
                     })?;
                     if !plain.is_empty() {
                         bc.conn
@@ -729,8 +728,11 @@ fn bench_tls(
             HandshakeError::Timeout => "TLS handshake timed out".into(),
         })?;
     let _ = sock.set_read_timeout(None);
-    if let Route::Refuse(p) = tls_io::client_protocol(t.pipe()) {
-        let p = p.map_or("no ALPN".to_string(), |p| p.to_string());
+    if tls_io::client_protocol(t.pipe()) != Route::H2 {
+        let p = t
+            .pipe()
+            .alpn()
+            .map_or("no ALPN".to_string(), |p| p.to_string());
         return Err(format!("TLS: the server chose {p}, not h2"));
     }
     if t.pipe().is_resumed() {
@@ -738,7 +740,7 @@ fn bench_tls(
     } else {
         c.tls_full += 1;
     }
-    let early = t.take_early();
+    let early = t.take_early(Route::H2);
     if !early.is_empty() {
         conn.recv(NO_CLOCK, &early)
             .map_err(|e| format!("HTTP/2 protocol error: {e}"))?;

@@ -88,10 +88,6 @@ pub enum ClientError {
     /// does not speak TLS, ... (the [`crate::tls::TlsError`] is the source).
     #[cfg(feature = "tls")]
     Tls(crate::tls::TlsError),
-    /// The TLS handshake succeeded but the server chose another protocol
-    /// than `h2` (`None`: it did no ALPN); this client speaks HTTP/2 only.
-    #[cfg(feature = "tls")]
-    NotH2(Option<crate::tls::Alpn>),
     /// The TLS client context could not be built (roots, `--cacert`).
     #[cfg(feature = "tls")]
     TlsConfig(String),
@@ -156,8 +152,6 @@ impl PartialEq for ClientError {
             #[cfg(feature = "tls")]
             (E::Tls(a), E::Tls(b)) => a == b,
             #[cfg(feature = "tls")]
-            (E::NotH2(a), E::NotH2(b)) => a == b,
-            #[cfg(feature = "tls")]
             (E::TlsConfig(a), E::TlsConfig(b)) => a == b,
             (E::Io { what: a, source: x }, E::Io { what: b, source: y }) => a == b && io_eq(x, y),
             _ => false,
@@ -211,15 +205,6 @@ impl fmt::Display for ClientError {
             ClientError::ResponseTaken => f.write_str("response already taken"),
             #[cfg(feature = "tls")]
             ClientError::Tls(e) => e.fmt(f),
-            #[cfg(feature = "tls")]
-            ClientError::NotH2(Some(p)) => write!(
-                f,
-                "TLS: the server chose {p}, not h2 (this client speaks HTTP/2 only)"
-            ),
-            #[cfg(feature = "tls")]
-            ClientError::NotH2(None) => f.write_str(
-                "TLS: the server did not negotiate h2 (no ALPN; this client speaks HTTP/2 only)",
-            ),
             #[cfg(feature = "tls")]
             ClientError::TlsConfig(m) => write!(f, "TLS configuration: {m}"),
         }

@@ -441,6 +441,10 @@ impl Worker {
         }
         let (eof, mut active) = self.read_h2(c, read)?;
         #[cfg(feature = "tls")]
+        if let Some(next) = self.switch_tls_h1(c, eof)? {
+            return Ok(next);
+        }
+        #[cfg(feature = "tls")]
         if let Some(next) = tls_gate(c, eof)? {
             return Ok(next);
         }
@@ -527,12 +531,72 @@ impl Worker {
         })
     }
 
+    /// tls: a TLS connection whose ALPN decision chose HTTP/1.1 becomes an
+    /// HTTP/1.1 connection once its handshake output is out. `Some`: the
+    /// turn is over.
+    #[cfg(feature = "tls")]
+    fn switch_tls_h1(&mut self, c: &mut Client, eof: bool) -> io::Result<Option<Next>> {
+        if !c.tls.as_ref().is_some_and(|t| t.is_http1()) || c.closing {
+            return Ok(None);
+        }
+        // From here on `c.out` carries plaintext: handshake bytes leave first.
+        let mut w = SockWriter(c.sock.as_raw_fd());
+        if c.out.flush(&mut w)? == Flush::Blocked {
+            return Ok(Some(if eof { Next::Close } else { Next::Keep }));
+        }
+        c.h1 = Some(Box::new(H1Conn::new(&[])));
+        let read = if eof { ReadMode::Drain } else { ReadMode::Yes };
+        self.drive_h1(c, read).map(Some)
+    }
+
     /// An HTTP/1.1 connection's turn (src/net/h1.rs), answered by the same
-    /// file handler as HTTP/2 ([`file_reply`]).
+    /// file handler as HTTP/2 ([`file_reply`]); over TLS its input is
+    /// decrypted and its output encrypted on the way (no `sendfile`).
     fn drive_h1(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Next> {
         let Some(h1) = c.h1.as_mut() else {
             return Ok(Next::Close);
         };
+        #[cfg(feature = "tls")]
+        if let Some(t) = c.tls.as_mut() {
+            let mut w = SockWriter(c.sock.as_raw_fd());
+            // Ciphertext the socket did not take yet goes first.
+            if !t.flush_wire(&mut super::tls_io::WriteSideIo(&mut w))? {
+                return Ok(Next::Keep);
+            }
+            if c.closing {
+                return Ok(Next::Close);
+            }
+            let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
+            let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+            let cell = std::cell::RefCell::new(&mut **t);
+            let mut r = super::tls_io::H1TlsReader {
+                tls: &cell,
+                sock: &c.sock,
+            };
+            let mut tw = super::tls_io::H1TlsWriter { tls: &cell, w };
+            let pre = h1.drive(
+                &mut r,
+                &mut self.rbuf,
+                read != ReadMode::No,
+                read == ReadMode::Drain,
+                &mut c.out,
+                &mut tw,
+                false,
+                &mut handler,
+            )?;
+            let next = h1_next(&mut c.last_active, pre);
+            if let Next::Close = next {
+                // close_notify; if the socket is full, the rest leaves on
+                // the next writable turn (`closing` ends it then).
+                t.close();
+                let mut w = SockWriter(c.sock.as_raw_fd());
+                if !t.flush_wire(&mut super::tls_io::WriteSideIo(&mut w))? {
+                    c.closing = true;
+                    return Ok(Next::Keep);
+                }
+            }
+            return Ok(next);
+        }
         if c.closing {
             return Ok(Next::Close);
         }
@@ -549,19 +613,7 @@ impl Worker {
             config.zero_copy,
             &mut handler,
         )?;
-        Ok(match pre {
-            Pre::Keep { active } | Pre::Again { active } => {
-                if active {
-                    c.last_active = Instant::now();
-                }
-                if matches!(pre, Pre::Again { .. }) {
-                    Next::Again
-                } else {
-                    Next::Keep
-                }
-            }
-            _ => Next::Close,
-        })
+        Ok(h1_next(&mut c.last_active, pre))
     }
 
     /// Reads what the event allows into the core: `(eof, bytes moved)`.
@@ -603,6 +655,9 @@ impl Worker {
                         ) {
                             c.closing = true;
                             break;
+                        }
+                        if t.is_http1() {
+                            break; // the rest is read by the HTTP/1.1 path
                         }
                         if n < self.rbuf.len() && read == ReadMode::Yes {
                             break;
@@ -867,12 +922,21 @@ fn tls_recv(
 ) -> bool {
     use super::tls_io::RecvError;
     let mut wire = Vec::new();
-    let r = t.recv(data, &mut wire);
+    let r = t.recv(data, &mut wire).map(|p| p.len());
     if !wire.is_empty() {
         out.push_bytes(Bytes::from(wire));
     }
     match r {
-        Ok(plain) => plain.is_empty() || conn.recv(now, plain).is_ok(),
+        // HTTP/1.1 (ALPN http/1.1 or none): the first request bytes wait in
+        // the session for the HTTP/1.1 connection (`switch_tls_h1`).
+        Ok(_) if t.is_http1() => {
+            t.keep_plain();
+            true
+        }
+        Ok(_) => {
+            let plain = t.last_plain();
+            plain.is_empty() || conn.recv(now, plain).is_ok()
+        }
         Err(RecvError::Tls(crate::tls::TlsError::NotTls)) => {
             let what = if data.starts_with(b"PRI * HTTP/2.0") {
                 "h2c preface sent to the TLS port"
@@ -884,14 +948,6 @@ fn tls_recv(
         }
         Err(RecvError::Tls(e)) => {
             log_peer(sock, &format!("{e}; closing"));
-            false
-        }
-        Err(RecvError::Refused(p)) => {
-            let p = p.map_or("no ALPN".to_string(), |p| format!("ALPN {p}"));
-            log_peer(
-                sock,
-                &format!("TLS client negotiated {p}, only h2 is served; closing"),
-            );
             false
         }
     }
@@ -916,6 +972,23 @@ fn tls_gate(c: &mut Client, eof: bool) -> io::Result<Option<Next>> {
     }
     let _ = flushed;
     Ok(Some(Next::Keep))
+}
+
+/// What an HTTP/1.1 connection's turn means for the connection.
+fn h1_next(last_active: &mut Instant, pre: Pre) -> Next {
+    match pre {
+        Pre::Keep { active } | Pre::Again { active } => {
+            if active {
+                *last_active = Instant::now();
+            }
+            if matches!(pre, Pre::Again { .. }) {
+                Next::Again
+            } else {
+                Next::Keep
+            }
+        }
+        _ => Next::Close,
+    }
 }
 
 /// Conditional GET/HEAD (RFC 9110 §13.2.2: if-none-match wins).

@@ -18,12 +18,15 @@
 //! No protocol logic lives here: TLS is rustls (through [`TlsPipe`]), HTTP/2
 //! is the core.
 
+use std::cell::RefCell;
+use std::fs::File;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::out::WriteSide;
 use crate::conn::Chunk;
 use crate::tls::{Alpn, ClientTls, HandshakeKind, ServerTls, TlsError, TlsPipe, TlsVersion};
 
@@ -39,28 +42,29 @@ pub fn wall_clock() -> Duration {
 pub enum Route {
     /// HTTP/2 over TLS: the connection goes to the HTTP/2 core.
     H2,
-    /// Not servable here; the text is the one-line reason (logged by the
-    /// server, [`super::ClientError::AlpnNotH2`] on the client).
-    Refuse(Option<Alpn>),
+    /// HTTP/1.1 over TLS (ALPN `http/1.1`, or no ALPN at all: a peer that
+    /// does not know HTTP/2): the connection goes to the HTTP/1.1 path.
+    Http1,
 }
 
-/// Server ALPN decision, called once the handshake is over. Today only `h2`
-/// is served (the server context offers only `h2`, so rustls already refused
-/// clients without it); `http/1.1` is where HTTP/1.1-over-TLS gets routed.
+/// Server ALPN decision, called once the handshake is over: `h2` goes to
+/// the HTTP/2 core; `http/1.1` or no ALPN (a client that offered none) to
+/// the HTTP/1.1 path with the same file handler.
 pub fn server_protocol(pipe: &TlsPipe) -> Route {
-    match pipe.alpn() {
-        Some(Alpn::H2) => Route::H2,
-        other => Route::Refuse(other),
-    }
+    route(pipe.alpn())
 }
 
 /// Client ALPN decision, called by the pool's connect path right after the
-/// handshake. Today only `h2` is spoken; `http/1.1` (or no ALPN: a server
-/// that does not know HTTP/2) is where an HTTP/1.1 connection gets routed.
+/// handshake: `h2` runs the HTTP/2 driver; `http/1.1` or no ALPN (a server
+/// that does not know HTTP/2) the HTTP/1.1 driver.
 pub fn client_protocol(pipe: &TlsPipe) -> Route {
-    match pipe.alpn() {
+    route(pipe.alpn())
+}
+
+fn route(alpn: Option<Alpn>) -> Route {
+    match alpn {
         Some(Alpn::H2) => Route::H2,
-        other => Route::Refuse(other),
+        Some(Alpn::Http11) | None => Route::Http1,
     }
 }
 
@@ -98,8 +102,6 @@ impl TlsInfo {
 pub enum RecvError {
     /// TLS failed (the alert for the peer, if any, was queued for output).
     Tls(TlsError),
-    /// The negotiated protocol is not served here.
-    Refused(Option<Alpn>),
 }
 
 /// One TLS connection on a socket: a [`TlsPipe`] and its buffers.
@@ -108,8 +110,17 @@ pub struct TlsIo {
     pipe: TlsPipe,
     /// Plaintext decrypted by the last `recv` (reused).
     plain: Vec<u8>,
-    /// The protocol was checked and is `h2`: plaintext flows.
-    h2: bool,
+    /// The protocol was checked and accepted: plaintext flows.
+    route: Option<Route>,
+    /// HTTP/1.1 path ([`TlsIo::read_plain`]): decrypted bytes not yet
+    /// handed out, from `plain_at`.
+    backlog: Vec<u8>,
+    plain_at: usize,
+    /// HTTP/1.1 path: ciphertext not yet taken by the socket, from `wire_at`.
+    wire: Vec<u8>,
+    wire_at: usize,
+    /// HTTP/1.1 path: ciphertext read buffer (reused).
+    scratch: Vec<u8>,
 }
 
 impl TlsIo {
@@ -122,7 +133,12 @@ impl TlsIo {
         TlsIo {
             pipe,
             plain: Vec::new(),
-            h2: false,
+            route: None,
+            backlog: Vec::new(),
+            plain_at: 0,
+            wire: Vec::new(),
+            wire_at: 0,
+            scratch: Vec::new(),
         }
     }
 
@@ -139,29 +155,37 @@ impl TlsIo {
     /// True once the handshake is over and `h2` was accepted: plaintext
     /// flows both ways.
     pub fn is_h2(&self) -> bool {
-        self.h2
+        self.route == Some(Route::H2)
+    }
+
+    /// True once the handshake is over and HTTP/1.1 was chosen (ALPN
+    /// `http/1.1` or none): plaintext flows both ways.
+    pub fn is_http1(&self) -> bool {
+        self.route == Some(Route::Http1)
     }
 
     /// Feeds ciphertext from the socket; handshake records and alerts for
     /// the peer are appended to `out`. Returns the decrypted application
-    /// bytes (empty while handshaking) for the HTTP/2 core.
+    /// bytes (empty while handshaking) for the protocol [`Route`] chose
+    /// (see [`TlsIo::is_h2`], [`TlsIo::is_http1`]).
     pub fn recv(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<&[u8], RecvError> {
         self.plain.clear();
         let r = self.pipe.recv(wall_clock(), data, &mut self.plain);
         self.pipe.write_tls(out);
         r.map_err(RecvError::Tls)?;
-        if !self.h2 && !self.pipe.is_handshaking() {
+        if self.route.is_none() && !self.pipe.is_handshaking() {
             let route = if self.pipe.is_client() {
                 client_protocol(&self.pipe)
             } else {
                 server_protocol(&self.pipe)
             };
-            match route {
-                Route::H2 => self.h2 = true,
-                Route::Refuse(p) => return Err(RecvError::Refused(p)),
-            }
+            self.route = Some(route);
         }
-        Ok(if self.h2 { &self.plain } else { &[] })
+        Ok(if self.route.is_some() {
+            &self.plain
+        } else {
+            &[]
+        })
     }
 
     /// Encrypts plaintext and appends the records (and anything else
@@ -305,9 +329,230 @@ pub fn client_handshake(
 impl TlsIo {
     /// Client: application bytes that came with the server's last handshake
     /// flight (e.g. its SETTINGS), once, after the ALPN decision accepted
-    /// `h2`.
-    pub fn take_early(&mut self) -> Vec<u8> {
-        self.h2 = true;
-        std::mem::take(&mut self.plain)
+    /// `route` ([`client_protocol`]). For HTTP/1.1 they stay queued for
+    /// [`TlsIo::read_plain`] and the result is empty.
+    pub fn take_early(&mut self, route: Route) -> Vec<u8> {
+        self.route = Some(route);
+        let early = std::mem::take(&mut self.plain);
+        if route == Route::Http1 {
+            self.backlog.extend_from_slice(&early);
+            return Vec::new();
+        }
+        early
+    }
+}
+
+/// HTTP/1.1 over TLS: the HTTP/1.1 paths (server [`super::h1`], client
+/// `pool::driver_h1`) read and write plaintext through these as if it were
+/// the socket; records, tickets and alerts are handled here.
+impl TlsIo {
+    /// The plaintext the last [`TlsIo::recv`] returned.
+    pub fn last_plain(&self) -> &[u8] {
+        &self.plain
+    }
+
+    /// Keeps the plaintext of the last [`TlsIo::recv`] for
+    /// [`TlsIo::read_plain`] (the HTTP/1.1 path reads it first).
+    pub fn keep_plain(&mut self) {
+        self.backlog.extend_from_slice(&self.plain);
+        self.plain.clear();
+    }
+
+    /// Reads plaintext into `buf`, reading ciphertext from `sock` (a
+    /// non-blocking socket) as needed. Keeps the edge-triggered contract of
+    /// a socket read: a result shorter than `buf` means the socket was
+    /// drained (or `WouldBlock`: nothing decrypted yet); `Ok(0)` is the
+    /// peer's EOF. TLS failures are `InvalidData` errors (the alert is
+    /// queued for [`TlsIo::flush_wire`]).
+    pub fn read_plain<S: Read>(&mut self, sock: &mut S, buf: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        loop {
+            if self.plain_at < self.backlog.len() {
+                let k = (self.backlog.len() - self.plain_at).min(buf.len() - n);
+                buf[n..n + k].copy_from_slice(&self.backlog[self.plain_at..self.plain_at + k]);
+                self.plain_at += k;
+                n += k;
+                if self.plain_at == self.backlog.len() {
+                    self.backlog.clear();
+                    self.plain_at = 0;
+                }
+            }
+            if n == buf.len() {
+                return Ok(n);
+            }
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.resize(buf.len().max(4096), 0);
+            let r = sock.read(&mut scratch);
+            let res = match r {
+                Ok(0) => Some(Ok(n)),
+                Ok(k) => {
+                    let mut wire = std::mem::take(&mut self.wire);
+                    let got = self.recv(&scratch[..k], &mut wire).map(|p| p.len());
+                    let drained = k < scratch.len();
+                    let res = match got {
+                        Ok(len) => {
+                            // `recv` decrypted into `self.plain`.
+                            self.backlog.extend_from_slice(&self.plain[..len]);
+                            None
+                        }
+                        Err(RecvError::Tls(e)) => {
+                            Some(Err(io::Error::new(io::ErrorKind::InvalidData, e)))
+                        }
+                    };
+                    self.wire = wire;
+                    match res {
+                        Some(e) => Some(e),
+                        // The socket is drained: hand out what there is.
+                        None if drained && self.backlog.len() - self.plain_at + n == 0 => {
+                            Some(Err(io::ErrorKind::WouldBlock.into()))
+                        }
+                        None if drained => {
+                            let k = (self.backlog.len() - self.plain_at).min(buf.len() - n);
+                            buf[n..n + k]
+                                .copy_from_slice(&self.backlog[self.plain_at..self.plain_at + k]);
+                            self.plain_at += k;
+                            Some(Ok(n + k))
+                        }
+                        None => None,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && n > 0 => Some(Ok(n)),
+                Err(e) => Some(Err(e)),
+            };
+            self.scratch = scratch;
+            if let Some(r) = res {
+                return r;
+            }
+        }
+    }
+
+    /// Encrypts all of `bufs` and writes what the socket takes; the rest of
+    /// the ciphertext waits for [`TlsIo::flush_wire`]. `WouldBlock` (nothing
+    /// taken) while earlier ciphertext is still waiting.
+    pub fn write_plain<S: Write>(
+        &mut self,
+        sock: &mut S,
+        bufs: &[IoSlice<'_>],
+    ) -> io::Result<usize> {
+        if !self.flush_wire(sock)? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let total = bufs.iter().map(|b| b.len()).sum();
+        let mut wire = std::mem::take(&mut self.wire);
+        self.encrypt_vectored(bufs, &mut wire);
+        self.wire = wire;
+        self.flush_wire(sock)?;
+        Ok(total)
+    }
+
+    /// Writes waiting ciphertext (records, tickets, alerts, close_notify).
+    /// `Ok(true)`: nothing is left; `Ok(false)`: the socket is full.
+    pub fn flush_wire<S: Write>(&mut self, sock: &mut S) -> io::Result<bool> {
+        self.pipe.write_tls(&mut self.wire);
+        while self.wire_at < self.wire.len() {
+            match sock.write(&self.wire[self.wire_at..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.wire_at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.wire.clear();
+        self.wire_at = 0;
+        Ok(true)
+    }
+}
+
+/// A client-side TLS connection as a plaintext byte stream (HTTP/1.1 over
+/// TLS): reads and writes go through [`TlsIo::read_plain`] and
+/// [`TlsIo::write_plain`]; `flush` is [`TlsIo::flush_wire`] (`WouldBlock`
+/// while ciphertext waits).
+#[derive(Debug)]
+pub struct TlsStream<S> {
+    /// The TLS connection.
+    pub tls: Box<TlsIo>,
+    /// The socket.
+    pub sock: S,
+}
+
+impl<S: Read + Write> Read for TlsStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.tls.read_plain(&mut self.sock, buf);
+        // Answers to post-handshake records go out at once (best effort;
+        // the rest with the next write or flush).
+        let _ = self.tls.flush_wire(&mut self.sock);
+        r
+    }
+}
+
+impl<S: Read + Write> Write for TlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tls.write_plain(&mut self.sock, &[IoSlice::new(buf)])
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.tls.flush_wire(&mut self.sock)? {
+            true => Ok(()),
+            false => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+}
+
+/// A [`WriteSide`] as a plain [`Write`] (the server's `sendmsg` path for
+/// [`TlsIo::flush_wire`]).
+pub(crate) struct WriteSideIo<'a, W: WriteSide>(pub(crate) &'a mut W);
+
+impl<W: WriteSide> Write for WriteSideIo<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.writev(&[IoSlice::new(buf)], false)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Server HTTP/1.1 over TLS, reading half: plaintext from the socket for
+/// the HTTP/1.1 connection ([`super::h1`]). Shares the session with
+/// [`H1TlsWriter`] (never borrowed by both at once).
+pub(crate) struct H1TlsReader<'a> {
+    /// The session.
+    pub(crate) tls: &'a RefCell<&'a mut TlsIo>,
+    /// The socket.
+    pub(crate) sock: &'a mio::net::TcpStream,
+}
+
+impl Read for H1TlsReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut t = self.tls.borrow_mut();
+        let r = t.read_plain(&mut self.sock, buf);
+        // Answers to post-handshake records go out now (best effort; the
+        // rest with the next write or flush).
+        let _ = t.flush_wire(&mut self.sock);
+        r
+    }
+}
+
+/// Server HTTP/1.1 over TLS, writing half: the output queue's plaintext is
+/// encrypted on its way to the socket; file ranges are never queued for
+/// `sendfile` on a TLS connection (zero-copy is off there).
+pub(crate) struct H1TlsWriter<'a, W: WriteSide> {
+    /// The session.
+    pub(crate) tls: &'a RefCell<&'a mut TlsIo>,
+    /// The socket.
+    pub(crate) w: W,
+}
+
+impl<W: WriteSide> WriteSide for H1TlsWriter<'_, W> {
+    fn writev(&mut self, bufs: &[IoSlice<'_>], _more: bool) -> io::Result<usize> {
+        self.tls
+            .borrow_mut()
+            .write_plain(&mut WriteSideIo(&mut self.w), bufs)
+    }
+
+    fn sendfile(&mut self, _file: &File, _offset: u64, _len: usize) -> io::Result<usize> {
+        Err(io::Error::other("sendfile on a TLS connection"))
     }
 }

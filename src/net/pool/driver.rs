@@ -239,9 +239,6 @@ impl Driver {
                                 self.handle_events();
                                 return Err(ClientError::Tls(e));
                             }
-                            Err(crate::net::tls_io::RecvError::Refused(p)) => {
-                                return Err(ClientError::NotH2(p))
-                            }
                         };
                         self.wbuf.extend_from_slice(&wire);
                         self.got_bytes = true;

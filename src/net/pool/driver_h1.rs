@@ -36,9 +36,59 @@ struct Current {
     got_bytes: bool,
 }
 
+/// The byte stream of an HTTP/1.1 connection: the socket, or a TLS session
+/// on it (ALPN `http/1.1` or none; see [`crate::net::tls_io::TlsStream`]).
+#[derive(Debug)]
+pub(super) enum Transport {
+    /// Cleartext.
+    Plain(mio::net::TcpStream),
+    /// TLS.
+    #[cfg(feature = "tls")]
+    Tls(crate::net::tls_io::TlsStream<mio::net::TcpStream>),
+}
+
+impl Transport {
+    fn socket(&mut self) -> &mut mio::net::TcpStream {
+        match self {
+            Transport::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => &mut t.sock,
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.write(buf),
+        }
+    }
+
+    /// TLS: writes ciphertext still waiting (`WouldBlock` while the socket is full).
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.flush(),
+        }
+    }
+}
+
 /// Owns one HTTP/1.1 connection.
 pub(super) struct H1Driver {
-    sock: mio::net::TcpStream,
+    sock: Transport,
     poll: Poll,
     rx: Receiver<Cmd>,
     shared: Arc<ConnShared>,
@@ -61,7 +111,7 @@ pub(super) struct H1Driver {
 impl H1Driver {
     /// A driver for a freshly connected socket.
     pub(super) fn new(
-        sock: mio::net::TcpStream,
+        sock: Transport,
         poll: Poll,
         rx: Receiver<Cmd>,
         shared: Arc<ConnShared>,
@@ -97,7 +147,7 @@ impl H1Driver {
         self.poll
             .registry()
             .register(
-                &mut self.sock,
+                self.sock.socket(),
                 SOCK,
                 Interest::READABLE | Interest::WRITABLE,
             )
@@ -196,7 +246,12 @@ impl H1Driver {
                 Err(e) => return Err(self.stale_or(ClientError::io("write failed", e))),
             }
         }
-        Ok(())
+        // TLS: ciphertext the socket did not take yet (a writable edge wakes us).
+        match self.sock.flush() {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(self.stale_or(ClientError::io("write failed", e))),
+        }
     }
 
     fn read(&mut self) -> Result<(), ClientError> {
@@ -313,6 +368,12 @@ impl H1Driver {
                         Some(head) => {
                             let (parts, ()) = head.into_parts();
                             let mut resp = http::Response::from_parts(parts, c.body.freeze());
+                            #[cfg(feature = "tls")]
+                            if let Transport::Tls(t) = &self.sock {
+                                if let Some(info) = t.tls.info() {
+                                    resp.extensions_mut().insert(info);
+                                }
+                            }
                             if let Some(t) = trailers {
                                 resp.extensions_mut().insert(Trailers(t));
                             }

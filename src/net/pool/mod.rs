@@ -538,9 +538,8 @@ impl Client {
             .map_err(|e| ClientError::io("socket setup failed", e))?;
         let sock = mio::net::TcpStream::from_std(sock);
         #[cfg(feature = "tls")]
-        if tls.is_some() {
-            // `tls_connect` only returns once ALPN chose h2.
-            return self.start_driver(origin, sock, AppProtocol::H2, tls, cmd, deadline);
+        if let Some((t, early, proto)) = tls {
+            return self.start_driver(origin, sock, proto, Some((t, early)), cmd, deadline);
         }
         self.start_driver(
             origin,
@@ -586,6 +585,15 @@ impl Client {
         let thread = std::thread::Builder::new().name("h2o-client-conn".into());
         let spawned = match proto {
             AppProtocol::Http1 => {
+                #[cfg(feature = "tls")]
+                let sock = match tls {
+                    Some((t, _)) => {
+                        driver_h1::Transport::Tls(super::tls_io::TlsStream { tls: t, sock })
+                    }
+                    None => driver_h1::Transport::Plain(sock),
+                };
+                #[cfg(not(feature = "tls"))]
+                let sock = driver_h1::Transport::Plain(sock);
                 let driver = H1Driver::new(
                     sock,
                     poll,
@@ -623,15 +631,14 @@ impl Client {
 #[cfg(feature = "tls")]
 impl Client {
     /// The TLS handshake of a new connection and the client's ALPN decision
-    /// point: `h2` goes on to the HTTP/2 driver; anything else (`http/1.1`,
-    /// no ALPN) is where an HTTP/1.1 connection would be started; until then
-    /// it is [`ClientError::NotH2`].
+    /// point: `h2` goes on to the HTTP/2 driver; `http/1.1` or no ALPN to
+    /// the HTTP/1.1 driver (over the same TLS session).
     fn tls_connect(
         &self,
         sock: &mut std::net::TcpStream,
         origin: &Origin,
         deadline: Instant,
-    ) -> Result<(Box<super::tls_io::TlsIo>, Vec<u8>), ClientError> {
+    ) -> Result<(Box<super::tls_io::TlsIo>, Vec<u8>, AppProtocol), ClientError> {
         use super::tls_io::{self, HandshakeError, Route};
         let ctx = self.tls_context()?;
         let mut t =
@@ -644,18 +651,19 @@ impl Client {
                 HandshakeError::Timeout => ClientError::Timeout("connect: TLS handshake"),
             })?;
         let _ = sock.set_read_timeout(None);
-        match tls_io::client_protocol(t.pipe()) {
-            Route::H2 => {}
-            Route::Refuse(p) => return Err(ClientError::NotH2(p)),
-        }
+        let route = tls_io::client_protocol(t.pipe());
+        let proto = match route {
+            Route::H2 => AppProtocol::H2,
+            Route::Http1 => AppProtocol::Http1,
+        };
         let counter = if t.pipe().is_resumed() {
             &self.inner.handshakes_resumed
         } else {
             &self.inner.handshakes_full
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        let early = t.take_early();
-        Ok((Box::new(t), early))
+        let early = t.take_early(route);
+        Ok((Box::new(t), early, proto))
     }
 }
 
