@@ -42,7 +42,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve files from a directory over HTTP/2 cleartext (prior knowledge, h2c),
-    /// or over TLS (ALPN h2) with --tls-cert/--tls-key or --self-signed.
+    /// or over TLS (ALPN h2, or HTTP/1.1 for clients that pick http/1.1 or no
+    /// ALPN) with --tls-cert/--tls-key or --self-signed.
     Serve {
         /// Address to listen on (port 0 picks a free port; the bound address is printed).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -64,7 +65,7 @@ pub enum Command {
         /// extended CONNECT) by echoing every message.
         #[arg(long, value_name = "PATH")]
         ws_echo: Option<String>,
-        /// Serve HTTP/2 over TLS (ALPN h2) with this PEM certificate chain
+        /// Serve HTTP/2 over TLS (ALPN h2; HTTP/1.1 for http/1.1 or no-ALPN clients) with this PEM certificate chain
         /// (leaf first); needs --tls-key.
         #[arg(long, value_name = "FILE", requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -97,7 +98,8 @@ pub enum Command {
         wait: f64,
     },
     /// Fetch URLs over HTTP/2 (h2c prior knowledge for http://, or HTTP/1.1
-    /// with --http1.1; TLS with ALPN h2 for https://) and print the bodies.
+    /// with --http1.1; TLS with ALPN h2 for https://, HTTP/1.1 over TLS when the
+    /// server picks http/1.1 or no ALPN) and print the bodies.
     ///
     /// Several URLs are fetched concurrently (one multiplexed connection per
     /// origin) and printed in the order given. Exit status: 0 when every URL got

@@ -1,8 +1,9 @@
 //! Event-driven static file server: HTTP/2 cleartext (h2c, prior knowledge)
-//! and HTTP/1.1 on the same port, or HTTP/2 over TLS when
-//! [`ServerConfig::tls`] is set (ALPN `h2`; the TLS glue and the ALPN
-//! decision are in [`super::tls_io`], reached from the few places marked
-//! "tls": `add`, `read_h2` → `tls_recv`, `tls_gate`, `produce`).
+//! and HTTP/1.1 on the same port, or HTTP/2 and HTTP/1.1 over TLS when
+//! [`ServerConfig::tls`] is set (ALPN `h2`, `http/1.1` or none; the TLS glue
+//! and the ALPN decision are in [`super::tls_io`], reached from the few
+//! places marked "tls": `add`, `read_h2` → `tls_recv`, `switch_tls_h1`,
+//! `tls_gate`, `drive_h1`, `produce`).
 //!
 //! The file handler ([`file_reply`]: methods, path safety, conditionals,
 //! ranges) is protocol-neutral: HTTP/2 streams ([`Worker::respond`]) and
@@ -87,9 +88,11 @@ pub struct ServerConfig {
     /// WebSocket endpoint (see [`super::ws`]); set `conn.enable_connect_protocol`
     /// too for RFC 8441. Default: none.
     pub ws: WsConfig, // ws hook
-    /// Serve HTTP/2 over TLS (ALPN `h2`) instead of h2c: every accepted
-    /// connection does a TLS handshake first (see [`super::tls_io`]). Bodies
-    /// are copied (no `sendfile`: the ciphertext is made in user space).
+    /// Serve over TLS instead of h2c: every accepted connection does a TLS
+    /// handshake first (see [`super::tls_io`]); ALPN `h2` is HTTP/2,
+    /// `http/1.1` or none HTTP/1.1 (the context's ALPN list says what is
+    /// offered). Bodies are copied (no `sendfile`: the ciphertext is made in
+    /// user space).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::ServerTls>,
 }

@@ -7,6 +7,10 @@
 //!   plaintext for the HTTP/2 core out; core output in (several chunks
 //!   gathered into full-size records, never one record per frame header),
 //!   ciphertext for the socket out;
+//! - HTTP/1.1 over TLS: plaintext reads and writes for the HTTP/1.1 code of
+//!   both sides ([`TlsIo::read_plain`], [`TlsIo::write_plain`],
+//!   [`TlsIo::flush_wire`]; client [`TlsStream`], server `H1TlsReader` /
+//!   `H1TlsWriter`);
 //! - the two ALPN decision points, the only places that look at the
 //!   negotiated protocol: [`server_protocol`] (server, once its handshake is
 //!   over) and [`client_protocol`] (client, in the pool's connect path);
@@ -16,7 +20,7 @@
 //!   validity, ticket ages).
 //!
 //! No protocol logic lives here: TLS is rustls (through [`TlsPipe`]), HTTP/2
-//! is the core.
+//! is the core, HTTP/1.1 is [`crate::h1`].
 
 use std::cell::RefCell;
 use std::fs::File;
