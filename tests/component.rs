@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{free_port, random_bytes, require_bin, wait_port, ServerGuard, TempDir};
+use support::{free_port, random_bytes, require_bin, ServerGuard, TempDir};
 
 const NEEDS: &str =
     "needs scripts/build-component.sh, wasmtime and PyPI wasmtime (scripts/test.sh)";
@@ -140,23 +140,7 @@ fn docroot(tag: &str) -> (TempDir, Vec<(String, Vec<u8>)>) {
 }
 
 fn spawn_nghttpd(root: &Path) -> ServerGuard {
-    let nghttpd = require_bin("nghttpd", "nghttp2-server");
-    let port = free_port();
-    let child = Command::new(nghttpd)
-        .args(["--no-tls", "-d"])
-        .arg(root)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn nghttpd");
-    let mut server = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "nghttpd".into(),
-    };
-    wait_port(&mut server, Duration::from_secs(10));
-    server
+    support::spawn_nghttpd(root, &[])
 }
 
 fn spawn_h2o(root: &Path) -> ServerGuard {
@@ -687,7 +671,7 @@ mod https {
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             name: "openssl s_server".into(),
         };
-        wait_port(&mut s_server, Duration::from_secs(10));
+        support::wait_port(&mut s_server, Duration::from_secs(10));
         let u = url(port);
         let o = h2o_get_wasm_dirs(certs, &["--cacert", "/certs/ca.pem", &u]);
         assert_fails(&o, 1, &u, "TLS: the peer did not negotiate h2 (no ALPN)");

@@ -7,11 +7,10 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use support::{
-    free_port, random_bytes, require_bin, spawn_h2o_serve, spawn_h2o_web_server, wait_port,
-    ServerGuard, TempDir,
+    random_bytes, require_bin, spawn_h2o_serve, spawn_h2o_web_server, spawn_nghttpd, ServerGuard,
+    TempDir,
 };
 
 /// The standard body set: 0 B, 12 B, 100 KiB, 5 MiB random.
@@ -279,22 +278,8 @@ fn check_get_against(server: &ServerGuard, root: &Path) {
 
 #[test]
 fn h2o_get_from_nghttpd() {
-    let nghttpd = require_bin("nghttpd", "nghttp2-server");
     let root = make_docroot("nghttpd");
-    let port = free_port();
-    let child = Command::new(nghttpd)
-        .args(["--no-tls", "--trailer", "x-trailer: yes", "-d"])
-        .arg(root.path())
-        .arg(port.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn nghttpd");
-    let mut server = ServerGuard {
-        child,
-        addr: format!("127.0.0.1:{port}").parse().unwrap(),
-        name: "nghttpd".into(),
-    };
-    wait_port(&mut server, Duration::from_secs(10));
+    let server = spawn_nghttpd(root.path(), &["--trailer", "x-trailer: yes"]);
     check_get_against(&server, root.path());
     // Trailers end the response and show up with -v.
     let o = run(Command::new(env!("CARGO_BIN_EXE_h2o"))

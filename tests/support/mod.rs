@@ -296,3 +296,27 @@ pub fn spawn_nginx(dir: &Path, http: &str, ports: &[u16], name: &str) -> ServerG
     }
     guard
 }
+
+/// nghttpd (Debian `nghttp2-server`) serving `root` over h2c on a free
+/// loopback port, with `extra` arguments; waits (≤10 s) for the port.
+pub fn spawn_nghttpd(root: &Path, extra: &[&str]) -> ServerGuard {
+    let nghttpd = require_bin("nghttpd", "nghttp2-server");
+    let port = free_port();
+    let child = Command::new(nghttpd)
+        .arg("--no-tls")
+        .args(extra)
+        .arg("-d")
+        .arg(root)
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn nghttpd");
+    let mut server = ServerGuard {
+        child,
+        addr: format!("127.0.0.1:{port}").parse().unwrap(),
+        name: "nghttpd".into(),
+    };
+    wait_port(&mut server, Duration::from_secs(10));
+    server
+}
