@@ -42,3 +42,29 @@ impl<'a> Cursor<'a> {
         self.take(n)
     }
 }
+
+/// The TLS targets' loop: the input's chunks go to `pipe.recv` (once an error
+/// was returned, every later `recv` must fail too), interleaved with writes.
+pub fn drive_tls_pipe(pipe: &mut h2o::tls::TlsPipe, c: &mut Cursor, now: core::time::Duration) {
+    let mut plain = Vec::new();
+    let mut out = Vec::new();
+    let mut failed = false;
+    while !c.is_empty() {
+        match c.byte() % 4 {
+            0..=2 => {
+                let r = pipe.recv(now, c.chunk(), &mut plain);
+                if failed {
+                    assert!(r.is_err());
+                }
+                failed |= r.is_err();
+            }
+            _ => {
+                out.clear();
+                pipe.send(b"hello");
+                pipe.write_tls(&mut out);
+            }
+        }
+    }
+    out.clear();
+    pipe.write_tls(&mut out);
+}

@@ -30,25 +30,5 @@ fn ctx() -> &'static ClientTls {
 fuzz_target!(|data: &[u8]| {
     let mut c = common::Cursor::new(data);
     let mut pipe = TlsPipe::client(ctx(), "localhost", NOW).unwrap();
-    let mut plain = Vec::new();
-    let mut out = Vec::new();
-    let mut failed = false;
-    while !c.is_empty() {
-        match c.byte() % 4 {
-            0..=2 => {
-                let r = pipe.recv(NOW, c.chunk(), &mut plain);
-                if failed {
-                    assert!(r.is_err());
-                }
-                failed |= r.is_err();
-            }
-            _ => {
-                out.clear();
-                pipe.send(b"hello");
-                pipe.write_tls(&mut out);
-            }
-        }
-    }
-    out.clear();
-    pipe.write_tls(&mut out);
+    common::drive_tls_pipe(&mut pipe, &mut c, NOW);
 });
