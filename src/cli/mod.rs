@@ -5,8 +5,9 @@
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
 //! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE]`:
 //!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
-//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P] [--cacert FILE]`: load generator
-//!   ([`crate::net::bench`]), against the embedded server when no URL is given;
+//! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--rate R] [--path P] [--cacert FILE]
+//!   [--no-tui] [--json [FILE]] [--html FILE]`: load generator ([`crate::net::bench`]), against
+//!   the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
 //! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
 //!   adds a WebSocket echo endpoint ([`crate::net::ws`]).
@@ -168,6 +169,23 @@ pub enum Command {
         /// Also trust the CA certificate(s) in this PEM file for https://.
         #[arg(long, value_name = "FILE")]
         cacert: Option<PathBuf>,
+        /// Open loop: start R requests per second in total (as wrk2), whether
+        /// or not earlier ones finished; latency counts from each request's
+        /// intended start (coordinated-omission corrected). -c x -m bounds the
+        /// requests in flight; -n and -D still cap the run.
+        #[arg(long, value_name = "R")]
+        rate: Option<f64>,
+        /// Print plain text only, without the live view on a terminal.
+        #[arg(long)]
+        no_tui: bool,
+        /// Write the result as JSON to FILE, or to stdout without FILE (the
+        /// text summary then goes to stderr). Give the URL before --json, or
+        /// write --json=FILE.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+        json: Option<PathBuf>,
+        /// Write a self-contained HTML report with SVG charts to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Latency relay for tests: forwards TCP connections to ADDR, delaying
     /// each chunk by --delay-ms each way, paced to --rate-mbit. Prints
@@ -309,10 +327,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             duration,
             path,
             cacert,
+            rate,
+            no_tui,
+            json,
+            html,
         } => {
             if !(duration.is_finite() && duration >= 0.0) {
                 return Err("--duration must be a number of seconds >= 0".into());
             }
+            let json_stdout = json.as_deref() == Some(std::path::Path::new("-"));
+            let live =
+                !no_tui && !json_stdout && io::stdout().is_terminal() && io::stderr().is_terminal();
             let cfg = bench::BenchConfig {
                 url: String::new(),
                 requests,
@@ -320,13 +345,19 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 streams,
                 threads,
                 duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
-                progress: io::stderr().is_terminal(),
+                progress: live,
+                rate,
                 #[cfg(feature = "tls")]
                 tls: None,
             };
             let mut cfg = cfg;
             bench_tls(&mut cfg, url.as_deref(), cacert)?;
-            run_bench(cfg, url, &path)
+            let out = BenchOutputs {
+                json: json.filter(|_| !json_stdout),
+                json_stdout,
+                html,
+            };
+            run_bench(cfg, url, &path, &out)
         }
         Command::Relay {
             listen,
@@ -535,11 +566,28 @@ fn bench_tls(
     }
 }
 
+/// Where `h2o bench` writes its reports besides the text summary.
+struct BenchOutputs {
+    /// JSON to this file.
+    json: Option<PathBuf>,
+    /// JSON to stdout (the text goes to stderr).
+    json_stdout: bool,
+    /// HTML report to this file.
+    html: Option<PathBuf>,
+}
+
 fn run_bench(
     mut cfg: bench::BenchConfig,
     url: Option<String>,
     path: &str,
+    out: &BenchOutputs,
 ) -> Result<ExitCode, String> {
+    // Text goes to stdout, or to stderr when stdout carries the JSON.
+    let mut text: Box<dyn Write> = if out.json_stdout {
+        Box::new(io::stderr())
+    } else {
+        Box::new(io::stdout())
+    };
     let _root;
     match url {
         Some(u) => cfg.url = u,
@@ -552,20 +600,41 @@ fn run_bench(
                 format!("/{path}")
             };
             cfg.url = format!("http://{addr}{path}");
-            println!("embedded server: http://{addr} (files /small /1k /64k /1m)");
+            let _ = writeln!(
+                text,
+                "embedded server: http://{addr} (files /small /1k /64k /1m)"
+            );
         }
     }
     let dur = cfg.duration.map_or("no time cap".to_string(), |d| {
         format!("{:.0} s cap", d.as_secs_f64())
     });
-    println!(
-        "h2o bench {}: {} requests, {} connections x {} streams, {} threads, {dur}",
+    let rate = cfg
+        .rate
+        .map_or(String::new(), |r| format!(", open loop at {r} req/s"));
+    let _ = writeln!(
+        text,
+        "h2o bench {}: {} requests, {} connections x {} streams, {} threads, {dur}{rate}",
         cfg.url, cfg.requests, cfg.connections, cfg.streams, cfg.threads
     );
-    let _ = io::stdout().flush();
+    let _ = text.flush();
     let rep = bench::run(&cfg)?;
-    print!("{rep}");
-    let _ = io::stdout().flush();
+    let _ = write!(text, "{rep}");
+    let _ = text.flush();
+    if out.json_stdout {
+        let mut o = io::stdout().lock();
+        o.write_all(rep.to_json().as_bytes())
+            .and_then(|_| o.flush())
+            .map_err(|e| format!("cannot write the JSON report: {e}"))?;
+    }
+    if let Some(f) = &out.json {
+        std::fs::write(f, rep.to_json())
+            .map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+    }
+    if let Some(f) = &out.html {
+        let page = bench::html::page(&rep)?;
+        std::fs::write(f, page).map_err(|e| format!("cannot write {}: {e}", f.display()))?;
+    }
     if rep.succeeded == 0 || rep.failed > 0 {
         return Ok(ExitCode::from(1));
     }

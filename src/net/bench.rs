@@ -11,17 +11,28 @@
 //! per loop turn. The request head is built once and cloned per request (the
 //! clone of a head without extra fields does not allocate).
 //!
+//! With [`BenchConfig::rate`] the load is open-loop instead (as wrk2): each
+//! thread starts requests on a fixed schedule (its share of the total rate)
+//! whether or not earlier ones finished, using free stream slots; a request
+//! whose slot is not free yet waits, and its latency is counted from its
+//! intended start (coordinated-omission corrected) as well as from the moment
+//! it was sent (uncorrected).
+//!
+//! Reports: the h2load-style text ([`BenchReport`]'s `Display`), a live view
+//! on a terminal ([`live`]), JSON ([`report`]) and a self-contained HTML page
+//! with SVG charts ([`html`]).
+//!
 //! [`start_embedded`] starts `h2o::net::server::serve` on a loopback port over a
 //! generated directory (`/small` 12 B, `/1k`, `/64k`, `/1m`) and loads it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -33,6 +44,10 @@ use crate::frame::StreamId;
 
 use super::client::Url;
 use super::{tcp, READ_BUF, WBUF_CAP, WRITE_CHUNK};
+
+pub mod html;
+pub mod live;
+pub mod report;
 
 /// Deadline of each connection's TCP connect.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,8 +67,14 @@ pub struct BenchConfig {
     pub threads: usize,
     /// Stop starting requests after this long.
     pub duration: Option<Duration>,
-    /// Show a progress bar on stderr (callers pass "stderr is a tty").
+    /// Show the live view on stderr while running (callers pass "on a
+    /// terminal and not `--no-tui`").
     pub progress: bool,
+    /// Open-loop mode: start this many requests per second in total (spread
+    /// over the threads by their share of connections), latency measured from
+    /// each request's intended start. `None`: closed loop (each finished
+    /// request starts the next).
+    pub rate: Option<f64>,
     /// TLS context for `https://`, shared by all connections (`None`: system
     /// roots).
     #[cfg(feature = "tls")]
@@ -70,10 +91,21 @@ impl Default for BenchConfig {
             threads: 2,
             duration: Some(Duration::from_secs(10)),
             progress: false,
+            rate: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
     }
+}
+
+/// One second of the run (from the start of the load): requests that ended in
+/// it, and how many of those failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Second {
+    /// Requests ended (response or error).
+    pub done: u64,
+    /// Of those, not 2xx/3xx or without a complete response.
+    pub failed: u64,
 }
 
 /// Results of a run.
@@ -101,10 +133,23 @@ pub struct BenchReport {
     pub data_bytes: u64,
     /// Connection-level failures (connect errors, protocol errors).
     pub conn_errors: Vec<String>,
-    /// Request latencies in microseconds.
+    /// Request latencies in microseconds (open loop: from each request's
+    /// intended start, coordinated-omission corrected).
     pub latency: Histogram<u64>,
+    /// Open loop only: latencies from the moment each request was sent.
+    pub latency_uncorrected: Option<Histogram<u64>>,
     /// TLS handshakes (full, resumed); `None` for h2c.
     pub tls_handshakes: Option<(u64, u64)>,
+    /// Throughput series: one entry per second of the run.
+    pub series: Vec<Second>,
+    /// Connection setup times in microseconds (TCP connect, plus the TLS
+    /// handshake for `https://`), one value per connection established.
+    pub connect_times: Histogram<u64>,
+    /// Errors by kind: `connect`, `tls`, `protocol`, `io`, `closed`, `setup`
+    /// (connections lost) and `stream_reset` (streams reset by the server).
+    pub errors: BTreeMap<&'static str, u64>,
+    /// The configuration that ran.
+    pub config: BenchConfig,
 }
 
 impl BenchReport {
@@ -136,6 +181,41 @@ fn fmt_us(us: f64) -> String {
     }
 }
 
+/// One text line of a latency histogram's summary (`latency: min …`).
+fn fmt_latency(f: &mut fmt::Formatter<'_>, label: &str, h: &Histogram<u64>) -> fmt::Result {
+    if h.is_empty() {
+        writeln!(f, "{label}: no completed requests")
+    } else {
+        writeln!(
+            f,
+            "{label}: min {}, mean {}, p50 {}, p90 {}, p99 {}, max {}",
+            fmt_us(h.min() as f64),
+            fmt_us(h.mean()),
+            fmt_us(h.value_at_quantile(0.5) as f64),
+            fmt_us(h.value_at_quantile(0.9) as f64),
+            fmt_us(h.value_at_quantile(0.99) as f64),
+            fmt_us(h.max() as f64)
+        )
+    }
+}
+
+impl BenchReport {
+    /// One line saying which mode ran.
+    pub fn mode_line(&self) -> String {
+        match self.config.rate {
+            Some(r) => format!(
+                "open loop at {r} req/s (latency from each request's intended start, \
+                 coordinated-omission corrected; uncorrected from its send)"
+            ),
+            None => format!(
+                "closed loop ({} connections x {} streams, each response starts the next request)",
+                self.config.connections.max(1),
+                self.config.streams.max(1)
+            ),
+        }
+    }
+}
+
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
@@ -145,6 +225,7 @@ impl fmt::Display for BenchReport {
             self.req_per_sec(),
             fmt_bytes(self.bytes_in as f64 / secs)
         )?;
+        writeln!(f, "mode: {}", self.mode_line())?;
         writeln!(
             f,
             "requests: {} total, {} started, {} done, {} succeeded, {} failed, {} errored",
@@ -163,20 +244,28 @@ impl fmt::Display for BenchReport {
             fmt_bytes(self.data_bytes as f64),
             self.data_bytes
         )?;
-        let h = &self.latency;
-        if h.is_empty() {
-            writeln!(f, "latency: no completed requests")?;
-        } else {
+        fmt_latency(f, "latency", &self.latency)?;
+        if let Some(h) = &self.latency_uncorrected {
+            fmt_latency(f, "latency (uncorrected)", h)?;
+        }
+        let ct = &self.connect_times;
+        if !ct.is_empty() {
             writeln!(
                 f,
-                "latency: min {}, mean {}, p50 {}, p90 {}, p99 {}, max {}",
-                fmt_us(h.min() as f64),
-                fmt_us(h.mean()),
-                fmt_us(h.value_at_quantile(0.5) as f64),
-                fmt_us(h.value_at_quantile(0.9) as f64),
-                fmt_us(h.value_at_quantile(0.99) as f64),
-                fmt_us(h.max() as f64)
+                "time for connect: min {}, mean {}, max {} ({} connections)",
+                fmt_us(ct.min() as f64),
+                fmt_us(ct.mean()),
+                fmt_us(ct.max() as f64),
+                ct.len()
             )?;
+        }
+        if !self.errors.is_empty() {
+            let list: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            writeln!(f, "errors: {}", list.join(", "))?;
         }
         if let Some((full, resumed)) = self.tls_handshakes {
             writeln!(f, "TLS handshakes: {full} full, {resumed} resumed")?;
@@ -192,14 +281,23 @@ fn new_hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
 }
 
+/// How often a worker publishes its counts and latencies for the live view.
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+
 /// Shared between the worker threads.
 struct Shared {
     /// Requests not started yet.
     remaining: AtomicU64,
-    /// Ended requests (progress bar), updated in batches.
+    /// Ended requests (live view), updated in batches.
     done: AtomicU64,
+    /// Failed requests (live view), updated in batches.
+    failed: AtomicU64,
     /// Stop starting requests.
     stop: AtomicBool,
+    /// Live view only: each worker's latency histogram so far, refreshed every
+    /// [`PUBLISH_EVERY`] (a copy under a lock the worker takes a few times a
+    /// second, never per request).
+    live: Option<Vec<Mutex<Option<Histogram<u64>>>>>,
 }
 
 impl Shared {
@@ -219,11 +317,64 @@ struct Counts {
     succeeded: u64,
     failed: u64,
     errored: u64,
+    resets: u64,
     status: [u64; 4],
     bytes_in: u64,
     data_bytes: u64,
     tls_full: u64,
     tls_resumed: u64,
+}
+
+/// What one worker measures: counts, latencies, the per-second series.
+struct Tally {
+    c: Counts,
+    /// Latency from the request's start (open loop: its intended start).
+    hist: Histogram<u64>,
+    /// Open loop only: latency from the moment the request was sent.
+    unc: Option<Histogram<u64>>,
+    series: Vec<Second>,
+    /// Start of the load (second 0 of `series`).
+    t0: Instant,
+    /// Index in `series` of the current loop turn.
+    sec: usize,
+    /// Not yet added to [`Shared::done`] / [`Shared::failed`].
+    pending_done: u64,
+    pending_failed: u64,
+}
+
+impl Tally {
+    /// Sets the loop turn's second (one clock subtraction per turn).
+    fn turn(&mut self, now: Instant) {
+        self.sec = now.saturating_duration_since(self.t0).as_secs() as usize;
+        if self.series.len() <= self.sec {
+            self.series.resize(self.sec + 1, Second::default());
+        }
+    }
+
+    /// A request ended: a complete response (`ok`: 2xx/3xx) or an error.
+    fn ended(&mut self, ok: bool) {
+        self.c.done += 1;
+        self.pending_done += 1;
+        let s = &mut self.series[self.sec];
+        s.done += 1;
+        if ok {
+            self.c.succeeded += 1;
+        } else {
+            self.c.failed += 1;
+            self.pending_failed += 1;
+            s.failed += 1;
+        }
+    }
+
+    /// Adds the batched counts to the shared ones.
+    fn publish(&mut self, shared: &Shared) {
+        shared.done.fetch_add(self.pending_done, Ordering::Relaxed);
+        shared
+            .failed
+            .fetch_add(self.pending_failed, Ordering::Relaxed);
+        self.pending_done = 0;
+        self.pending_failed = 0;
+    }
 }
 
 /// Multiplicative hash of stream ids (no SipHash per request).
@@ -244,9 +395,11 @@ impl Hasher for IdHash {
     }
 }
 
-/// A request in flight: start time (loop-turn clock) and "final status 2xx/3xx".
+/// A request in flight: start time (closed loop: the loop-turn clock; open
+/// loop: the intended start), the time it was sent, and "final status 2xx/3xx".
 struct Slot {
     start: Instant,
+    sent: Instant,
     ok: bool,
 }
 
@@ -269,6 +422,16 @@ struct BConn {
     plain: Vec<u8>,
 }
 
+impl BConn {
+    /// True when a new request can start on this connection now.
+    fn has_slot(&self, m: usize) -> bool {
+        !self.dead
+            && self.inflight.len() < m
+            && self.conn.is_accepting_streams()
+            && (self.inflight.len() as u32) < self.conn.peer_max_concurrent_streams()
+    }
+}
+
 /// Where a worker's connections go: addresses, and for `https://` the TLS
 /// context and server name.
 #[derive(Clone)]
@@ -278,8 +441,51 @@ struct Target {
     tls: Option<(Arc<crate::tls::ClientTls>, String)>,
 }
 
-/// Runs the load and returns the report (errors: bad URL, nothing reachable).
+/// The open-loop schedule of one worker: the k-th request is due at
+/// `t0 + k * interval`.
+struct Schedule {
+    t0: Instant,
+    interval: Duration,
+    next: u32,
+    /// No more requests to start (budget spent or past the deadline).
+    over: bool,
+}
+
+impl Schedule {
+    fn due(&self) -> Instant {
+        self.t0 + self.interval * self.next
+    }
+}
+
+/// What a worker hands back.
+struct WorkerResult {
+    tally: Tally,
+    connect: Histogram<u64>,
+    errs: Vec<(&'static str, String)>,
+}
+
+/// The kind of a connection-level error message (see [`BenchReport::errors`]).
+fn error_kind(msg: &str) -> &'static str {
+    if msg.starts_with("HTTP/2 protocol error") {
+        "protocol"
+    } else if msg.starts_with("connection closed") {
+        "closed"
+    } else if msg.starts_with("TLS") {
+        "tls"
+    } else {
+        "io"
+    }
+}
+
+/// Runs the load and returns the report (errors: bad URL, nothing reachable,
+/// a bad `--rate`).
 pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
+    if let Some(r) = cfg.rate {
+        // Bounded so that the interval between starts is a valid Duration.
+        if !(0.01..=1e9).contains(&r) {
+            return Err("--rate must be a number of requests per second from 0.01 to 1e9".into());
+        }
+    }
     let (url, https) = Url::parse_any(&cfg.url).map_err(|e| e.to_string())?;
     let addrs = tcp::resolve(&url.host, url.port).map_err(|e| e.to_string())?;
     #[cfg(not(feature = "tls"))]
@@ -313,48 +519,75 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
     let shared = Arc::new(Shared {
         remaining: AtomicU64::new(cfg.requests),
         done: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        live: cfg
+            .progress
+            .then(|| (0..threads).map(|_| Mutex::new(None)).collect()),
     });
     let start = Instant::now();
     let deadline = cfg.duration.map(|d| start + d);
     let mut handles = Vec::new();
     for t in 0..threads {
         let n = (0..conns).filter(|i| i % threads == t).count();
+        // This thread's share of the rate; threads are phase-shifted so their
+        // starts interleave.
+        let pace = cfg.rate.map(|r| {
+            let interval = Duration::from_secs_f64(conns as f64 / (r * n as f64));
+            (interval, interval.mul_f64(t as f64 / threads as f64))
+        });
         let shared = Arc::clone(&shared);
         let head = head.clone();
         let target = target.clone();
         handles.push(
             std::thread::Builder::new()
                 .name(format!("h2o-bench-{t}"))
-                .spawn(move || worker(&target, n, streams, head, shared, deadline))
+                .spawn(move || {
+                    let w = Worker {
+                        index: t,
+                        target: &target,
+                        n,
+                        m: streams,
+                        head,
+                        shared,
+                        deadline,
+                        pace,
+                    };
+                    w.run()
+                })
                 .map_err(|e| format!("cannot start thread: {e}"))?,
         );
     }
-    let bar = if cfg.progress {
-        let pb = indicatif::ProgressBar::new(cfg.requests);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} requests, {per_sec}, {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        Some(pb)
+    let mut view = cfg.progress.then(|| live::Live::new(cfg, start));
+    let mut scratch = new_hist();
+    let tick = if view.is_some() {
+        live::REFRESH
     } else {
-        None
+        Duration::from_millis(5)
     };
+    while !handles.iter().all(|h| h.is_finished()) {
+        if let (Some(v), Some(hists)) = (view.as_mut(), shared.live.as_ref()) {
+            scratch.reset();
+            for h in hists {
+                if let Some(h) = h.lock().ok().as_ref().and_then(|g| g.as_ref()) {
+                    let _ = scratch.add(h);
+                }
+            }
+            v.update(
+                shared.done.load(Ordering::Relaxed),
+                shared.failed.load(Ordering::Relaxed),
+                &scratch,
+            );
+        }
+        std::thread::sleep(tick);
+    }
     let mut results = Vec::new();
     for h in handles {
-        while !h.is_finished() {
-            if let Some(pb) = &bar {
-                pb.set_position(shared.done.load(Ordering::Relaxed));
-            }
-            std::thread::sleep(Duration::from_millis(if bar.is_some() { 100 } else { 5 }));
-        }
         results.push(h.join().map_err(|_| "bench thread panicked".to_string())?);
     }
     let elapsed = start.elapsed();
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
+    if let Some(v) = view {
+        v.finish();
     }
     let mut rep = BenchReport {
         elapsed,
@@ -369,9 +602,15 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         data_bytes: 0,
         conn_errors: Vec::new(),
         latency: new_hist(),
+        latency_uncorrected: cfg.rate.map(|_| new_hist()),
         tls_handshakes: https.then_some((0, 0)),
+        series: Vec::new(),
+        connect_times: new_hist(),
+        errors: BTreeMap::new(),
+        config: cfg.clone(),
     };
-    for (c, h, errs) in results {
+    for r in results {
+        let c = &r.tally.c;
         if let Some((full, resumed)) = rep.tls_handshakes.as_mut() {
             *full += c.tls_full;
             *resumed += c.tls_resumed;
@@ -386,162 +625,317 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         }
         rep.bytes_in += c.bytes_in;
         rep.data_bytes += c.data_bytes;
-        let _ = rep.latency.add(&h);
-        rep.conn_errors.extend(errs);
+        if c.resets > 0 {
+            *rep.errors.entry("stream_reset").or_default() += c.resets;
+        }
+        let _ = rep.latency.add(&r.tally.hist);
+        if let (Some(all), Some(h)) = (rep.latency_uncorrected.as_mut(), &r.tally.unc) {
+            let _ = all.add(h);
+        }
+        if rep.series.len() < r.tally.series.len() {
+            rep.series.resize(r.tally.series.len(), Second::default());
+        }
+        for (all, s) in rep.series.iter_mut().zip(&r.tally.series) {
+            all.done += s.done;
+            all.failed += s.failed;
+        }
+        let _ = rep.connect_times.add(&r.connect);
+        for (kind, msg) in r.errs {
+            *rep.errors.entry(kind).or_default() += 1;
+            rep.conn_errors.push(msg);
+        }
     }
     rep.conn_errors.sort();
     rep.conn_errors.dedup();
     Ok(rep)
 }
 
-type WorkerResult = (Counts, Histogram<u64>, Vec<String>);
-
-fn worker(
-    target: &Target,
+/// One worker thread's parameters.
+struct Worker<'a> {
+    /// Thread index (its slot in [`Shared::live`]).
+    index: usize,
+    target: &'a Target,
+    /// Connections.
     n: usize,
+    /// Streams per connection.
     m: usize,
     head: http::Request<()>,
     shared: Arc<Shared>,
     deadline: Option<Instant>,
-) -> WorkerResult {
-    let mut c = Counts::default();
-    let mut hist = new_hist();
-    let mut errs = Vec::new();
-    let mut poll = match Poll::new() {
-        Ok(p) => p,
-        Err(e) => return (c, hist, vec![format!("poll: {e}")]),
-    };
-    let h2 = Config::default();
-    let mut conns: Vec<BConn> = Vec::with_capacity(n);
-    for i in 0..n {
-        #[allow(unused_mut)]
-        let mut sock = match tcp::connect_addrs(&target.addrs, Instant::now() + CONNECT_TIMEOUT) {
-            Ok(s) => s,
+    /// Open loop: interval between this thread's starts, and its phase.
+    pace: Option<(Duration, Duration)>,
+}
+
+impl Worker<'_> {
+    fn run(self) -> WorkerResult {
+        let Worker {
+            index,
+            target,
+            n,
+            m,
+            head,
+            shared,
+            deadline,
+            pace,
+        } = self;
+        let mut t = Tally {
+            c: Counts::default(),
+            hist: new_hist(),
+            unc: pace.map(|_| new_hist()),
+            series: vec![Second::default()],
+            t0: Instant::now(),
+            sec: 0,
+            pending_done: 0,
+            pending_failed: 0,
+        };
+        let mut connect = new_hist();
+        let mut errs: Vec<(&'static str, String)> = Vec::new();
+        let mut poll = match Poll::new() {
+            Ok(p) => p,
             Err(e) => {
-                errs.push(e.to_string());
-                continue;
+                errs.push(("setup", format!("poll: {e}")));
+                return WorkerResult {
+                    tally: t,
+                    connect,
+                    errs,
+                };
             }
         };
-        #[allow(unused_mut)]
-        let mut conn = Connection::client(h2.clone());
-        #[cfg(feature = "tls")]
-        let tls = match &target.tls {
-            Some((ctx, host)) => match bench_tls(&mut sock, ctx, host, &mut conn, &mut c) {
-                Ok(t) => Some(t),
+        let h2 = Config::default();
+        let mut conns: Vec<BConn> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let began = Instant::now();
+            #[allow(unused_mut)]
+            let mut sock = match tcp::connect_addrs(&target.addrs, Instant::now() + CONNECT_TIMEOUT)
+            {
+                Ok(s) => s,
                 Err(e) => {
-                    errs.push(e);
+                    errs.push(("connect", e.to_string()));
                     continue;
                 }
-            },
-            None => None,
-        };
-        if let Err(e) = sock.set_nonblocking(true) {
-            errs.push(format!("socket setup: {e}"));
-            continue;
-        }
-        let mut sock = mio::net::TcpStream::from_std(sock);
-        // The token is the index in `conns` (failed connects are skipped).
-        let _ = i;
-        if let Err(e) = poll.registry().register(
-            &mut sock,
-            Token(conns.len()),
-            Interest::READABLE | Interest::WRITABLE,
-        ) {
-            errs.push(format!("poll register: {e}"));
-            continue;
-        }
-        conns.push(BConn {
-            sock,
-            conn,
-            inflight: HashMap::with_capacity_and_hasher(m * 2, Default::default()),
-            wbuf: Vec::with_capacity(WBUF_CAP),
-            wpos: 0,
-            dead: false,
+            };
+            #[allow(unused_mut)]
+            let mut conn = Connection::client(h2.clone());
             #[cfg(feature = "tls")]
-            tls,
-            #[cfg(feature = "tls")]
-            plain: Vec::new(),
+            let tls = match &target.tls {
+                Some((ctx, host)) => match bench_tls(&mut sock, ctx, host, &mut conn, &mut t.c) {
+                    Ok(tls) => Some(tls),
+                    Err(e) => {
+                        errs.push(("tls", e));
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let _ = connect.record((began.elapsed().as_micros() as u64).max(1));
+            if let Err(e) = sock.set_nonblocking(true) {
+                errs.push(("setup", format!("socket setup: {e}")));
+                continue;
+            }
+            let mut sock = mio::net::TcpStream::from_std(sock);
+            // The token is the index in `conns` (failed connects are skipped).
+            if let Err(e) = poll.registry().register(
+                &mut sock,
+                Token(conns.len()),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                errs.push(("setup", format!("poll register: {e}")));
+                continue;
+            }
+            conns.push(BConn {
+                sock,
+                conn,
+                inflight: HashMap::with_capacity_and_hasher(m * 2, Default::default()),
+                wbuf: Vec::with_capacity(WBUF_CAP),
+                wpos: 0,
+                dead: false,
+                #[cfg(feature = "tls")]
+                tls,
+                #[cfg(feature = "tls")]
+                plain: Vec::new(),
+            });
+        }
+        let mut rbuf = vec![0u8; READ_BUF];
+        let mut events = Events::with_capacity(1024);
+        // Second 0 of the series and of the schedule: the load starts now.
+        t.t0 = Instant::now();
+        let mut sched = pace.map(|(interval, phase)| Schedule {
+            t0: t.t0 + phase,
+            interval,
+            next: 0,
+            over: false,
         });
-    }
-    let mut rbuf = vec![0u8; READ_BUF];
-    let mut events = Events::with_capacity(1024);
-    let mut pending_done = 0u64;
-    // Fill every connection's M slots.
-    for bc in conns.iter_mut() {
-        fill(bc, m, &head, &shared, &mut c, Instant::now());
-        if let Err(e) = flush(bc) {
-            kill(bc, e, &mut c, &mut errs);
-        }
-    }
-    let grace = Duration::from_secs(2);
-    loop {
-        let now = Instant::now();
-        if let Some(d) = deadline {
-            if now >= d {
-                shared.stop.store(true, Ordering::Relaxed);
+        let mut rr = 0usize;
+        let closed = sched.is_none();
+        if closed {
+            // Fill every connection's M slots.
+            for bc in conns.iter_mut() {
+                fill(bc, m, &head, &shared, &mut t.c, Instant::now());
+                if let Err(e) = flush(bc) {
+                    kill(bc, e, &mut t, &mut errs);
+                }
             }
-            if now >= d + grace {
+        }
+        let mut next_publish = t.t0 + PUBLISH_EVERY;
+        let grace = Duration::from_secs(2);
+        let mut timeout = Duration::from_millis(100);
+        loop {
+            let now = Instant::now();
+            if let Some(d) = deadline {
+                if now >= d {
+                    shared.stop.store(true, Ordering::Relaxed);
+                }
+                if now >= d + grace {
+                    break;
+                }
+            }
+            if conns.iter().all(|b| b.dead) {
                 break;
             }
-        }
-        if conns.iter().all(|b| b.dead) {
-            break;
-        }
-        if conns.iter().all(|b| b.dead || b.inflight.is_empty())
-            && (shared.stop.load(Ordering::Relaxed)
-                || shared.remaining.load(Ordering::Acquire) == 0)
-        {
-            break;
-        }
-        if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(100))) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                errs.push(format!("poll: {e}"));
+            let no_more = shared.stop.load(Ordering::Relaxed)
+                || shared.remaining.load(Ordering::Acquire) == 0
+                || sched.as_ref().is_some_and(|s| s.over && deadline.is_none());
+            if no_more && conns.iter().all(|b| b.dead || b.inflight.is_empty()) {
                 break;
             }
+            if let Err(e) = poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    errs.push(("setup", format!("poll: {e}")));
+                    break;
+                }
+            }
+            let now = Instant::now();
+            t.turn(now);
+            for ev in events.iter() {
+                let Some(bc) = conns.get_mut(ev.token().0) else {
+                    continue;
+                };
+                if bc.dead {
+                    continue;
+                }
+                let read_err = if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                    read(bc, &mut rbuf, &mut t.c).err()
+                } else {
+                    None
+                };
+                // Responses that arrived before a read error still count.
+                drain(now, bc, m, &head, &shared, &mut t, closed);
+                if let Some(e) = read_err {
+                    kill(bc, e, &mut t, &mut errs);
+                    continue;
+                }
+                if let Err(e) = flush(bc) {
+                    kill(bc, e, &mut t, &mut errs);
+                }
+            }
+            if let Some(s) = sched.as_mut() {
+                let blocked = start_due(
+                    s, &mut conns, &mut rr, m, &head, &shared, &mut t.c, deadline,
+                );
+                for bc in conns.iter_mut() {
+                    if !bc.dead && (bc.wpos < bc.wbuf.len() || bc.conn.wants_write()) {
+                        if let Err(e) = flush(bc) {
+                            kill(bc, e, &mut t, &mut errs);
+                        }
+                    }
+                }
+                // Wake up for the next start unless waiting for a free slot.
+                timeout = if blocked || s.over {
+                    Duration::from_millis(100)
+                } else {
+                    s.due()
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(100))
+                };
+            }
+            if t.pending_done >= 64 || now >= next_publish {
+                t.publish(&shared);
+            }
+            if now >= next_publish {
+                next_publish = now + PUBLISH_EVERY;
+                if let Some(slot) = shared.live.as_ref().and_then(|l| l.get(index)) {
+                    if let Ok(mut g) = slot.lock() {
+                        match g.as_mut() {
+                            Some(h) => {
+                                let _ = h.set_to(&t.hist);
+                            }
+                            None => *g = Some(t.hist.clone()),
+                        }
+                    }
+                }
+            }
         }
-        let now = Instant::now();
-        for ev in events.iter() {
-            let Some(bc) = conns.get_mut(ev.token().0) else {
-                continue;
-            };
-            if bc.dead {
-                continue;
-            }
-            let read_err = if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-                read(bc, &mut rbuf, &mut c).err()
-            } else {
-                None
-            };
-            // Responses that arrived before a read error still count.
-            drain(
-                now,
-                bc,
-                m,
-                &head,
-                &shared,
-                &mut c,
-                &mut hist,
-                &mut pending_done,
-            );
-            if let Some(e) = read_err {
-                kill(bc, e, &mut c, &mut errs);
-                continue;
-            }
-            if let Err(e) = flush(bc) {
-                kill(bc, e, &mut c, &mut errs);
-            }
+        t.publish(&shared);
+        for bc in conns.iter_mut().filter(|b| !b.dead) {
+            bc.conn.shutdown(ErrorCode::NO_ERROR);
+            let _ = flush(bc);
         }
-        if pending_done >= 64 {
-            shared.done.fetch_add(pending_done, Ordering::Relaxed);
-            pending_done = 0;
+        WorkerResult {
+            tally: t,
+            connect,
+            errs,
         }
     }
-    shared.done.fetch_add(pending_done, Ordering::Relaxed);
-    for bc in conns.iter_mut().filter(|b| !b.dead) {
-        bc.conn.shutdown(ErrorCode::NO_ERROR);
-        let _ = flush(bc);
+}
+
+/// Open loop: starts the requests that are due, each on the next connection
+/// (round robin from `rr`) with a free slot. Returns true when a due request
+/// is waiting for a slot.
+#[allow(clippy::too_many_arguments)]
+fn start_due(
+    s: &mut Schedule,
+    conns: &mut [BConn],
+    rr: &mut usize,
+    m: usize,
+    head: &http::Request<()>,
+    shared: &Shared,
+    c: &mut Counts,
+    deadline: Option<Instant>,
+) -> bool {
+    let now = Instant::now();
+    while !s.over {
+        let due = s.due();
+        if due > now {
+            return false;
+        }
+        if deadline.is_some_and(|d| due >= d) || shared.stop.load(Ordering::Relaxed) {
+            s.over = true;
+            return false;
+        }
+        let n = conns.len();
+        let Some(j) = (0..n)
+            .map(|i| (*rr + i) % n)
+            .find(|&j| conns[j].has_slot(m))
+        else {
+            return true;
+        };
+        if !shared.take() {
+            s.over = true;
+            return false;
+        }
+        let bc = &mut conns[j];
+        match bc.conn.send_request(head.clone(), true) {
+            Ok(id) => {
+                bc.inflight.insert(
+                    id,
+                    Slot {
+                        start: due,
+                        sent: now,
+                        ok: false,
+                    },
+                );
+                c.started += 1;
+                s.next += 1;
+                *rr = j + 1;
+            }
+            Err(_) => {
+                // Give the request back; retry on the next turn.
+                shared.remaining.fetch_add(1, Ordering::AcqRel);
+                return true;
+            }
+        }
     }
-    (c, hist, errs)
+    false
 }
 
 /// Starts requests until the connection has `m` in flight or the budget is spent.
@@ -566,6 +960,7 @@ fn fill(
                     id,
                     Slot {
                         start: now,
+                        sent: now,
                         ok: false,
                     },
                 );
@@ -615,18 +1010,17 @@ fn read(bc: &mut BConn, rbuf: &mut [u8], c: &mut Counts) -> Result<(), String> {
     }
 }
 
-/// Handles events, records finished requests and refills the slots. `now` is
-/// the loop turn's clock (one clock read per turn, not per request).
-#[allow(clippy::too_many_arguments)]
+/// Handles events, records finished requests and (closed loop) refills the
+/// slots. `now` is the loop turn's clock (one clock read per turn, not per
+/// request).
 fn drain(
     now: Instant,
     bc: &mut BConn,
     m: usize,
     head: &http::Request<()>,
     shared: &Shared,
-    c: &mut Counts,
-    hist: &mut Histogram<u64>,
-    pending_done: &mut u64,
+    t: &mut Tally,
+    closed: bool,
 ) {
     loop {
         while let Some(ev) = bc.conn.poll_event() {
@@ -640,38 +1034,38 @@ fn drain(
                     if s >= 200 {
                         let class = (s / 100) as usize;
                         if (2..=5).contains(&class) {
-                            c.status[class - 2] += 1;
+                            t.c.status[class - 2] += 1;
                         }
                         if let Some(slot) = bc.inflight.get_mut(&stream_id) {
                             slot.ok = (200..400).contains(&s);
                         }
                     }
                 }
-                Event::Data { data, .. } => c.data_bytes += data.len() as u64,
+                Event::Data { data, .. } => t.c.data_bytes += data.len() as u64,
                 Event::Closed { stream_id } => {
                     if let Some(slot) = bc.inflight.remove(&stream_id) {
-                        c.done += 1;
-                        *pending_done += 1;
                         let us = now.saturating_duration_since(slot.start).as_micros() as u64;
-                        let _ = hist.record(us.max(1));
-                        if slot.ok {
-                            c.succeeded += 1;
-                        } else {
-                            c.failed += 1;
+                        let _ = t.hist.record(us.max(1));
+                        if let Some(h) = t.unc.as_mut() {
+                            let us = now.saturating_duration_since(slot.sent).as_micros() as u64;
+                            let _ = h.record(us.max(1));
                         }
+                        t.ended(slot.ok);
                     }
                 }
                 Event::Reset { stream_id, .. } if bc.inflight.remove(&stream_id).is_some() => {
-                    c.done += 1;
-                    *pending_done += 1;
-                    c.failed += 1;
-                    c.errored += 1;
+                    t.c.errored += 1;
+                    t.c.resets += 1;
+                    t.ended(false);
                 }
                 _ => {}
             }
         }
+        if !closed {
+            return;
+        }
         let before = bc.inflight.len();
-        fill(bc, m, head, shared, c, now);
+        fill(bc, m, head, shared, &mut t.c, now);
         if bc.inflight.len() == before {
             return;
         }
@@ -749,17 +1143,18 @@ fn bench_tls(
 }
 
 /// A connection failed: its requests in flight are errored.
-fn kill(bc: &mut BConn, e: String, c: &mut Counts, errs: &mut Vec<String>) {
+fn kill(bc: &mut BConn, e: String, t: &mut Tally, errs: &mut Vec<(&'static str, String)>) {
     if bc.dead {
         return;
     }
     bc.dead = true;
     let n = bc.inflight.len() as u64;
     bc.inflight.clear();
-    c.done += n;
-    c.failed += n;
-    c.errored += n;
-    errs.push(e);
+    t.c.errored += n;
+    for _ in 0..n {
+        t.ended(false);
+    }
+    errs.push((error_kind(&e), e));
 }
 
 /// The files of the embedded server's document root.
