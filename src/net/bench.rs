@@ -445,15 +445,61 @@ struct Target {
 /// `t0 + k * interval`.
 struct Schedule {
     t0: Instant,
-    interval: Duration,
-    next: u32,
+    interval_ns: u64,
+    next: u64,
     /// No more requests to start (budget spent or past the deadline).
     over: bool,
 }
 
 impl Schedule {
     fn due(&self) -> Instant {
-        self.t0 + self.interval * self.next
+        self.t0 + Duration::from_nanos(self.interval_ns.saturating_mul(self.next))
+    }
+}
+
+/// The token of the open-loop schedule's [`Ticker`] waker.
+const TICK: Token = Token(usize::MAX);
+
+/// Wakes an open-loop worker's poll at each scheduled start. epoll's timeout
+/// has millisecond resolution (mio rounds it up), which would make every
+/// start up to 1 ms late and inflate the corrected latencies; this thread's
+/// `sleep` is precise to tens of microseconds.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Ticker {
+    fn start(poll: &Poll, t0: Instant, interval_ns: u64) -> io::Result<Ticker> {
+        let waker = mio::Waker::new(poll.registry(), TICK)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("h2o-bench-tick".into())
+            .spawn(move || {
+                let interval = interval_ns.max(1);
+                let mut k = 0u64;
+                while !flag.load(Ordering::Relaxed) {
+                    let due = t0 + Duration::from_nanos(interval.saturating_mul(k));
+                    let now = Instant::now();
+                    if due > now {
+                        // Short naps so that a stop is seen within 50 ms.
+                        std::thread::sleep((due - now).min(Duration::from_millis(50)));
+                        continue;
+                    }
+                    let _ = waker.wake();
+                    // The next start after now (starts that are already due
+                    // are the worker's to catch up with, one wake suffices).
+                    let since = Instant::now().saturating_duration_since(t0).as_nanos();
+                    k = (since / u128::from(interval)) as u64 + 1;
+                }
+            })?;
+        Ok(Ticker { stop, thread })
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
     }
 }
 
@@ -533,8 +579,8 @@ pub fn run(cfg: &BenchConfig) -> Result<BenchReport, String> {
         // This thread's share of the rate; threads are phase-shifted so their
         // starts interleave.
         let pace = cfg.rate.map(|r| {
-            let interval = Duration::from_secs_f64(conns as f64 / (r * n as f64));
-            (interval, interval.mul_f64(t as f64 / threads as f64))
+            let interval = (1e9 * conns as f64 / (r * n as f64)) as u64;
+            (interval, interval * t as u64 / threads as u64)
         });
         let shared = Arc::clone(&shared);
         let head = head.clone();
@@ -662,8 +708,9 @@ struct Worker<'a> {
     head: http::Request<()>,
     shared: Arc<Shared>,
     deadline: Option<Instant>,
-    /// Open loop: interval between this thread's starts, and its phase.
-    pace: Option<(Duration, Duration)>,
+    /// Open loop: interval between this thread's starts, and its phase
+    /// (nanoseconds).
+    pace: Option<(u64, u64)>,
 }
 
 impl Worker<'_> {
@@ -759,12 +806,17 @@ impl Worker<'_> {
         let mut events = Events::with_capacity(1024);
         // Second 0 of the series and of the schedule: the load starts now.
         t.t0 = Instant::now();
-        let mut sched = pace.map(|(interval, phase)| Schedule {
-            t0: t.t0 + phase,
-            interval,
+        let mut sched = pace.map(|(interval_ns, phase)| Schedule {
+            t0: t.t0 + Duration::from_nanos(phase),
+            interval_ns,
             next: 0,
             over: false,
         });
+        // Without the ticker (no waker), the poll timeout still paces the
+        // starts, at millisecond resolution.
+        let ticker = sched
+            .as_ref()
+            .and_then(|s| Ticker::start(&poll, s.t0, s.interval_ns).ok());
         let mut rr = 0usize;
         let closed = sched.is_none();
         if closed {
@@ -866,6 +918,9 @@ impl Worker<'_> {
             }
         }
         t.publish(&shared);
+        if let Some(tk) = ticker {
+            tk.stop();
+        }
         for bc in conns.iter_mut().filter(|b| !b.dead) {
             bc.conn.shutdown(ErrorCode::NO_ERROR);
             let _ = flush(bc);
