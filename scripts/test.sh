@@ -68,6 +68,16 @@ if [ ! -d tests/ws/node_modules/ws ]; then
 fi
 echo "node $(node --version), ws $(node -p 'require("./tests/ws/node_modules/ws/package.json").version')"
 
+banner "headless Chromium (scripts/render-report.sh)"
+# Renders the `h2o bench --html` report to a PNG once (below); skipped when
+# Debian's chromium is already installed.
+if ! command -v chromium >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q chromium
+fi
+chromium --version 2>/dev/null | head -1
+
 banner "rust toolchain"
 installed_targets=$(rustup target list --installed)
 for t in wasm32-unknown-unknown wasm32-wasip2; do
@@ -89,6 +99,17 @@ cargo clippy --all-targets -- -D warnings
 
 banner "cargo test --release"
 cargo test --release
+
+banner "h2o bench --html rendered by headless Chromium (scripts/render-report.sh)"
+# A small open-loop run against the embedded server; the PNG is for a person
+# to look at (target/bench-report.png), checked here to exist and be a PNG.
+target/release/h2o bench -n 4000 -D 3 -c 2 -m 8 --rate 2000 --no-tui \
+    --html target/bench-report.html --json target/bench-report.json >/dev/null
+rm -f target/bench-report.png
+scripts/render-report.sh target/bench-report.html target/bench-report.png
+[ -s target/bench-report.png ] \
+    && [ "$(head -c 8 target/bench-report.png | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ] \
+    || { echo "target/bench-report.png is not a PNG"; exit 1; }
 
 banner "fuzzing (scripts/fuzz.sh, 30 s per target, needs nightly)"
 # Skips with a clear message when no nightly toolchain is installed.
