@@ -7,10 +7,18 @@
 mod support;
 
 use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{spawn_h2o_serve, TempDir};
+
+/// The tests of this file run one at a time: the rate checks should not
+/// share the two cores with another load run of this file.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn h2o(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_h2o"))
@@ -76,6 +84,7 @@ fn check_latency(l: &Value, count: u64) {
 
 #[test]
 fn json_totals_equal_the_text_summary() {
+    let _serial = serial();
     let root = root_with_file();
     let server = spawn_h2o_serve(root.path());
     let dir = TempDir::new("bench-json");
@@ -162,6 +171,7 @@ fn json_totals_equal_the_text_summary() {
 
 #[test]
 fn rate_holds_and_reports_both_latencies() {
+    let _serial = serial();
     let root = root_with_file();
     let server = spawn_h2o_serve(root.path());
     let dir = TempDir::new("bench-rate");
@@ -241,6 +251,7 @@ fn check_html(page: &str, rate: bool) {
 
 #[test]
 fn html_report_is_self_contained_with_two_charts() {
+    let _serial = serial();
     let root = root_with_file();
     let server = spawn_h2o_serve(root.path());
     let dir = TempDir::new("bench-html");
@@ -281,6 +292,7 @@ fn html_report_is_self_contained_with_two_charts() {
 
 #[test]
 fn bad_rate_is_a_clear_error() {
+    let _serial = serial();
     for r in ["0", "-5", "inf", "NaN", "1e-300"] {
         let o = h2o(&[
             "bench",
@@ -297,6 +309,7 @@ fn bad_rate_is_a_clear_error() {
 
 #[test]
 fn paused_server_raises_corrected_latency_only() {
+    let _serial = serial();
     let root = root_with_file();
     let server = spawn_h2o_serve(root.path());
     let pid = server.child.id().to_string();
