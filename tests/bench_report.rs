@@ -1,8 +1,9 @@
 //! `h2o bench` reports against `h2o serve` spawned here: `--json` (parses,
 //! totals equal the text summary of the same run), `--rate` (holds the rate,
 //! corrected latency above uncorrected when the server is paused), `--html`
-//! (structure of the page and its SVG charts). Behaviour checks with small,
-//! bounded runs, not performance claims.
+//! (structure of the page and its SVG charts), the live view (on a
+//! pseudo-terminal from util-linux `script`, absent with `--no-tui`).
+//! Behaviour checks with small, bounded runs, not performance claims.
 
 mod support;
 
@@ -382,4 +383,49 @@ fn paused_server_raises_corrected_latency_only() {
         "corrected max after a 300 ms pause: {}",
         j["latency_us"]
     );
+}
+
+/// Runs `h2o bench ARGS` on a pseudo-terminal (util-linux `script`), returns
+/// what the terminal received.
+fn on_a_terminal(args: &str) -> String {
+    let cmd = format!("{} bench {args}", env!("CARGO_BIN_EXE_h2o"));
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("util-linux `script` runs h2o bench on a pseudo-terminal");
+    let out = text(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", text(&o.stderr));
+    out
+}
+
+#[test]
+fn live_view_on_a_terminal_only() {
+    let _serial = serial();
+    let root = root_with_file();
+    let server = spawn_h2o_serve(root.path());
+    let url = server.url("/s");
+    // 1.5 s at 2000 req/s: the view is redrawn several times.
+    let out = on_a_terminal(&format!("{url} --rate 2000 -D 1.5 -c 2 -m 4"));
+    let views: Vec<&str> = out
+        .split(['\r', '\n'])
+        .filter(|l| l.contains(" done, ") && l.contains(" errors, p50 "))
+        .collect();
+    assert!(views.len() >= 3, "live view lines: {views:?}\n{out:?}");
+    assert!(
+        views
+            .iter()
+            .any(|l| l.contains(" req/s, 0 errors, p50 ") && !l.contains("p50 -")),
+        "{views:?}"
+    );
+    assert!(out.contains("\x1b["), "redrawn in place: {out:?}");
+    // The summary follows, as without the view.
+    assert!(out.contains("finished in "), "{out}");
+    assert!(out.contains("mode: open loop at 2000 req/s"), "{out}");
+
+    let out = on_a_terminal(&format!("{url} -n 2000 -c 2 -m 4 --no-tui"));
+    assert!(!out.contains(" errors, p50 "), "--no-tui: {out:?}");
+    assert!(!out.contains("\x1b["), "--no-tui: {out:?}");
+    assert!(out.contains("requests: 2000 total"), "{out}");
 }

@@ -607,7 +607,7 @@ fn run_bench(
         }
     }
     let dur = cfg.duration.map_or("no time cap".to_string(), |d| {
-        format!("{:.0} s cap", d.as_secs_f64())
+        format!("{} s cap", d.as_secs_f64())
     });
     let rate = cfg
         .rate
