@@ -19,7 +19,7 @@ const REQUESTS: usize = 200_000;
 /// Descriptors each process needs (one per connection, plus slack).
 const FDS: u64 = 4096;
 /// Server peak RSS bound for 1 000 connections × 100 streams (KiB); measured
-/// about 170 MiB (SECURITY.md).
+/// about 165 MiB (SECURITY.md).
 const RSS_BOUND_KB: u64 = 256 * 1024;
 const RUN_LIMIT: Duration = Duration::from_secs(180);
 
