@@ -6,7 +6,9 @@
 //!   exits 0;
 //! - a client that never reads is cut at `--shutdown-timeout`, the exit is
 //!   still 0 and bounded in time;
-//! - idle connections (HTTP/2 and HTTP/1.1) are closed at once.
+//! - idle connections (HTTP/2 and HTTP/1.1) are closed at once;
+//! - HTTP/1.1 finishes the response in progress and answers a pipelined
+//!   request that arrives during the drain with `connection: close`.
 
 mod support;
 use support::*;
@@ -312,4 +314,61 @@ fn stop_handle_ends_serve_until() {
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     // Stopping again is harmless.
     stop.stop();
+}
+
+#[test]
+fn http1_finishes_the_response_in_progress_and_says_connection_close() {
+    let root = TempDir::new("shutdown-h1");
+    let big = random_bytes(32 << 20, 11);
+    std::fs::write(root.path().join("big.bin"), &big).unwrap();
+    std::fs::write(root.path().join("a.txt"), b"hello\n").unwrap();
+    let mut server = spawn_h2o_serve_with(root.path(), &["--shutdown-timeout", "30"]);
+    let mut sock = TcpStream::connect(server.addr).unwrap();
+    // Two pipelined keep-alive requests: the second is decoded only once
+    // most of the first response has left (output backlog), after SIGTERM.
+    sock.write_all(
+        b"GET /big.bin HTTP/1.1\r\nhost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nhost: x\r\n\r\n",
+    )
+    .unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let n = sock.read(&mut buf).unwrap();
+    got.extend_from_slice(&buf[..n]);
+    let t0 = Instant::now();
+    sigterm(&server);
+    // Read slowly at first (the server must wait), then to EOF.
+    loop {
+        if t0.elapsed() < Duration::from_millis(500) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        match sock.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read after {} bytes: {e}", got.len()),
+        }
+    }
+    let text_end = |from: usize| {
+        got[from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| from + p + 4)
+            .expect("a response head")
+    };
+    let h1_end = text_end(0);
+    let head1 = String::from_utf8_lossy(&got[..h1_end]).to_ascii_lowercase();
+    assert!(head1.starts_with("http/1.1 200"), "{head1}");
+    assert!(
+        got[h1_end..h1_end + big.len()] == big[..],
+        "first body differs"
+    );
+    let rest = &got[h1_end + big.len()..];
+    let rest_text = String::from_utf8_lossy(rest).to_ascii_lowercase();
+    assert!(rest_text.starts_with("http/1.1 200"), "{rest_text}");
+    assert!(rest_text.contains("connection: close"), "{rest_text}");
+    assert!(rest_text.ends_with("\r\n\r\nhello\n"), "{rest_text}");
+    let (status, took) = wait_exit(&mut server, Duration::from_secs(10)).expect("server exits");
+    eprintln!("HTTP/1.1 shutdown: exited {took:?} after the EOF with {status}");
+    assert!(status.success());
 }

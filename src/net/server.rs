@@ -791,7 +791,11 @@ impl Worker {
         if c.out.flush(&mut w)? == Flush::Blocked {
             return Ok(Some(if eof { Next::Close } else { Next::Keep }));
         }
-        c.h1 = Some(Box::new(H1Conn::new(&[])));
+        let mut h1 = Box::new(H1Conn::new(&[]));
+        if self.draining.is_some() {
+            h1.stop();
+        }
+        c.h1 = Some(h1);
         let read = if eof { ReadMode::Drain } else { ReadMode::Yes };
         self.drive_h1(c, read).map(Some)
     }
