@@ -289,14 +289,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             let note = install_tls(&mut config, tls, local)?;
+            // Before "listening on": a signal sent right after it stops gracefully.
+            let stop = server::StopHandle::new();
+            stop_on_signals(stop.clone())?;
             let mut stdout = io::stdout();
             let _ = writeln!(stdout, "listening on {local}");
             if let Some(note) = note {
                 let _ = writeln!(stdout, "{note}");
             }
             let _ = stdout.flush();
-            let stop = server::StopHandle::new();
-            stop_on_signals(stop.clone())?;
             server::serve_until(listener, root, config, stop).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
