@@ -14,7 +14,7 @@
 //! [`BACKLOG`]; more requests are decoded only while the backlog allows.
 //! Bad requests get `400` (`431` for an oversized head) and the connection
 //! closes after it, as it does after a request without keep-alive.
-//! When the server stops ([`H1Conn::stop`]), the response in progress
+//! When the server stops (`H1Conn::stop`), the response in progress
 //! finishes, any later one says `connection: close`, and an idle connection
 //! closes at once.
 

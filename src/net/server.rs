@@ -1362,3 +1362,48 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         c.bodies.remove(&stream_id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stall_needs_waiting_output_and_no_progress_for_the_whole_limit() {
+        let limit = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut st = Stall::default();
+        // Nothing waiting: never a stall, however long.
+        assert!(!st.check(false, (0, 0), at(0), limit));
+        assert!(!st.check(false, (0, 0), at(100), limit));
+        // Waiting from t=100 without progress: a stall at t=130, not before.
+        assert!(!st.check(true, (0, 10), at(100), limit));
+        assert!(!st.check(true, (0, 10), at(129), limit));
+        assert!(st.check(true, (0, 10), at(130), limit));
+        // Progress (DATA written, or the queue moved) restarts the clock.
+        let mut st = Stall::default();
+        assert!(!st.check(true, (0, 10), at(0), limit));
+        assert!(!st.check(true, (5, 10), at(29), limit));
+        assert!(!st.check(true, (5, 10), at(58), limit));
+        assert!(!st.check(true, (5, 3), at(59), limit));
+        assert!(st.check(true, (5, 3), at(89), limit));
+        // Output drained meanwhile: the next wait starts afresh.
+        let mut st = Stall::default();
+        assert!(!st.check(true, (0, 10), at(0), limit));
+        assert!(!st.check(false, (0, 0), at(20), limit));
+        assert!(!st.check(true, (0, 10), at(40), limit));
+        assert!(!st.check(true, (0, 10), at(69), limit));
+        assert!(st.check(true, (0, 10), at(70), limit));
+    }
+
+    #[test]
+    fn stop_handle_is_shared_and_idempotent() {
+        let a = StopHandle::new();
+        let b = a.clone();
+        assert!(!a.is_stopped() && !b.is_stopped());
+        b.stop();
+        b.stop();
+        assert!(a.is_stopped());
+        assert!(format!("{a:?}").contains("stopped: true"));
+    }
+}
