@@ -99,17 +99,56 @@ fn sigterm_lets_in_flight_downloads_finish_and_refuses_new_connections() {
     };
     let c_h2 = spawn_curl("--http2-prior-knowledge", &h2_out);
     let c_h1 = spawn_curl("--http1.1", &h1_out);
-    let ng = Command::new(nghttp)
+    let mut ng = Command::new(nghttp)
         .args(["-nv", "-w", "10", "-W", "10"])
         .arg(&url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn nghttp");
-    std::thread::sleep(Duration::from_millis(1000));
+    // nghttp's log, read as it comes; `started` once its first DATA arrived.
+    let (started_tx, started) = std::sync::mpsc::channel();
+    let ng_out = ng.stdout.take().unwrap();
+    let ng_log = std::thread::spawn(move || {
+        let mut log = String::new();
+        let mut told = false;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(ng_out)) {
+            let Ok(line) = line else { break };
+            if !told && line.contains("recv DATA frame") {
+                told = true;
+                let _ = started_tx.send(());
+            }
+            log.push_str(&line);
+            log.push('\n');
+        }
+        log
+    });
+    // Every download is under way (bounded wait) before the signal.
+    started
+        .recv_timeout(Duration::from_secs(20))
+        .expect("nghttp received no DATA within 20 s");
+    let t = Instant::now();
+    while [&h2_out, &h1_out]
+        .iter()
+        .any(|p| std::fs::metadata(p).map_or(0, |m| m.len()) < 1 << 20)
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "curl downloads did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(server.alive());
     let t0 = Instant::now();
     sigterm(&server);
+    let sizes: Vec<u64> = [&h2_out, &h1_out]
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    assert!(
+        sizes.iter().all(|&n| n < big.len() as u64),
+        "a download had finished before the signal: {sizes:?}"
+    );
     let refused_after = wait_refused(server.addr, Duration::from_secs(3));
 
     let (c_h2, c_h1, ng) = (
@@ -121,8 +160,8 @@ fn sigterm_lets_in_flight_downloads_finish_and_refuses_new_connections() {
     let (status, _) = wait_exit(&mut server, Duration::from_secs(30)).expect("server exits");
     let exited = t0.elapsed();
     eprintln!(
-        "shutdown: refused {refused_after:?} after SIGTERM; clients done {clients_done:?}, \
-         server exited {exited:?} after SIGTERM with {status}"
+        "shutdown: curl had {sizes:?} bytes at SIGTERM; refused {refused_after:?} after it; \
+         clients done {clients_done:?}, server exited {exited:?} after it with {status}"
     );
     assert!(
         c_h2.status.success(),
@@ -139,7 +178,7 @@ fn sigterm_lets_in_flight_downloads_finish_and_refuses_new_connections() {
         std::fs::read(&h1_out).unwrap() == big,
         "http/1.1 body differs"
     );
-    let log = String::from_utf8_lossy(&ng.stdout);
+    let log = ng_log.join().unwrap();
     assert!(
         ng.status.success(),
         "nghttp failed: {}",
