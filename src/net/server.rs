@@ -202,6 +202,21 @@ pub fn serve_with(listener: TcpListener, root: DocRoot, config: ServerConfig) ->
 /// Serves until `stop` is stopped, then drains gracefully (see the module
 /// doc) and returns `Ok` once every worker has ended: `config.threads`
 /// workers share `listener`.
+///
+/// ```no_run
+/// use h2o::net::{files::DocRoot, server};
+/// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+/// let root = DocRoot::new(std::path::Path::new("."))?;
+/// let stop = server::StopHandle::new();
+/// let handle = stop.clone();
+/// let t = std::thread::spawn(move || {
+///     server::serve_until(listener, root, server::ServerConfig::default(), handle)
+/// });
+/// // … later, from any thread (e.g. on SIGTERM):
+/// stop.stop();
+/// t.join().expect("server thread")?; // after the drain
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn serve_until(
     listener: TcpListener,
     root: DocRoot,
