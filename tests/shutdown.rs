@@ -6,7 +6,7 @@
 //!   exits 0;
 //! - a client that never reads is cut at `--shutdown-timeout`, the exit is
 //!   still 0 and bounded in time;
-//! - idle connections (HTTP/2 and HTTP/1.1) are closed at once;
+//! - idle connections (HTTP/2 and HTTP/1.1) are closed at once (SIGINT);
 //! - HTTP/1.1 finishes the response in progress and answers a pipelined
 //!   request that arrives during the drain with `connection: close`.
 
@@ -24,11 +24,16 @@ use h2o::ErrorCode;
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 fn sigterm(server: &ServerGuard) {
+    signal(server, "TERM");
+}
+
+fn signal(server: &ServerGuard, name: &str) {
     let st = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+        .arg(format!("-{name}"))
+        .arg(server.child.id().to_string())
         .status()
         .expect("run kill");
-    assert!(st.success(), "kill -TERM failed");
+    assert!(st.success(), "kill -{name} failed");
 }
 
 /// Waits up to `limit` for the server process to exit.
@@ -241,7 +246,7 @@ fn a_client_that_never_reads_is_cut_at_the_shutdown_timeout() {
 }
 
 #[test]
-fn idle_connections_close_at_once_on_sigterm() {
+fn idle_connections_close_at_once_on_sigint() {
     let root = TempDir::new("shutdown-idle");
     std::fs::write(root.path().join("a.txt"), b"hello\n").unwrap();
     let mut server = spawn_h2o_serve_with(root.path(), &["--shutdown-timeout", "30"]);
@@ -261,8 +266,8 @@ fn idle_connections_close_at_once_on_sigterm() {
     assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
     std::thread::sleep(Duration::from_millis(300));
     let t0 = Instant::now();
-    sigterm(&server);
-    // The HTTP/1.1 connection is closed.
+    signal(&server, "INT"); // SIGINT (Ctrl-C) stops the same way
+                            // The HTTP/1.1 connection is closed.
     assert_eq!(h1.read(&mut buf).unwrap_or(0), 0, "HTTP/1.1 not closed");
     // The HTTP/2 connection: GOAWAY(2^31-1) + PING, we ACK, the final GOAWAY
     // names stream 1, then EOF.
