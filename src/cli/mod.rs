@@ -1,8 +1,11 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
+//!   [--stall-timeout SECS] [--shutdown-timeout SECS]
 //!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
+//!   SIGTERM/SIGINT stop it gracefully (exit 0 after the drain; a second
+//!   signal exits at once with status 1);
 //! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE]`:
 //!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--rate R] [--path P] [--cacert FILE]
@@ -62,6 +65,14 @@ pub enum Command {
         /// Close connections idle for SECS seconds.
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         idle_timeout: f64,
+        /// Close connections whose output made no progress for SECS seconds
+        /// (the peer does not read, or keeps its flow-control windows at 0).
+        #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+        stall_timeout: f64,
+        /// On SIGTERM/SIGINT: stop accepting, let in-flight responses finish
+        /// for at most SECS seconds, then close the rest and exit 0.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        shutdown_timeout: f64,
         /// Answer WebSocket handshakes on PATH (HTTP/1.1 Upgrade and RFC 8441
         /// extended CONNECT) by echoing every message.
         #[arg(long, value_name = "PATH")]
@@ -248,6 +259,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             threads,
             no_zero_copy,
             idle_timeout,
+            stall_timeout,
+            shutdown_timeout,
             ws_echo,
             tls_cert,
             tls_key,
@@ -257,13 +270,21 @@ fn run(command: Command) -> Result<ExitCode, String> {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
             }
-            if !(idle_timeout.is_finite() && idle_timeout > 0.0) {
-                return Err("--idle-timeout must be a positive number of seconds".into());
+            for (flag, v) in [
+                ("--idle-timeout", idle_timeout),
+                ("--stall-timeout", stall_timeout),
+                ("--shutdown-timeout", shutdown_timeout),
+            ] {
+                if !(v.is_finite() && v > 0.0 && v < 1e9) {
+                    return Err(format!("{flag} must be a positive number of seconds"));
+                }
             }
             let config = server::ServerConfig {
                 threads,
                 zero_copy: !no_zero_copy,
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
+                stall_timeout: Duration::from_secs_f64(stall_timeout),
+                shutdown_timeout: Duration::from_secs_f64(shutdown_timeout),
                 ..Default::default()
             };
             let mut config = config;
@@ -286,13 +307,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let local = listener.local_addr().map_err(|e| e.to_string())?;
             let note = install_tls(&mut config, tls, local)?;
+            // Before "listening on": a signal sent right after it stops gracefully.
+            let stop = server::StopHandle::new();
+            stop_on_signals(stop.clone())?;
             let mut stdout = io::stdout();
             let _ = writeln!(stdout, "listening on {local}");
             if let Some(note) = note {
                 let _ = writeln!(stdout, "{note}");
             }
             let _ = stdout.flush();
-            server::serve_with(listener, root, config).map_err(|e| e.to_string())?;
+            server::serve_until(listener, root, config, stop).map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Get {
@@ -423,6 +447,25 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// SIGTERM/SIGINT: the first stops the server gracefully through `stop`;
+/// a second one exits at once (status 1).
+fn stop_on_signals(stop: server::StopHandle) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            if stop.is_stopped() {
+                eprintln!("h2o serve: signal {sig} again; exiting now");
+                std::process::exit(1);
+            }
+            eprintln!("h2o serve: signal {sig}; stopping (draining connections)");
+            stop.stop();
+        }
+    });
+    Ok(())
 }
 
 /// The TLS options of `h2o serve`.

@@ -14,6 +14,9 @@
 //! [`BACKLOG`]; more requests are decoded only while the backlog allows.
 //! Bad requests get `400` (`431` for an oversized head) and the connection
 //! closes after it, as it does after a request without keep-alive.
+//! When the server stops (`H1Conn::stop`), the response in progress
+//! finishes, any later one says `connection: close`, and an idle connection
+//! closes at once.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -45,6 +48,8 @@ pub(crate) struct H1Conn {
     /// even without a readable edge.
     read_pending: bool,
     eof: bool,
+    /// The server is stopping: no more keep-alive.
+    stopping: bool,
 }
 
 impl H1Conn {
@@ -58,7 +63,15 @@ impl H1Conn {
             close_after: false,
             read_pending: false,
             eof: false,
+            stopping: false,
         }
+    }
+
+    /// The server is stopping: the response in progress finishes, the next
+    /// one (a request already on its way) gets `connection: close`, and the
+    /// connection closes once no request is in progress.
+    pub(crate) fn stop(&mut self) {
+        self.stopping = true;
     }
 
     /// One turn: read (edge-triggered rule as in the server: until a short
@@ -93,6 +106,11 @@ impl H1Conn {
                 return Ok(Pre::Keep { active });
             }
             if self.close_after && self.copy.is_none() {
+                discard_input(sock, rbuf);
+                return Ok(Pre::Close);
+            }
+            if self.stopping && self.copy.is_none() && self.dec.is_idle() {
+                // Stopping, and no request in progress: close now.
                 discard_input(sock, rbuf);
                 return Ok(Pre::Close);
             }
@@ -188,6 +206,7 @@ impl H1Conn {
                     keep_alive,
                 })) => {
                     let reply = handler(&request);
+                    let keep_alive = keep_alive && !self.stopping;
                     self.queue(reply, keep_alive, out, zero_copy);
                     self.close_after = !keep_alive;
                 }

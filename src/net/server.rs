@@ -24,8 +24,18 @@
 //! Partial writes keep the remaining chunks for the next writable event.
 //!
 //! Timers: [`Connection::handle_timeout`] gets the time since server start; the
-//! loop wakes at most once per second while connections exist to fire timers
-//! and close idle connections ([`ServerConfig::idle_timeout`]).
+//! loop wakes at most once per second (more often for timeouts under 2 s)
+//! while connections exist to fire timers, close idle connections
+//! ([`ServerConfig::idle_timeout`]) and drop stalled ones
+//! ([`ServerConfig::stall_timeout`]: output waits, nothing leaves).
+//!
+//! Stopping: [`serve_until`] returns once its [`StopHandle`] was told to stop
+//! and the connections drained: every worker drops the listener (new
+//! connections are refused), HTTP/2 connections get the core's two-phase
+//! GOAWAY ([`Connection::shutdown_graceful`]), HTTP/1.1 connections finish
+//! the response in progress (later ones say `connection: close`) and close,
+//! idle ones close at once; what is still open after
+//! [`ServerConfig::shutdown_timeout`] is closed.
 //!
 //! Files: bodies of at least [`ZERO_COPY_MIN`] bytes use
 //! [`Connection::send_data_external`] + `sendfile` when
@@ -44,7 +54,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -70,6 +81,11 @@ pub const ZERO_COPY_MIN: u64 = 64 << 10;
 /// Bytes written to one connection before other connections get a turn.
 const TURN_BUDGET: usize = 4 << 20;
 const LISTENER: Token = Token(usize::MAX);
+/// The [`StopHandle`]'s wake-up of a worker's poll.
+const WAKER: Token = Token(usize::MAX - 1);
+/// During a stop, how long a connection whose output is all out (write side
+/// shut down) may linger for the peer's close before it is dropped.
+const STOP_LINGER: Duration = Duration::from_secs(1);
 
 /// Settings of [`serve_with`].
 #[derive(Clone, Debug)]
@@ -80,6 +96,14 @@ pub struct ServerConfig {
     pub zero_copy: bool,
     /// Close connections without any I/O for this long (GOAWAY first).
     pub idle_timeout: Duration,
+    /// Drop a connection whose output has been waiting this long without a
+    /// byte of progress: the peer does not read (socket buffer full), or
+    /// keeps the flow-control windows of its open streams at 0. Reads and
+    /// PINGs from the peer do not count as progress.
+    pub stall_timeout: Duration,
+    /// After [`StopHandle::stop`]: how long in-flight streams and responses
+    /// may take before the remaining connections are closed.
+    pub shutdown_timeout: Duration,
     /// How long cached file metadata (and small-file content) stays valid.
     /// `Duration::ZERO` disables the cache.
     pub file_cache_ttl: Duration,
@@ -103,12 +127,65 @@ impl Default for ServerConfig {
             threads: 1,
             zero_copy: true,
             idle_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(10),
             file_cache_ttl: Duration::from_secs(1),
             conn: Config::default(),
             ws: WsConfig::default(), // ws hook
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+}
+
+/// Stops a running [`serve_until`] from any thread: clone it, give one
+/// clone to the server, call [`StopHandle::stop`] on another (e.g. from a
+/// signal handler thread). Stopping is graceful; see the module doc.
+#[derive(Clone, Default)]
+pub struct StopHandle(Arc<StopShared>);
+
+#[derive(Default)]
+struct StopShared {
+    stopped: AtomicBool,
+    /// One waker per running worker poll.
+    wakers: Mutex<Vec<Arc<mio::Waker>>>,
+}
+
+impl std::fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StopHandle")
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}
+
+impl StopHandle {
+    /// A handle that has not been stopped.
+    pub fn new() -> StopHandle {
+        StopHandle::default()
+    }
+
+    /// Asks the server to stop: every worker stops accepting, drains its
+    /// connections (at most [`ServerConfig::shutdown_timeout`]) and ends;
+    /// [`serve_until`] then returns `Ok`. Returns at once; idempotent.
+    pub fn stop(&self) {
+        self.0.stopped.store(true, Ordering::SeqCst);
+        let wakers = self.0.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        for w in wakers.iter() {
+            let _ = w.wake();
+        }
+    }
+
+    /// True once [`StopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Registers a worker's waker; the caller checks [`Self::is_stopped`]
+    /// afterwards (a stop before the registration is seen there).
+    fn register(&self, w: Arc<mio::Waker>) {
+        let mut wakers = self.0.wakers.lock().unwrap_or_else(|e| e.into_inner());
+        wakers.push(w);
     }
 }
 
@@ -119,6 +196,33 @@ pub fn serve(listener: TcpListener, root: DocRoot) -> io::Result<()> {
 
 /// Serves forever: `config.threads` workers share `listener`.
 pub fn serve_with(listener: TcpListener, root: DocRoot, config: ServerConfig) -> io::Result<()> {
+    serve_until(listener, root, config, StopHandle::new())
+}
+
+/// Serves until `stop` is stopped, then drains gracefully (see the module
+/// doc) and returns `Ok` once every worker has ended: `config.threads`
+/// workers share `listener`.
+///
+/// ```no_run
+/// use h2o::net::{files::DocRoot, server};
+/// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+/// let root = DocRoot::new(std::path::Path::new("."))?;
+/// let stop = server::StopHandle::new();
+/// let handle = stop.clone();
+/// let t = std::thread::spawn(move || {
+///     server::serve_until(listener, root, server::ServerConfig::default(), handle)
+/// });
+/// // … later, from any thread (e.g. on SIGTERM):
+/// stop.stop();
+/// t.join().expect("server thread")?; // after the drain
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn serve_until(
+    listener: TcpListener,
+    root: DocRoot,
+    config: ServerConfig,
+    stop: StopHandle,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let root = Arc::new(root);
     let config = Arc::new(config);
@@ -126,16 +230,28 @@ pub fn serve_with(listener: TcpListener, root: DocRoot, config: ServerConfig) ->
     let mut handles = Vec::new();
     for _ in 1..config.threads.max(1) {
         let l = listener.try_clone()?;
-        let (root, config) = (Arc::clone(&root), Arc::clone(&config));
+        let (root, config, stop) = (Arc::clone(&root), Arc::clone(&config), stop.clone());
         handles.push(std::thread::spawn(move || {
-            let r = Worker::new(root, config, origin)
-                .and_then(|mut w| w.run(Some(mio::net::TcpListener::from_std(l)), None));
+            let r = Worker::new(root, config, origin).and_then(|mut w| {
+                w.stop = Some(stop);
+                w.run(Some(mio::net::TcpListener::from_std(l)), None)
+            });
             if let Err(e) = r {
                 eprintln!("worker: {e}");
             }
         }));
     }
-    Worker::new(root, config, origin)?.run(Some(mio::net::TcpListener::from_std(listener)), None)
+    let mut w = Worker::new(root, config, origin)?;
+    w.stop = Some(stop.clone());
+    let r = w.run(Some(mio::net::TcpListener::from_std(listener)), None);
+    if r.is_err() {
+        // This worker failed: the others stop too rather than serve on unseen.
+        stop.stop();
+    }
+    for h in handles {
+        let _ = h.join();
+    }
+    r
 }
 
 /// Serves one already accepted h2c connection until it ends (blocking the
@@ -180,6 +296,13 @@ struct Client {
     /// unread input does not turn our close into a RST that destroys the
     /// GOAWAY before the peer reads it (lingering close).
     lingering: bool,
+    /// When `lingering` began.
+    linger_since: Option<Instant>,
+    /// Stall detection (see [`ServerConfig::stall_timeout`]).
+    stall: Stall,
+    /// DATA payload bytes the core has written so far (the drop of the
+    /// connection send window over `write_chunks_ext` calls).
+    data_sent: u64,
     /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
     ws: ConnWs, // ws hook
     /// Set once the connection turned out to be plain HTTP/1.1 (src/net/h1.rs).
@@ -187,6 +310,45 @@ struct Client {
     /// TLS layer (`None`: h2c).
     #[cfg(feature = "tls")]
     tls: Option<Box<super::tls_io::TlsIo>>,
+}
+
+/// Stall detection: since when output has been waiting, and the progress
+/// mark (DATA bytes written, output queue length) seen then.
+#[derive(Default)]
+struct Stall {
+    since: Option<Instant>,
+    mark: (u64, usize),
+}
+
+impl Stall {
+    /// One timer check: true when output has waited `limit` without progress.
+    fn check(&mut self, waiting: bool, mark: (u64, usize), now: Instant, limit: Duration) -> bool {
+        if !waiting {
+            self.since = None;
+            return false;
+        }
+        match self.since {
+            Some(t) if mark == self.mark => now.duration_since(t) >= limit,
+            _ => {
+                self.since = Some(now);
+                self.mark = mark;
+                false
+            }
+        }
+    }
+}
+
+impl Client {
+    /// Output is waiting: bytes in the queue (the socket did not take them),
+    /// or, on HTTP/2, responses still open (streams other than RFC 8441
+    /// WebSockets, whose silence is not a stall).
+    fn waiting_to_send(&self) -> bool {
+        !self.out.is_empty()
+            || (self.h1.is_none()
+                && self.ws.is_h2()
+                && !self.closing
+                && self.conn.open_streams() > self.ws.h2_websockets())
+    }
 }
 
 /// What a readiness event allows for reading.
@@ -217,6 +379,10 @@ struct Worker {
     chunks: Vec<Chunk>,
     cache: FileCache,
     again: Vec<usize>,
+    /// Set by `serve_until`: the handle that stops this worker.
+    stop: Option<StopHandle>,
+    /// Stopping: the drain deadline.
+    draining: Option<Instant>,
 }
 
 impl Worker {
@@ -231,10 +397,13 @@ impl Worker {
             chunks: Vec::with_capacity(256),
             cache: FileCache::default(),
             again: Vec::new(),
+            stop: None,
+            draining: None,
         })
     }
 
-    /// Runs until there is no listener and no connection left (never with a listener).
+    /// Runs until there is no listener and no connection left (with a
+    /// listener: until stopped and drained).
     fn run(
         &mut self,
         mut listener: Option<mio::net::TcpListener>,
@@ -245,15 +414,23 @@ impl Worker {
                 .registry()
                 .register(l, LISTENER, Interest::READABLE)?;
         }
+        if let Some(stop) = &self.stop {
+            stop.register(Arc::new(mio::Waker::new(self.poll.registry(), WAKER)?));
+        }
         if let Some(s) = initial {
             if let Some(key) = self.add(s)? {
                 self.drive_key(key, ReadMode::Yes);
             }
         }
         let mut events = Events::with_capacity(1024);
-        let tick = Duration::from_secs(1);
+        // Timer granularity: 1 s, finer for short timeouts (tests use them).
+        let shortest = self.config.idle_timeout.min(self.config.stall_timeout);
+        let tick = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let mut next_tick = Instant::now() + tick;
         loop {
+            if self.draining.is_none() && self.stop.as_ref().is_some_and(|s| s.is_stopped()) {
+                self.begin_stop(&mut listener);
+            }
             if listener.is_none() && self.clients.is_empty() {
                 return Ok(());
             }
@@ -271,6 +448,9 @@ impl Worker {
                 return Err(e);
             }
             for ev in events.iter() {
+                if ev.token() == WAKER {
+                    continue; // the stop flag is checked at the loop's top
+                }
                 if ev.token() == LISTENER {
                     if let Some(l) = listener.as_ref() {
                         self.accept(l);
@@ -357,6 +537,9 @@ impl Worker {
             last_active: Instant::now(),
             closing: false,
             lingering: false,
+            linger_since: None,
+            stall: Stall::default(),
+            data_sent: 0,
             ws, // ws hook
             h1: None,
             #[cfg(feature = "tls")]
@@ -369,9 +552,40 @@ impl Worker {
     fn timers(&mut self, now: Instant) {
         let elapsed = self.origin.elapsed();
         let idle = self.config.idle_timeout;
+        let stall = self.config.stall_timeout;
+        if self.draining.is_some_and(|d| now >= d) {
+            // The drain time is over: close what is left.
+            let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+            if !keys.is_empty() {
+                eprintln!(
+                    "shutdown: {} connection(s) still open after {:?}; closing",
+                    keys.len(),
+                    self.config.shutdown_timeout
+                );
+            }
+            for key in keys {
+                let c = self.clients.remove(key);
+                self.close(c);
+            }
+            return;
+        }
+        let stopping = self.draining.is_some();
         let mut due = Vec::new();
         let mut force = Vec::new();
+        let mut stalled = Vec::new();
         for (key, c) in self.clients.iter_mut() {
+            if stopping
+                && c.linger_since
+                    .is_some_and(|t| now.duration_since(t) >= STOP_LINGER)
+            {
+                force.push(key);
+                continue;
+            }
+            let mark = (c.data_sent, c.out.len());
+            if !c.lingering && c.stall.check(c.waiting_to_send(), mark, now, stall) {
+                stalled.push(key);
+                continue;
+            }
             let mut touched = false;
             if c.conn.poll_timeout().is_some_and(|t| t <= elapsed) {
                 c.conn.handle_timeout(elapsed);
@@ -396,7 +610,51 @@ impl Worker {
             let c = self.clients.remove(key);
             self.close(c);
         }
+        for key in stalled {
+            let mut c = self.clients.remove(key);
+            log_peer(
+                &c.sock,
+                &format!(
+                    "output stalled for {stall:?} (peer not reading or windows at 0); closing"
+                ),
+            );
+            if c.h1.is_none() && c.ws.is_h2() && c.out.is_empty() {
+                // Best effort: a GOAWAY if the socket takes it (windows at 0).
+                c.conn.shutdown(ErrorCode::NO_ERROR);
+                if self.produce(&mut c).is_ok() {
+                    let _ = c.out.flush(&mut SockWriter(c.sock.as_raw_fd()));
+                }
+            }
+            self.close(c);
+        }
         for key in due {
+            self.drive_key(key, ReadMode::No);
+        }
+    }
+
+    /// The stop handle fired: drop the listener (new connections are
+    /// refused once every worker has), start the graceful end of every
+    /// connection, set the drain deadline.
+    fn begin_stop(&mut self, listener: &mut Option<mio::net::TcpListener>) {
+        if let Some(mut l) = listener.take() {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        self.draining = Some(Instant::now() + self.config.shutdown_timeout);
+        let elapsed = self.origin.elapsed();
+        let keys: Vec<usize> = self.clients.iter().map(|(k, _)| k).collect();
+        for key in keys {
+            let c = &mut self.clients[key];
+            if let Some(h1) = c.h1.as_mut() {
+                // Finishes the response in progress, then closes.
+                h1.stop();
+            } else if c.ws.is_h2() {
+                // Two-phase GOAWAY; streams in flight finish.
+                c.conn.shutdown_graceful(elapsed);
+            } else {
+                // Not yet known (sniffing, HTTP/1.1 head) or a raw
+                // WebSocket (close 1001): close now.
+                c.closing = true;
+            }
             self.drive_key(key, ReadMode::No);
         }
     }
@@ -485,6 +743,7 @@ impl Worker {
         if done && c.out.is_empty() && !c.lingering {
             c.closing = true;
             c.lingering = true;
+            c.linger_since = Some(Instant::now());
             if c.sock.shutdown(std::net::Shutdown::Write).is_err() {
                 return Ok(Next::Close);
             }
@@ -547,7 +806,11 @@ impl Worker {
         if c.out.flush(&mut w)? == Flush::Blocked {
             return Ok(Some(if eof { Next::Close } else { Next::Keep }));
         }
-        c.h1 = Some(Box::new(H1Conn::new(&[])));
+        let mut h1 = Box::new(H1Conn::new(&[]));
+        if self.draining.is_some() {
+            h1.stop();
+        }
+        c.h1 = Some(h1);
         let read = if eof { ReadMode::Drain } else { ReadMode::Yes };
         self.drive_h1(c, read).map(Some)
     }
@@ -702,9 +965,13 @@ impl Worker {
                 self.handle_event(c, ev);
             }
             self.chunks.clear();
+            // Only DATA takes from the connection send window, and nothing
+            // adds to it while writing: the drop is the DATA written.
+            let window = c.conn.connection_send_window();
             let n = c
                 .conn
                 .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
+            c.data_sent += u64::from(window.saturating_sub(c.conn.connection_send_window()));
             #[cfg(feature = "tls")]
             if let Some(t) = c.tls.as_mut() {
                 // One ciphertext buffer per batch: full-size records.
@@ -1108,5 +1375,50 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         .is_err()
     {
         c.bodies.remove(&stream_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stall_needs_waiting_output_and_no_progress_for_the_whole_limit() {
+        let limit = Duration::from_secs(30);
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut st = Stall::default();
+        // Nothing waiting: never a stall, however long.
+        assert!(!st.check(false, (0, 0), at(0), limit));
+        assert!(!st.check(false, (0, 0), at(100), limit));
+        // Waiting from t=100 without progress: a stall at t=130, not before.
+        assert!(!st.check(true, (0, 10), at(100), limit));
+        assert!(!st.check(true, (0, 10), at(129), limit));
+        assert!(st.check(true, (0, 10), at(130), limit));
+        // Progress (DATA written, or the queue moved) restarts the clock.
+        let mut st = Stall::default();
+        assert!(!st.check(true, (0, 10), at(0), limit));
+        assert!(!st.check(true, (5, 10), at(29), limit));
+        assert!(!st.check(true, (5, 10), at(58), limit));
+        assert!(!st.check(true, (5, 3), at(59), limit));
+        assert!(st.check(true, (5, 3), at(89), limit));
+        // Output drained meanwhile: the next wait starts afresh.
+        let mut st = Stall::default();
+        assert!(!st.check(true, (0, 10), at(0), limit));
+        assert!(!st.check(false, (0, 0), at(20), limit));
+        assert!(!st.check(true, (0, 10), at(40), limit));
+        assert!(!st.check(true, (0, 10), at(69), limit));
+        assert!(st.check(true, (0, 10), at(70), limit));
+    }
+
+    #[test]
+    fn stop_handle_is_shared_and_idempotent() {
+        let a = StopHandle::new();
+        let b = a.clone();
+        assert!(!a.is_stopped() && !b.is_stopped());
+        b.stop();
+        b.stop();
+        assert!(a.is_stopped());
+        assert!(format!("{a:?}").contains("stopped: true"));
     }
 }
