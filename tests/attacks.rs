@@ -109,9 +109,10 @@ impl Watch {
         let client = std::thread::spawn(move || {
             let mut ok = 0u32;
             let mut failures = Vec::new();
-            // Bounded: at most 2 000 requests, and only while the attack runs.
+            // Bounded: at most 2 000 requests, while the attack runs and
+            // until 3 have been served (a busy machine may start curl late).
             for _ in 0..2000 {
-                if st.load(Ordering::Relaxed) && ok > 0 {
+                if st.load(Ordering::Relaxed) && ok >= 3 {
                     break;
                 }
                 let out = Command::new(&curl)
