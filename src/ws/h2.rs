@@ -83,6 +83,12 @@ impl WsStream {
         Ok(())
     }
 
+    /// True once the WebSocket is open: server side, or a client whose CONNECT
+    /// got its 2xx.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
     /// The stream carrying the WebSocket.
     pub fn stream_id(&self) -> StreamId {
         self.stream_id
@@ -221,6 +227,10 @@ mod tests {
                 s.on_data(&mut p.server, &data, end_stream).unwrap();
             }
         }
+        // The close reply goes out once the Close event was taken.
+        assert!(!s.is_finished());
+        while s.poll_event().is_some() {}
+        s.flush(&mut p.server).unwrap();
         assert!(
             s.is_finished(),
             "server ended the stream after the close reply"
