@@ -730,6 +730,8 @@ impl Worker {
                     },
                 }
             }
+            // ws hook: RFC 8441 echo credit returns as the echo leaves.
+            handled |= c.ws.on_written(&mut c.conn);
             // Writing may have queued events (SendReady, Closed): one
             // more round handles them and batches what they produce.
             if c.out.len() >= WRITE_BATCH || (n == 0 && !handled) {
