@@ -419,6 +419,8 @@ pub struct Connection {
     deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
     events: VecDeque<(Event, u32)>,
+    /// Open streams in manual release (0: `poll_event` skips the lookup).
+    manual_streams: usize,
     goaway_sent: Option<StreamId>,
     goaway_recv: Option<StreamId>,
     /// Phase one of a graceful shutdown: GOAWAY(2^31-1) and a PING are out;
@@ -506,6 +508,7 @@ impl Connection {
             abuse: 0,
             pending_priority: Vec::new(),
             events: VecDeque::with_capacity(16),
+            manual_streams: 0,
             goaway_sent: None,
             goaway_recv: None,
             graceful_deadline: None,
@@ -563,7 +566,12 @@ impl Connection {
                 ..
             } = ev
             {
-                if let Some(s) = self.streams.get_mut(&stream_id) {
+                let manual = if self.manual_streams > 0 {
+                    self.streams.get_mut(&stream_id)
+                } else {
+                    None
+                };
+                if let Some(s) = manual {
                     if s.manual_release {
                         // flow_len = data + padding; data.len() <= flow_len.
                         let n = (data.len() as u32).min(flow_len);
@@ -588,7 +596,10 @@ impl Connection {
             .streams
             .get_mut(&stream_id)
             .ok_or(UserError::UnknownStream)?;
-        s.manual_release = true;
+        if !s.manual_release {
+            s.manual_release = true;
+            self.manual_streams += 1;
+        }
         Ok(())
     }
 
@@ -968,6 +979,9 @@ impl Connection {
     /// Removes a stream from the table and the scheduler, remembering how it ended.
     fn remove_stream(&mut self, id: StreamId, how: ClosedHow) -> Option<Stream> {
         let mut s = self.streams.remove(&id)?;
+        if s.manual_release {
+            self.manual_streams -= 1;
+        }
         if s.held > 0 && !self.dead {
             // Manual release: what the application still holds is returned
             // to the connection (the stream's own window is gone).
