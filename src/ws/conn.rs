@@ -14,8 +14,9 @@
 //!
 //! Failing: a protocol violation queues a close frame with code 1002 (framing),
 //! 1007 (bad UTF-8 / close reason) or 1009 (too big), and `recv` returns
-//! [`Error`]; once that close is queued the connection counts as closed ([`WebSocket::is_closed`]):
-//! the adapter should flush [`WebSocket::write_to`] and close the transport.
+//! [`Error`]; once that close is due the connection counts as closed
+//! ([`WebSocket::is_closed`]): the adapter should flush
+//! [`WebSocket::write_to`] and close the transport.
 //!
 //! Automatic replies (pongs, the reply to the peer's close, the close of a
 //! failure) keep the order of what caused them: each goes out once the
@@ -524,10 +525,9 @@ impl WebSocket {
                     }
                 };
                 self.close_received = true;
-                let echo = code;
                 self.push_event(Event::Close { code, reason });
                 if !self.close_sent {
-                    self.auto.push_back((self.pushed, Auto::Close(echo, "")));
+                    self.auto.push_back((self.pushed, Auto::Close(code, "")));
                 }
             }
         }

@@ -100,7 +100,8 @@ impl WsStream {
     }
 
     /// The stream's DATA (and END_STREAM flag) arrived: feeds the WebSocket
-    /// and flushes whatever it answered (pongs, close replies). A protocol
+    /// and flushes what is due (automatic pongs and close replies wait until
+    /// the events before them were taken: [`super::conn`] module doc). A protocol
     /// violation queues the close frame and returns the error (the stream then
     /// ends after it: RFC 6455 §7.1.7 "fail the connection").
     pub fn on_data(
