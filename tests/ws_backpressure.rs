@@ -108,10 +108,18 @@ fn assert_strict(got: &[(OpCode, Vec<u8>)], code: u16, what: &str) {
     assert_eq!(kinds.len(), 4, "{what}: frames after the close: {kinds:?}");
 }
 
-const BAD: [(&str, u8, &[u8], u16); 2] = [
-    ("reserved opcode 3", 0x83, b"x", 1002),
-    ("invalid UTF-8", 0x81, b"\xff\xfe", 1007),
-];
+/// Invalid frames and the close code each must get.
+fn bad_frames() -> [(&'static str, Vec<u8>, u16); 3] {
+    // A binary frame header announcing 32 MiB (over the 16 MiB frame limit).
+    let mut too_big = vec![0x82, 0x80 | 127];
+    too_big.extend_from_slice(&(32u64 << 20).to_be_bytes());
+    too_big.extend_from_slice(&[1, 2, 3, 4]);
+    [
+        ("reserved opcode 3", masked(0x83, b"x"), 1002),
+        ("invalid UTF-8", masked(0x81, b"\xff\xfe"), 1007),
+        ("frame too big", too_big, 1009),
+    ]
+}
 
 // ------------------------------------------------------------ HTTP/1.1
 
@@ -136,9 +144,9 @@ fn upgrade(addr: SocketAddr) -> TcpStream {
 #[test]
 fn http1_strict_echo_before_protocol_error() {
     let (_d, g) = serve_echo("ws-strict1");
-    for (what, b0, payload, code) in BAD {
+    for (what, bad, code) in bad_frames() {
         let mut s = upgrade(g.addr);
-        s.write_all(&strict_input(&masked(b0, payload))).unwrap();
+        s.write_all(&strict_input(&bad)).unwrap();
         let mut got = Vec::new();
         let _ = s.read_to_end(&mut got);
         assert_strict(&frames(&got), code, what);
@@ -356,11 +364,11 @@ impl H2Ws {
 #[test]
 fn rfc8441_strict_echo_before_protocol_error() {
     let (_d, g) = serve_echo("ws-strict2");
-    for (what, b0, payload, code) in BAD {
+    for (what, bad, code) in bad_frames() {
         let mut c = H2Ws::connect(g.addr);
         // All four frames in one DATA frame: one read on the server.
         c.conn
-            .send_data(c.id, Bytes::from(strict_input(&masked(b0, payload))), false)
+            .send_data(c.id, Bytes::from(strict_input(&bad)), false)
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while !c.ended {
