@@ -543,5 +543,18 @@ fn multipart_ranges_byte_exact() {
         for (a, b, _, bytes) in parts {
             assert!(bytes == big[a..=b], "{mode} nghttp part {a}-{b}");
         }
+        // Parts larger than one 256 KiB copy chunk through 4 KiB windows.
+        let o = run(Command::new(&nghttp)
+            .args(["-t", "60", "-w", "12", "-W", "14"])
+            .args(["-H", "range: bytes=3000000-3999999,0-1000000"])
+            .arg(&url));
+        assert!(o.status.success(), "{mode} nghttp small windows");
+        let boundary = find_boundary(&o.stdout).expect("delimiter");
+        let parts = parse_multipart(&o.stdout, &boundary);
+        let got: Vec<(usize, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(got, [(0, 1_000_000), (3_000_000, 3_999_999)], "{mode}");
+        for (a, b, _, bytes) in parts {
+            assert!(bytes == big[a..=b], "{mode} nghttp small windows {a}-{b}");
+        }
     }
 }
