@@ -279,3 +279,67 @@ fn padding_counts_against_windows() {
         .iter()
         .all(|e| !matches!(e, Event::Reset { .. })));
 }
+
+/// Manual release (`set_manual_release` / `release_capacity`): taking DATA
+/// events returns no credit; the windows reopen only by the bytes released,
+/// and bytes held when the stream ends go back to the connection window.
+#[test]
+fn manual_release_keeps_the_window_closed_until_released() {
+    const W: usize = 65_535;
+    let small = Config {
+        initial_window_size: W as u32,
+        connection_window_size: W as u32,
+        adaptive_window: false,
+        ..Config::default()
+    };
+    let mut p = Pair::new(small.clone(), small);
+    p.drive();
+    let id = p.client.send_request(post("/up"), false).unwrap();
+    p.drive();
+    p.server.set_manual_release(id).unwrap();
+    let body = pattern(4 * W + 100);
+    p.client.send_data(id, body.clone(), true).unwrap();
+    p.drive();
+    let got = |p: &Pair| body_of(&p.server_events, id).0.len();
+    assert_eq!(got(&p), W, "exactly one window arrives");
+    assert_eq!(p.server.held_capacity(id), W);
+    // Taking the events returned nothing: more driving moves no data.
+    for _ in 0..3 {
+        p.drive();
+    }
+    assert_eq!(got(&p), W, "window reopened without a release");
+    assert_eq!(p.client.queued_len(id), Some(body.len() - W));
+    // Half a window released: the batched WINDOW_UPDATEs let that much in.
+    p.server.release_capacity(id, W / 2 + 1);
+    p.drive();
+    assert_eq!(got(&p), W + W / 2 + 1);
+    // Releasing more than held is clamped to what is held.
+    p.server.release_capacity(id, usize::MAX);
+    assert_eq!(p.server.held_capacity(id), 0);
+    while got(&p) < body.len() {
+        let before = got(&p);
+        p.server.release_capacity(id, usize::MAX);
+        p.drive();
+        assert!(got(&p) > before, "stalled at {before}");
+    }
+    let (data, end) = body_of(&p.server_events, id);
+    assert!(end && data == body[..], "body corrupted");
+    p.server.release_capacity(id, usize::MAX);
+
+    // A stream that ends holding credit returns it to the connection: after
+    // its reset the client has a whole connection window again.
+    let id2 = p.client.send_request(post("/up2"), false).unwrap();
+    p.drive();
+    p.server.set_manual_release(id2).unwrap();
+    p.client.send_data(id2, pattern(W), false).unwrap();
+    p.drive();
+    assert!(p.server.held_capacity(id2) > W / 2);
+    assert!(p.client.connection_send_window() < W as u32 / 2);
+    p.client.reset(id2, ErrorCode::CANCEL).unwrap();
+    p.drive();
+    assert_eq!(p.server.held_capacity(id2), 0);
+    assert_eq!(p.client.connection_send_window(), W as u32, "credit leaked");
+    // Unknown streams are ignored; manual release needs a live stream.
+    p.server.release_capacity(id2, 10);
+    assert!(p.server.set_manual_release(id2).is_err());
+}

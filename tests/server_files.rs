@@ -10,7 +10,10 @@ use std::net::TcpStream;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use support::{random_bytes, require_bin, spawn_h2o_serve_with, ServerGuard, TempDir};
+use support::{
+    find_boundary, parse_multipart, random_bytes, require_bin, spawn_h2o_serve_with, ServerGuard,
+    TempDir,
+};
 
 /// Sizes around the 16 KiB frame size and the 64 KiB zero-copy threshold.
 const SIZES: [usize; 11] = [
@@ -160,14 +163,22 @@ fn ranges_both_paths() {
             header(&head, "content-range"),
             Some(format!("bytes */{size}").as_str())
         );
-        // Multiple ranges: the whole body with 200.
+        // Multiple ranges that coalesce into one: a plain 206.
         let body = out.path().join("multi");
         let o = run(curl()
-            .args(["-D", "-", "-r", "0-1,5-6", "-o"])
+            .args(["-D", "-", "-r", "0-1,2-6,4-5", "-o"])
             .arg(&body)
             .arg(&url));
-        assert!(head_of(&o).starts_with("http/2 200"), "{mode}");
-        assert!(std::fs::read(&body).unwrap() == big, "{mode} multi");
+        let head = head_of(&o);
+        assert!(head.starts_with("http/2 206"), "{mode}: {head}");
+        assert_eq!(
+            header(&head, "content-range"),
+            Some(format!("bytes 0-6/{size}").as_str())
+        );
+        assert!(
+            std::fs::read(&body).unwrap() == big[..7],
+            "{mode} coalesced"
+        );
         // Small (cached) file ranges.
         let o = run(curl().args(["-r", "6-10"]).arg(server.url("/a.txt")));
         assert_eq!(o.stdout, b"world");
@@ -377,4 +388,173 @@ fn stuck_reader_is_dropped_after_idle_timeout() {
         }
     }
     assert!(total < size, "the whole body arrived: {total} bytes");
+}
+
+/// Checks a multipart response: 206, boundary, exact content-length, every
+/// part byte-exact against `file`, the parts being `want`.
+fn check_multipart(head: &str, body: &[u8], file: &[u8], want: &[(usize, usize)], what: &str) {
+    assert!(
+        head.starts_with("http/2 206") || head.starts_with("http/1.1 206"),
+        "{what}: {head}"
+    );
+    let ct = header(head, "content-type").expect("content-type");
+    let boundary = ct
+        .strip_prefix("multipart/byteranges; boundary=")
+        .unwrap_or_else(|| panic!("{what}: {ct}"));
+    assert!(header(head, "content-range").is_none(), "{what}");
+    assert_eq!(
+        header(head, "content-length"),
+        Some(body.len().to_string().as_str()),
+        "{what}: content-length"
+    );
+    let parts = parse_multipart(body, boundary);
+    let got: Vec<(usize, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+    assert_eq!(got, want, "{what}: parts");
+    for (a, b, size, bytes) in parts {
+        assert_eq!(size, file.len(), "{what}");
+        assert!(bytes == file[a..=b], "{what}: part {a}-{b} differs");
+    }
+}
+
+/// Multipart byte ranges (RFC 9110 §14.6) with curl over h2c and HTTP/1.1,
+/// and nghttp: both DATA paths, a large and a small (cached) file; ranges
+/// sorted and coalesced; more than 16 → 200 whole file; HEAD has the same
+/// head; a stale `if-range` → 200.
+#[test]
+fn multipart_ranges_byte_exact() {
+    let root = docroot();
+    let size = 5usize << 20;
+    let big = std::fs::read(root.path().join(format!("f{size}.bin"))).unwrap();
+    let small = b"hello world\n".to_vec();
+    let out = TempDir::new("multi-out");
+    let nghttp = require_bin("nghttp", "nghttp2-client");
+    for (mode, args) in modes() {
+        let server = spawn_h2o_serve_with(root.path(), args);
+        let url = server.url(&format!("/f{size}.bin"));
+        let cases: [(&str, &[(usize, usize)]); 4] = [
+            ("0-9,100-199,50-120", &[(0, 9), (50, 199)]),
+            (
+                "5000000-,-10,16380-16390",
+                &[(16_380, 16_390), (5_000_000, size - 1)],
+            ),
+            ("0-0,2-2,4-4", &[(0, 0), (2, 2), (4, 4)]),
+            // Unsatisfiable members dropped; a range crossing the 64 KiB
+            // zero-copy threshold and frame boundaries.
+            (
+                "9999999-,1-99999,200000-400000",
+                &[(1, 99_999), (200_000, 400_000)],
+            ),
+        ];
+        for proto in ["--http2-prior-knowledge", "--http1.1"] {
+            for (r, want) in cases {
+                let what = format!("{mode} {proto} {r}");
+                let body = out.path().join("body");
+                let mut c = Command::new(require_bin("curl", "curl"));
+                c.args(["-sS", proto, "--max-time", "60", "-D", "-", "-r", r, "-o"])
+                    .arg(&body)
+                    .arg(&url);
+                let head = head_of(&run(&mut c));
+                check_multipart(&head, &std::fs::read(&body).unwrap(), &big, want, &what);
+                // HEAD: the same head, no body.
+                let mut c = Command::new(require_bin("curl", "curl"));
+                c.args(["-sS", proto, "--max-time", "60", "-I", "-r", r])
+                    .arg(&url);
+                let h2 = head_of(&run(&mut c));
+                assert!(h2.contains(" 206"), "{what} HEAD: {h2}");
+                assert_eq!(
+                    header(&h2, "content-length"),
+                    header(&head, "content-length"),
+                    "{what} HEAD"
+                );
+                assert!(header(&h2, "content-type")
+                    .unwrap()
+                    .starts_with("multipart/byteranges; boundary="));
+            }
+            // The small cached file (body from memory).
+            let what = format!("{mode} {proto} small");
+            let body = out.path().join("body");
+            let mut c = Command::new(require_bin("curl", "curl"));
+            c.args(["-sS", proto, "-D", "-", "-r", "0-4,6-,3-3", "-o"])
+                .arg(&body)
+                .arg(server.url("/a.txt"));
+            let head = head_of(&run(&mut c));
+            check_multipart(
+                &head,
+                &std::fs::read(&body).unwrap(),
+                &small,
+                &[(0, 4), (6, 11)],
+                &what,
+            );
+            // The bound: 17 ranges → 200 whole file; 16 → multipart.
+            let specs: Vec<String> = (0..17)
+                .map(|i| format!("{}-{}", i * 10, i * 10 + 1))
+                .collect();
+            let mut c = Command::new(require_bin("curl", "curl"));
+            c.args(["-sS", proto, "-D", "-", "-r", &specs.join(","), "-o"])
+                .arg(&body)
+                .arg(&url);
+            let head = head_of(&run(&mut c));
+            assert!(head.contains(" 200"), "{mode} {proto} 17 ranges: {head}");
+            assert!(
+                std::fs::read(&body).unwrap() == big,
+                "{mode} 17 ranges body"
+            );
+            let mut c = Command::new(require_bin("curl", "curl"));
+            c.args(["-sS", proto, "-D", "-", "-r", &specs[..16].join(","), "-o"])
+                .arg(&body)
+                .arg(&url);
+            let head = head_of(&run(&mut c));
+            let want: Vec<(usize, usize)> = (0..16).map(|i| (i * 10, i * 10 + 1)).collect();
+            check_multipart(
+                &head,
+                &std::fs::read(&body).unwrap(),
+                &big,
+                &want,
+                "16 ranges",
+            );
+            // if-range with a stale validator: the whole file, 200.
+            let mut c = Command::new(require_bin("curl", "curl"));
+            c.args([
+                "-sS",
+                proto,
+                "-D",
+                "-",
+                "-r",
+                "0-1,5-6",
+                "-H",
+                "if-range: \"old\"",
+                "-o",
+            ])
+            .arg(&body)
+            .arg(&url);
+            let head = head_of(&run(&mut c));
+            assert!(head.contains(" 200"), "{mode} {proto} if-range: {head}");
+            assert!(std::fs::read(&body).unwrap() == big, "{mode} if-range body");
+        }
+        // nghttp (HTTP/2): byte-exact parts.
+        let o = run(Command::new(&nghttp)
+            .args(["-t", "60", "-H", "range: bytes=0-9,100-199,50-120"])
+            .arg(&url));
+        assert!(o.status.success(), "{mode} nghttp");
+        let boundary = find_boundary(&o.stdout).expect("nghttp body starts with a delimiter");
+        let parts = parse_multipart(&o.stdout, &boundary);
+        let got: Vec<(usize, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(got, [(0, 9), (50, 199)], "{mode} nghttp");
+        for (a, b, _, bytes) in parts {
+            assert!(bytes == big[a..=b], "{mode} nghttp part {a}-{b}");
+        }
+        // Parts larger than one 256 KiB copy chunk through 4 KiB windows.
+        let o = run(Command::new(&nghttp)
+            .args(["-t", "60", "-w", "12", "-W", "14"])
+            .args(["-H", "range: bytes=3000000-3999999,0-1000000"])
+            .arg(&url));
+        assert!(o.status.success(), "{mode} nghttp small windows");
+        let boundary = find_boundary(&o.stdout).expect("delimiter");
+        let parts = parse_multipart(&o.stdout, &boundary);
+        let got: Vec<(usize, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+        assert_eq!(got, [(0, 1_000_000), (3_000_000, 3_999_999)], "{mode}");
+        for (a, b, _, bytes) in parts {
+            assert!(bytes == big[a..=b], "{mode} nghttp small windows {a}-{b}");
+        }
+    }
 }

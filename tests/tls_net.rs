@@ -22,8 +22,8 @@ use h2o::net::pool::{Client, ClientConfig, ClientError};
 use h2o::net::tls_io::TlsInfo;
 use h2o::tls::{Alpn, ClientTls, HandshakeKind, Roots, TestCa, TlsError, TlsVersion};
 use support::{
-    free_port, random_bytes, require_bin, spawn_h2o_web_server, spawn_listening_keep_stderr,
-    spawn_nginx, ServerGuard, TempDir,
+    find_boundary, free_port, parse_multipart, random_bytes, require_bin, spawn_h2o_web_server,
+    spawn_listening_keep_stderr, spawn_nginx, ServerGuard, TempDir,
 };
 
 /// Body sizes checked byte for byte (record and frame boundaries around 16 KiB).
@@ -228,6 +228,56 @@ fn assert_resumed_after_first(kinds: &[HandshakeKind], what: &str) {
 }
 
 // ------------------------------------------------------- curl and nghttp
+
+/// Multipart byte ranges over TLS (the copy path): curl on HTTP/2 and
+/// HTTP/1.1, every part byte-exact, content-length exact.
+#[test]
+fn multipart_ranges_over_tls() {
+    let curl = require_bin("curl", "curl");
+    let s = setup("tlsnet-multi");
+    let log = s.dir.path().join("serve.log");
+    let srv = serve_tls(&s.www, &s.cert, &s.key, &log);
+    let out = s.dir.path().join("body");
+    for n in [100_003usize, 1 << 20] {
+        let path = format!("/f{n}");
+        let file = std::fs::read(s.www.join(&path[1..])).unwrap();
+        for proto in ["--http2", "--http1.1"] {
+            let o = run(
+                Command::new(&curl)
+                    .args([
+                        "-sS",
+                        proto,
+                        "-D",
+                        "-",
+                        "-r",
+                        "0-9,100-199,50-120,70000-",
+                        "-o",
+                    ])
+                    .arg(&out)
+                    .arg("--cacert")
+                    .arg(&s.ca_file)
+                    .arg(https(srv.addr, &path)),
+                Duration::from_secs(20),
+            );
+            assert!(o.status.success(), "{proto} {path}: {}", stderr(&o));
+            let head = String::from_utf8_lossy(&o.stdout).to_ascii_lowercase();
+            assert!(head.contains(" 206"), "{proto} {path}: {head}");
+            let body = std::fs::read(&out).unwrap();
+            let cl = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("content-length");
+            assert_eq!(cl.trim(), body.len().to_string(), "{proto} {path}");
+            let parts = parse_multipart(&body, &find_boundary(&body).expect("delimiter"));
+            let got: Vec<(usize, usize)> = parts.iter().map(|p| (p.0, p.1)).collect();
+            assert_eq!(got, [(0, 9), (50, 199), (70_000, n - 1)], "{proto} {path}");
+            for (a, b, size, bytes) in parts {
+                assert_eq!(size, n);
+                assert!(bytes == file[a..=b], "{proto} {path}: part {a}-{b}");
+            }
+        }
+    }
+}
 
 #[test]
 fn curl_and_nghttp_against_serve_tls() {

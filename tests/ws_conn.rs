@@ -541,3 +541,61 @@ proptest! {
         prop_assert_eq!(events(rx), want);
     }
 }
+
+/// Strict echo: frames received before a protocol error in the same read are
+/// answered in order (an echo answering each event as it takes it): the
+/// text's echo, the pong, the binary's echo, then the failing close.
+#[test]
+fn answers_before_the_error_keep_their_order() {
+    for (bad, code) in [(cf(0x83, b"x"), 1002u16), (cf(0x81, b"\xff"), 1007)] {
+        let mut s = server();
+        let mut input = cf(0x81, b"a");
+        input.extend(cf(0x89, b"p"));
+        input.extend(cf(0x82, b"b"));
+        input.extend(bad);
+        let e = s.recv(&input).unwrap_err();
+        assert_eq!(e.code(), CloseCode(code));
+        // The close waits for the events before it.
+        assert!(!s.is_closed());
+        assert!(!s.wants_write());
+        while let Some(ev) = s.poll_event() {
+            match ev {
+                Event::Message(Message::Text(t)) => s.send_text(t.as_str()).unwrap(),
+                Event::Message(Message::Binary(b)) => s.send_binary(&b).unwrap(),
+                _ => {}
+            }
+        }
+        assert!(s.is_closed());
+        let out = take_out(&mut s);
+        let mut got = Vec::new();
+        let mut pos = 0;
+        while pos < out.len() {
+            let (h, n) = parse_header(&out[pos..]).unwrap().unwrap();
+            let end = pos + n + h.payload_len as usize;
+            got.push((h.opcode, out[pos + n..end].to_vec()));
+            pos = end;
+        }
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], (OpCode::Text, b"a".to_vec()));
+        assert_eq!(got[1], (OpCode::Pong, b"p".to_vec()));
+        assert_eq!(got[2], (OpCode::Binary, b"b".to_vec()));
+        assert_eq!(got[3].0, OpCode::Close);
+        assert_eq!(u16::from_be_bytes([got[3].1[0], got[3].1[1]]), code);
+        assert_eq!(s.send_text("late"), Err(SendError::Closed));
+    }
+}
+
+/// A pong is due once the events received before its ping were taken.
+#[test]
+fn pong_waits_for_earlier_events_to_be_taken() {
+    let mut s = server();
+    let mut input = cf(0x81, b"a");
+    input.extend(cf(0x89, b"p"));
+    s.recv(&input).unwrap();
+    // The text event is not taken yet: the pong is not due.
+    assert!(take_out(&mut s).is_empty());
+    assert_eq!(s.poll_event(), Some(text("a")));
+    assert_eq!(s.poll_event(), Some(Event::Ping(Bytes::from_static(b"p"))));
+    assert!(s.wants_write());
+    assert_eq!(take_out(&mut s), b"\x8a\x01p");
+}

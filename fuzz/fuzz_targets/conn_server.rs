@@ -1,8 +1,9 @@
 //! Server `Connection` (src/conn): after a valid client preface and
 //! SETTINGS, arbitrary peer bytes interleaved with application calls chosen
 //! by the input (responses, DATA, trailers, resets, PING, graceful and
-//! immediate shutdown, timers, writes with small limits). Checks that no call
-//! panics and that an ended connection stays ended.
+//! immediate shutdown, timers, writes with small limits, manual release of
+//! DATA credit). Checks that no call panics and that an ended connection
+//! stays ended.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -46,8 +47,18 @@ fuzz_target!(|data: &[u8]| {
             }
             4 => {
                 while let Some(ev) = s.poll_event() {
-                    if let Event::Request { stream_id, .. } = ev {
-                        streams.push(stream_id);
+                    match ev {
+                        Event::Request { stream_id, .. } => {
+                            streams.push(stream_id);
+                            // Manual release of DATA credit (RFC 8441 echo).
+                            if c.byte() & 1 == 1 {
+                                let _ = s.set_manual_release(stream_id);
+                            }
+                        }
+                        Event::Data { stream_id, .. } => {
+                            s.release_capacity(stream_id, c.u16() as usize);
+                        }
+                        _ => {}
                     }
                 }
             }

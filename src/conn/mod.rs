@@ -40,7 +40,11 @@
 //! disappears. Taking an [`Event::Data`] with `poll_event` counts it as
 //! consumed for flow control: WINDOW_UPDATEs are queued once half a window was
 //! consumed, so not taking events is backpressure (up to 16 384 events not
-//! taken: more after a `recv` is treated as a flood).
+//! taken: more after a `recv` is treated as a flood). A stream put in manual
+//! release ([`Connection::set_manual_release`]) instead gets its credit back
+//! only through [`Connection::release_capacity`] (like `h2`'s
+//! `FlowControl::release_capacity`): e.g. an echo returns credit as its
+//! answer is written, so a peer that never reads cannot grow our memory.
 //!
 //! Abuse limits (SECURITY.md has the full table): an abuse score for resets
 //! the peer sends or provokes and empty DATA (`ABUSE_LIMIT`), a bound on
@@ -415,6 +419,8 @@ pub struct Connection {
     deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
     events: VecDeque<(Event, u32)>,
+    /// Open streams in manual release (0: `poll_event` skips the lookup).
+    manual_streams: usize,
     goaway_sent: Option<StreamId>,
     goaway_recv: Option<StreamId>,
     /// Phase one of a graceful shutdown: GOAWAY(2^31-1) and a PING are out;
@@ -502,6 +508,7 @@ impl Connection {
             abuse: 0,
             pending_priority: Vec::new(),
             events: VecDeque::with_capacity(16),
+            manual_streams: 0,
             goaway_sent: None,
             goaway_recv: None,
             graceful_deadline: None,
@@ -548,14 +555,71 @@ impl Connection {
 
     /// Next event, in arrival order. Taking a [`Event::Data`] returns its bytes to
     /// the flow-control windows (WINDOW_UPDATEs are batched).
+    /// On a stream in manual release only the padding is returned; the data
+    /// bytes wait for [`Connection::release_capacity`].
     pub fn poll_event(&mut self) -> Option<Event> {
-        let (ev, flow_len) = self.events.pop_front()?;
+        let (ev, mut flow_len) = self.events.pop_front()?;
         if flow_len > 0 {
-            if let Event::Data { stream_id, .. } = ev {
-                self.release(stream_id, flow_len);
+            if let Event::Data {
+                stream_id,
+                ref data,
+                ..
+            } = ev
+            {
+                let manual = if self.manual_streams > 0 {
+                    self.streams.get_mut(&stream_id)
+                } else {
+                    None
+                };
+                if let Some(s) = manual {
+                    if s.manual_release {
+                        // flow_len = data + padding; data.len() <= flow_len.
+                        let n = (data.len() as u32).min(flow_len);
+                        s.held = s.held.saturating_add(n);
+                        flow_len -= n;
+                    }
+                }
+                if flow_len > 0 {
+                    self.release(stream_id, flow_len);
+                }
             }
         }
         Some(ev)
+    }
+
+    /// Puts a stream in manual release: the DATA bytes of its events taken
+    /// from now on return credit (stream and connection windows) only when
+    /// given back with [`Connection::release_capacity`]. Bytes still held when
+    /// the stream ends go back to the connection window.
+    pub fn set_manual_release(&mut self, stream_id: StreamId) -> Result<(), UserError> {
+        let s = self
+            .streams
+            .get_mut(&stream_id)
+            .ok_or(UserError::UnknownStream)?;
+        if !s.manual_release {
+            s.manual_release = true;
+            self.manual_streams += 1;
+        }
+        Ok(())
+    }
+
+    /// Returns `n` consumed DATA bytes of a stream in manual release to the
+    /// flow-control windows (WINDOW_UPDATEs batched as usual). At most what
+    /// the stream holds is released; an unknown (ended) stream is ignored.
+    pub fn release_capacity(&mut self, stream_id: StreamId, n: usize) {
+        let Some(s) = self.streams.get_mut(&stream_id) else {
+            return;
+        };
+        let n = (n.min(u32::MAX as usize) as u32).min(s.held);
+        if n > 0 {
+            s.held -= n;
+            self.release(stream_id, n);
+        }
+    }
+
+    /// DATA bytes of a stream in manual release taken but not yet released.
+    pub fn held_capacity(&self, stream_id: StreamId) -> usize {
+        self.streams.get(&stream_id).map_or(0, |s| s.held as usize)
     }
 
     /// Appends pending frames to `out` (control frames first, then HEADERS, then
@@ -915,6 +979,21 @@ impl Connection {
     /// Removes a stream from the table and the scheduler, remembering how it ended.
     fn remove_stream(&mut self, id: StreamId, how: ClosedHow) -> Option<Stream> {
         let mut s = self.streams.remove(&id)?;
+        if s.manual_release {
+            self.manual_streams -= 1;
+        }
+        if s.held > 0 && !self.dead {
+            // Manual release: what the application still holds is returned
+            // to the connection (the stream's own window is gone).
+            if let Some(inc) = self.conn_recv.release(s.held) {
+                Frame::WindowUpdate {
+                    stream_id: 0,
+                    increment: inc,
+                }
+                .encode(&mut self.ctrl);
+            }
+            s.held = 0;
+        }
         if s.queue.capacity() > 0 && self.deque_pool.len() < 64 {
             let mut q = core::mem::take(&mut s.queue);
             q.clear();

@@ -127,6 +127,12 @@ pub(crate) struct Stream {
     pub priority: Priority,
     /// Present in the scheduler (under `priority`).
     pub scheduled: bool,
+    /// DATA credit is returned by `Connection::release_capacity`, not when
+    /// the event is taken.
+    pub manual_release: bool,
+    /// Manual release: bytes taken but not released yet (returned to the
+    /// connection window when the stream goes away).
+    pub held: u32,
 }
 
 impl Stream {
@@ -147,6 +153,8 @@ impl Stream {
             trailers: None,
             priority: Priority::default(),
             scheduled: false,
+            manual_release: false,
+            held: 0,
         }
     }
 

@@ -2,14 +2,26 @@
 //! root, with path-traversal refusal and a small content-type map; plus the
 //! HTTP semantics of static files (RFC 9110): validators (§8.8 `etag`,
 //! `last-modified`), conditional requests (§13.1.1 `if-none-match`, §13.1.3
-//! `if-modified-since`, §13.1.5 `if-range`) and single byte ranges (§14).
+//! `if-modified-since`, §13.1.5 `if-range`) and byte ranges (§14): one range
+//! → 206 with `content-range`; several → 206 `multipart/byteranges` (§14.6,
+//! [`Multipart`]) after sorting and coalescing overlapping or adjacent ranges
+//! (one left → a plain 206); more than [`MAX_RANGES`] after coalescing, or
+//! more than [`MAX_RANGE_SPECS`] in the header → the header is ignored (200
+//! with the whole file, as nginx's `max_ranges`).
 //!
 //! No protocol logic here: this module maps a `:path` to a [`Lookup`] and the
 //! server adapter turns that into a response through the core.
 
 use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Most ranges answered (after coalescing) with `multipart/byteranges`; more
+/// and the range header is ignored (200, whole representation).
+pub const MAX_RANGES: usize = 16;
+/// Most range specs parsed from one header; more and it is ignored.
+pub const MAX_RANGE_SPECS: usize = 256;
 
 /// A resolved regular file with the metadata a response needs.
 #[derive(Debug)]
@@ -48,11 +60,11 @@ impl FileInfo {
 }
 
 /// What a `range` header asks of a representation of a given size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RangeSpec {
-    /// No (usable) range: send the whole representation with 200. Also used for
-    /// multiple ranges and for syntactically invalid headers (RFC 9110 §14.2
-    /// lets a server ignore them).
+    /// No (usable) range: send the whole representation with 200. Also used
+    /// for syntactically invalid headers and for more than [`MAX_RANGES`]
+    /// ranges (RFC 9110 §14.2 lets a server ignore them).
     Full,
     /// One satisfiable range: `start..=end` (inclusive), answered with 206.
     Partial {
@@ -61,12 +73,18 @@ pub enum RangeSpec {
         /// Last byte (inclusive).
         end: u64,
     },
-    /// A single range that selects nothing: 416 with `content-range: bytes */size`.
+    /// Several satisfiable ranges, sorted, none overlapping or adjacent
+    /// (inclusive `(start, end)` pairs, 2..=[`MAX_RANGES`]): 206
+    /// `multipart/byteranges`.
+    Multi(Vec<(u64, u64)>),
+    /// No range selects anything: 416 with `content-range: bytes */size`.
     Unsatisfiable,
 }
 
-/// Parses a `range` header value (`bytes=a-b`, `bytes=a-`, `bytes=-n`) against
-/// a representation of `size` bytes.
+/// Parses a `range` header value (`bytes=` and a comma-separated list of
+/// `a-b`, `a-`, `-n`) against a representation of `size` bytes. Unsatisfiable
+/// specs in a list are dropped (§14.2: satisfiable if any one is); the rest
+/// are sorted and coalesced when they overlap or touch.
 pub fn parse_range(value: &[u8], size: u64) -> RangeSpec {
     let Ok(v) = std::str::from_utf8(value) else {
         return RangeSpec::Full;
@@ -78,10 +96,51 @@ pub fn parse_range(value: &[u8], size: u64) -> RangeSpec {
     if !unit.eq_ignore_ascii_case("bytes=") {
         return RangeSpec::Full;
     }
-    let spec = v[6..].trim();
-    if spec.contains(',') {
+    let specs = &v[6..];
+    if !specs.contains(',') {
+        return parse_one(specs.trim(), size);
+    }
+    let mut ranges = Vec::new();
+    let mut any = false;
+    for (i, spec) in specs.split(',').enumerate() {
+        if i >= MAX_RANGE_SPECS {
+            return RangeSpec::Full;
+        }
+        let spec = spec.trim();
+        if spec.is_empty() {
+            continue; // RFC 9110 §5.6.1: empty list elements are ignored
+        }
+        match parse_one(spec, size) {
+            RangeSpec::Partial { start, end } => ranges.push((start, end)),
+            RangeSpec::Unsatisfiable => {}
+            _ => return RangeSpec::Full, // a malformed spec: ignore the header
+        }
+        any = true;
+    }
+    if !any {
         return RangeSpec::Full;
     }
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1.saturating_add(1) => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    match merged.len() {
+        0 => RangeSpec::Unsatisfiable,
+        1 => RangeSpec::Partial {
+            start: merged[0].0,
+            end: merged[0].1,
+        },
+        n if n > MAX_RANGES => RangeSpec::Full,
+        _ => RangeSpec::Multi(merged),
+    }
+}
+
+/// One range spec (`a-b`, `a-`, `-n`; no unit).
+fn parse_one(spec: &str, size: u64) -> RangeSpec {
     let Some((a, b)) = spec.split_once('-') else {
         return RangeSpec::Full;
     };
@@ -122,6 +181,52 @@ pub fn parse_range(value: &[u8], size: u64) -> RangeSpec {
     RangeSpec::Partial {
         start,
         end: end.min(size - 1),
+    }
+}
+
+/// A `multipart/byteranges` body (RFC 9110 §14.6): the part headers and the
+/// ranges they introduce, and the exact length of the whole body.
+#[derive(Clone, Debug)]
+pub struct Multipart {
+    /// The `content-type` of the response (`multipart/byteranges; boundary=…`).
+    pub content_type: String,
+    /// In order: the delimiter and headers before each range, then the range
+    /// (`(start, len)`); the last element is the closing delimiter with no range.
+    pub parts: Vec<(String, Option<(u64, u64)>)>,
+    /// Total body length (the response's `content-length`).
+    pub len: u64,
+}
+
+impl Multipart {
+    /// Lays out the body for `ranges` (inclusive, from [`RangeSpec::Multi`])
+    /// of a representation of `size` bytes and type `content_type`. The
+    /// boundary is 32 random hex digits (no collision with the content in
+    /// practice).
+    pub fn new(ranges: &[(u64, u64)], size: u64, content_type: &str) -> Multipart {
+        let rs = std::collections::hash_map::RandomState::new();
+        let mut h = rs.build_hasher();
+        h.write_u64(size);
+        let a = h.finish();
+        h.write_u64(a);
+        let boundary = format!("{a:016x}{:016x}", h.finish());
+        let mut parts = Vec::with_capacity(ranges.len() + 1);
+        let mut len = 0u64;
+        for (i, &(s, e)) in ranges.iter().enumerate() {
+            let head = format!(
+                "{}--{boundary}\r\ncontent-type: {content_type}\r\ncontent-range: bytes {s}-{e}/{size}\r\n\r\n",
+                if i == 0 { "" } else { "\r\n" }
+            );
+            len += head.len() as u64 + (e - s + 1);
+            parts.push((head, Some((s, e - s + 1))));
+        }
+        let tail = format!("\r\n--{boundary}--\r\n");
+        len += tail.len() as u64;
+        parts.push((tail, None));
+        Multipart {
+            content_type: format!("multipart/byteranges; boundary={boundary}"),
+            parts,
+            len,
+        }
     }
 }
 
@@ -362,13 +467,54 @@ mod tests {
         assert_eq!(p("bytes=-0", 10), Unsatisfiable);
         assert_eq!(p("bytes=0-", 0), Unsatisfiable);
         assert_eq!(p("bytes=-5", 0), Unsatisfiable);
-        assert_eq!(p("bytes=0-1,3-4", 10), Full);
+        assert_eq!(p("bytes=0-1,3-4", 10), Multi(vec![(0, 1), (3, 4)]));
+        // Sorted, overlapping and adjacent ranges coalesced.
+        assert_eq!(
+            p("bytes=0-9,100-199,50-120", 1000),
+            Multi(vec![(0, 9), (50, 199)])
+        );
+        assert_eq!(p("bytes=5-6,0-4", 10), Partial { start: 0, end: 6 });
+        assert_eq!(p("bytes=0-3,2-5,-2", 10), Multi(vec![(0, 5), (8, 9)]));
+        // Unsatisfiable members dropped; none left → 416.
+        assert_eq!(p("bytes=0-1,50-60", 10), Partial { start: 0, end: 1 });
+        assert_eq!(p("bytes=20-30,50-", 10), Unsatisfiable);
+        // A malformed member, or too many ranges: the header is ignored.
+        assert_eq!(p("bytes=0-1,x-3", 10), Full);
+        assert_eq!(p("bytes=0-1, ,4-5", 10), Multi(vec![(0, 1), (4, 5)]));
+        let many: Vec<String> = (0..17).map(|i| format!("{}-{}", i * 3, i * 3)).collect();
+        assert_eq!(p(&format!("bytes={}", many.join(",")), 100), Full);
+        let sixteen = many[..16].join(",");
+        assert!(matches!(p(&format!("bytes={sixteen}"), 100), Multi(v) if v.len() == 16));
+        let specs = vec!["0-0"; MAX_RANGE_SPECS + 1].join(",");
+        assert_eq!(p(&format!("bytes={specs}"), 100), Full);
         assert_eq!(p("bytes=5-2", 10), Full);
         assert_eq!(p("bytes=x-2", 10), Full);
         assert_eq!(p("bytes=+1-2", 10), Full);
         assert_eq!(p("items=0-1", 10), Full);
         assert_eq!(p("bytes=", 10), Full);
         assert_eq!(p("bytes=99999999999999999999999-", 10), Full);
+    }
+
+    #[test]
+    fn multipart_layout() {
+        let m = Multipart::new(&[(0, 1), (5, 9)], 10, "text/plain");
+        assert!(m
+            .content_type
+            .starts_with("multipart/byteranges; boundary="));
+        let b = &m.content_type[31..];
+        assert_eq!(b.len(), 32);
+        assert_eq!(m.parts.len(), 3);
+        assert!(m.parts[0].0.starts_with(&format!("--{b}\r\n")));
+        assert!(m.parts[0].0.contains("content-range: bytes 0-1/10\r\n\r\n"));
+        assert!(m.parts[1].0.starts_with(&format!("\r\n--{b}\r\n")));
+        assert_eq!(m.parts[1].1, Some((5, 5)));
+        assert_eq!(m.parts[2], (format!("\r\n--{b}--\r\n"), None));
+        let total: u64 = m
+            .parts
+            .iter()
+            .map(|(h, r)| h.len() as u64 + r.map_or(0, |r| r.1))
+            .sum();
+        assert_eq!(m.len, total);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::out::{Flush, OutQueue, WriteSide};
-use super::server::{Reply, ReplyBody, FILE_CHUNK, ZERO_COPY_MIN};
+use super::server::{Reply, ReplyBody, Seg, FILE_CHUNK, ZERO_COPY_MIN};
 use super::ws::Pre;
 use crate::h1::{encode_response, Framing, H1Error, Limits, RequestDecoder, RequestEvent};
 
@@ -42,6 +42,8 @@ pub(crate) struct H1Conn {
     dec: RequestDecoder,
     /// A copied file body still to be queued: file, offset, bytes left.
     copy: Option<(Rc<File>, u64, u64)>,
+    /// A copied multipart body: its file and the pieces after `copy`.
+    parts: Option<(Rc<File>, std::collections::VecDeque<Seg>)>,
     /// Close once the output drained (no keep-alive, or an error answered).
     close_after: bool,
     /// Reading paused (backlog or buffered input): read on a later turn
@@ -60,6 +62,7 @@ impl H1Conn {
         H1Conn {
             dec,
             copy: None,
+            parts: None,
             close_after: false,
             read_pending: false,
             eof: false,
@@ -105,7 +108,7 @@ impl H1Conn {
                 // A writable edge comes when the socket drains.
                 return Ok(Pre::Keep { active });
             }
-            if self.close_after && self.copy.is_none() {
+            if self.close_after && self.copy.is_none() && self.parts.is_none() {
                 discard_input(sock, rbuf);
                 return Ok(Pre::Close);
             }
@@ -194,6 +197,17 @@ impl H1Conn {
                 out.push_bytes(Bytes::from(chunk));
                 continue;
             }
+            if let Some((file, segs)) = &mut self.parts {
+                if out.len() >= FILE_CHUNK {
+                    return Ok(true);
+                }
+                match segs.pop_front() {
+                    Some(Seg::Bytes(b)) => out.push_bytes(b),
+                    Some(Seg::File { start, len }) => self.copy = Some((file.clone(), start, len)),
+                    None => self.parts = None,
+                }
+                continue;
+            }
             if self.close_after {
                 return Ok(false);
             }
@@ -238,6 +252,18 @@ impl H1Conn {
                 out.push_file(file, start, len as usize)
             }
             ReplyBody::File { file, start, len } => self.copy = Some((file, start, len)),
+            // Multipart: ranges by sendfile between the part headers, or copied.
+            ReplyBody::Parts { file, segs } if zero_copy => {
+                for seg in segs {
+                    match seg {
+                        Seg::Bytes(b) => out.push_bytes(b),
+                        Seg::File { start, len } => {
+                            out.push_file(file.clone(), start, len as usize)
+                        }
+                    }
+                }
+            }
+            ReplyBody::Parts { file, segs } => self.parts = Some((file, segs.into())),
         }
     }
 }

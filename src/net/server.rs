@@ -278,6 +278,12 @@ enum Body {
     },
     /// Announced with `send_data_external`: external byte `k` is file byte `start + k`.
     Zero { file: Rc<File>, start: u64 },
+    /// A `multipart/byteranges` body: part headers and file ranges, copied
+    /// in order as the stream drains.
+    Parts {
+        file: Rc<File>,
+        segs: std::collections::VecDeque<Seg>,
+    },
 }
 
 struct Client {
@@ -997,6 +1003,8 @@ impl Worker {
                     },
                 }
             }
+            // ws hook: RFC 8441 echo credit returns as the echo leaves.
+            handled |= c.ws.on_written(&mut c.conn);
             // Writing may have queued events (SendReady, Closed): one
             // more round handles them and batches what they produce.
             if c.out.len() >= WRITE_BATCH || (n == 0 && !handled) {
@@ -1056,6 +1064,13 @@ impl Worker {
                     queue_body(c, stream_id, file, start, len, zero_copy);
                 }
             }
+            ReplyBody::Parts { file, segs } => {
+                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                    let segs = segs.into();
+                    c.bodies.insert(stream_id, Body::Parts { file, segs });
+                    feed(c, stream_id);
+                }
+            }
         }
     }
 }
@@ -1084,10 +1099,31 @@ pub(crate) enum ReplyBody {
         /// Byte count (> 0).
         len: u64,
     },
+    /// A `multipart/byteranges` body over `file`: part headers and ranges.
+    Parts {
+        /// The open file.
+        file: Rc<File>,
+        /// The body in order.
+        segs: Vec<Seg>,
+    },
+}
+
+/// A piece of a [`ReplyBody::Parts`] body.
+#[derive(Debug)]
+pub(crate) enum Seg {
+    /// Delimiter and part headers.
+    Bytes(Bytes),
+    /// `len` bytes of the file from `start`.
+    File {
+        /// First byte.
+        start: u64,
+        /// Byte count (> 0).
+        len: u64,
+    },
 }
 
 /// The static file handler (protocol-neutral): GET/HEAD only (405 + allow),
-/// path safety (400/404), conditionals (304), single ranges (206/416).
+/// path safety (400/404), conditionals (304), ranges (206, multipart 206, 416).
 pub(crate) fn file_reply(
     cache: &mut FileCache,
     root: &DocRoot,
@@ -1127,6 +1163,7 @@ pub(crate) fn file_reply(
     let (status, start, len) = match range(h, f) {
         RangeSpec::Full => (200, 0, f.len),
         RangeSpec::Partial { start, end } => (206, start, end - start + 1),
+        RangeSpec::Multi(ranges) => return multipart_reply(f, &ranges, head),
         RangeSpec::Unsatisfiable => {
             let resp = base(416)
                 .header(
@@ -1164,6 +1201,51 @@ pub(crate) fn file_reply(
             file: Rc::clone(&f.file),
             start,
             len,
+        }
+    };
+    Reply { head: resp, body }
+}
+
+/// A 206 `multipart/byteranges` (RFC 9110 §14.6) of a cached file: one body
+/// for small files, else part headers and file ranges copied in order.
+fn multipart_reply(f: &CachedFile, ranges: &[(u64, u64)], head: bool) -> Reply {
+    let ct = f
+        .head200
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let m = files::Multipart::new(ranges, f.len, ct);
+    let mut resp = http::Response::new(());
+    *resp.headers_mut() = f.head200.clone();
+    *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(m.len));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(&m.content_type).expect("ASCII boundary"),
+    );
+    let body = if head {
+        ReplyBody::Empty
+    } else if let Some(content) = &f.content {
+        let mut v = Vec::with_capacity(m.len as usize);
+        for (part, range) in &m.parts {
+            v.extend_from_slice(part.as_bytes());
+            if let Some((s, n)) = *range {
+                v.extend_from_slice(&content[s as usize..(s + n) as usize]);
+            }
+        }
+        ReplyBody::Bytes(Bytes::from(v))
+    } else {
+        let mut segs = Vec::with_capacity(2 * m.parts.len());
+        for (part, range) in m.parts {
+            segs.push(Seg::Bytes(Bytes::from(part)));
+            if let Some((start, len)) = range {
+                segs.push(Seg::File { start, len });
+            }
+        }
+        ReplyBody::Parts {
+            file: Rc::clone(&f.file),
+            segs,
         }
     };
     Reply { head: resp, body }
@@ -1348,6 +1430,9 @@ fn simple(head: bool, status: u16, body: &'static str) -> Reply {
 
 /// Queues the next chunk of a copied file body.
 fn feed(c: &mut Client, stream_id: StreamId) {
+    if let Some(Body::Parts { .. }) = c.bodies.get(&stream_id) {
+        return feed_parts(c, stream_id);
+    }
     let Some(Body::Copy {
         file,
         offset,
@@ -1375,6 +1460,45 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         .is_err()
     {
         c.bodies.remove(&stream_id);
+    }
+}
+
+/// Queues the next pieces (up to [`FILE_CHUNK`] bytes) of a multipart body.
+fn feed_parts(c: &mut Client, stream_id: StreamId) {
+    let Some(Body::Parts { file, segs }) = c.bodies.get_mut(&stream_id) else {
+        return;
+    };
+    let mut budget = FILE_CHUNK;
+    while budget > 0 {
+        let Some(seg) = segs.pop_front() else {
+            break;
+        };
+        let data = match seg {
+            Seg::Bytes(b) => b,
+            Seg::File { start, len } => {
+                let want = len.min(budget as u64);
+                let mut chunk = vec![0u8; want as usize];
+                if file.read_exact_at(&mut chunk, start).is_err() {
+                    // The file shrank or failed: the promised length cannot be met.
+                    c.bodies.remove(&stream_id);
+                    let _ = c.conn.reset(stream_id, ErrorCode::INTERNAL_ERROR);
+                    return;
+                }
+                if want < len {
+                    segs.push_front(Seg::File {
+                        start: start + want,
+                        len: len - want,
+                    });
+                }
+                Bytes::from(chunk)
+            }
+        };
+        budget = budget.saturating_sub(data.len());
+        let last = segs.is_empty();
+        if c.conn.send_data(stream_id, data, last).is_err() || last {
+            c.bodies.remove(&stream_id);
+            return;
+        }
     }
 }
 

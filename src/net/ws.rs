@@ -21,7 +21,16 @@
 //!   Ordinary GETs on the path still serve files.
 //!
 //! Every received message is sent back (text as text, binary as binary);
-//! pings are answered by the core, close frames echoed by the core.
+//! pings are answered by the core, close frames echoed by the core, in the
+//! order received: answers to valid frames that came before a protocol error
+//! go out before the failing close.
+//!
+//! Backpressure (memory bounds, SECURITY.md): a raw WebSocket stops reading
+//! its socket while more than 8 MiB of output wait (TCP then stalls the
+//! sender). An RFC 8441 stream is in manual release
+//! ([`Connection::set_manual_release`]): its DATA returns flow-control credit
+//! only while at most [`ECHO_QUEUE`] echo bytes wait on the stream, so a peer
+//! that sends without reading is stopped by its window.
 //!
 //! Idle connections ([`super::server::ServerConfig::idle_timeout`]) get close
 //! 1001 (going away). API: set [`super::server::ServerConfig::ws`] and
@@ -59,6 +68,9 @@ use crate::ws::{CloseCode, Event, Message, Role, WebSocket};
 pub const MAX_HEAD: usize = 16 << 10;
 /// Output backlog above which a raw WebSocket connection stops reading.
 const BACKLOG: usize = 8 << 20;
+/// RFC 8441: echo bytes queued on a stream (not yet written) above which the
+/// stream's received DATA is not released, so the peer's window stays shut.
+pub const ECHO_QUEUE: usize = 1 << 20;
 
 /// WebSocket settings of the server ([`super::server::ServerConfig::ws`]).
 #[derive(Clone, Debug, Default)]
@@ -458,6 +470,8 @@ impl ConnWs {
         } else {
             match WsStream::accept(conn, stream_id, request, cfg.ws.clone()) {
                 Ok((s, _)) => {
+                    // Credit comes back as the echo is written (`release`).
+                    let _ = conn.set_manual_release(stream_id);
                     self.streams.insert(stream_id, s);
                     return true;
                 }
@@ -491,7 +505,19 @@ impl ConnWs {
         if s.is_finished() && s.peer_finished() {
             self.streams.remove(&stream_id);
         }
+        release(conn, stream_id);
         true
+    }
+
+    /// HTTP/2 hook, after frames were taken for writing: returns the credit
+    /// of WebSocket streams whose echo queue drained to [`ECHO_QUEUE`]. True
+    /// when something was released (WINDOW_UPDATEs wait to be written).
+    pub fn on_written(&mut self, conn: &mut Connection) -> bool {
+        let mut any = false;
+        for &id in self.streams.keys() {
+            any |= release(conn, id);
+        }
+        any
     }
 
     /// HTTP/2 hook: a stream was closed or reset: forget its WebSocket.
@@ -503,6 +529,16 @@ impl ConnWs {
     pub fn h2_websockets(&self) -> usize {
         self.streams.len()
     }
+}
+
+/// Returns a WebSocket stream's held credit while its echo queue is short.
+fn release(conn: &mut Connection, id: StreamId) -> bool {
+    let held = conn.held_capacity(id);
+    if held == 0 || conn.queued_len(id).unwrap_or(0) > ECHO_QUEUE {
+        return false;
+    }
+    conn.release_capacity(id, held);
+    true
 }
 
 /// Sends every received message back; other events need no action (pongs

@@ -14,8 +14,17 @@
 //!
 //! Failing: a protocol violation queues a close frame with code 1002 (framing),
 //! 1007 (bad UTF-8 / close reason) or 1009 (too big), and `recv` returns
-//! [`Error`]; the connection then counts as closed ([`WebSocket::is_closed`]):
-//! the adapter should flush [`WebSocket::write_to`] and close the transport.
+//! [`Error`]; once that close is due the connection counts as closed
+//! ([`WebSocket::is_closed`]): the adapter should flush
+//! [`WebSocket::write_to`] and close the transport.
+//!
+//! Automatic replies (pongs, the reply to the peer's close, the close of a
+//! failure) keep the order of what caused them: each goes out once the
+//! application has taken every event received before its cause, at the next
+//! [`WebSocket::poll_event`] or [`WebSocket::write_to`]. So an adapter that
+//! answers each event as it takes it (an echo) sends, for one read holding
+//! `[text, ping, binary, invalid frame]`: the text's answer, the pong, the
+//! binary's answer, then the close — nothing valid before the error is dropped.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -79,13 +88,14 @@ pub enum Event {
     /// A complete (possibly reassembled) data message.
     Message(Message),
     /// A ping was received (a pong is queued automatically if
-    /// [`Config::auto_pong`] and we have not sent a close frame).
+    /// [`Config::auto_pong`] and we have not sent a close frame, at the next
+    /// `poll_event` or `write_to` after this event was taken).
     Ping(Bytes),
     /// A pong was received.
     Pong(Bytes),
     /// The peer sent a close frame. `code` is [`CloseCode::NO_STATUS`] (1005)
     /// if its payload was empty. If we had not sent a close frame yet, a reply
-    /// echoing the code has been queued.
+    /// echoing the code is queued at the next `poll_event` or `write_to`.
     Close {
         /// Status code.
         code: CloseCode,
@@ -151,6 +161,15 @@ impl MaskSource {
     }
 }
 
+/// An automatic reply queued in event order (see the module doc).
+#[derive(Debug)]
+enum Auto {
+    /// Pong with this payload (skipped if a close was sent meanwhile).
+    Pong(Bytes),
+    /// Close with this code and reason (skipped if one was sent meanwhile).
+    Close(CloseCode, &'static str),
+}
+
 /// Frame currently being received: its header and how many payload bytes at
 /// the front of the read buffer are already unmasked (and validated).
 #[derive(Clone, Copy)]
@@ -176,6 +195,12 @@ pub struct WebSocket {
     frag: BytesMut,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
+    /// Events pushed / taken so far (positions for `auto`).
+    pushed: u64,
+    taken: u64,
+    /// Automatic replies waiting for the events before them to be taken:
+    /// `(pushed count at their cause, reply)`, in order.
+    auto: VecDeque<(u64, Auto)>,
     out: Vec<u8>,
     close_sent: bool,
     close_received: bool,
@@ -226,6 +251,9 @@ impl WebSocket {
             frag: BytesMut::new(),
             utf8: Utf8Validator::default(),
             events: VecDeque::new(),
+            pushed: 0,
+            taken: 0,
+            auto: VecDeque::new(),
             out: Vec::new(),
             close_sent: false,
             close_received: false,
@@ -262,7 +290,8 @@ impl WebSocket {
     /// [`WebSocket::poll_event`] and may queue output (pongs, close replies).
     ///
     /// On a protocol violation a close frame with the error's code is queued
-    /// and `Err` is returned, now and on every later call. Bytes received after
+    /// (after the answers to the events received before it: module doc) and
+    /// `Err` is returned, now and on every later call. Bytes received after
     /// the peer's close frame are ignored.
     pub fn recv(&mut self, data: &[u8]) -> Result<usize, Error> {
         if let Some(e) = self.failed {
@@ -304,7 +333,32 @@ impl WebSocket {
         self.frag = BytesMut::new();
         self.cur = None;
         if !self.close_sent {
-            self.queue_close(e.code, e.msg);
+            self.auto
+                .push_back((self.pushed, Auto::Close(e.code, e.msg)));
+        }
+    }
+
+    fn push_event(&mut self, ev: Event) {
+        self.events.push_back(ev);
+        self.pushed += 1;
+    }
+
+    /// Queues the automatic replies whose preceding events were all taken.
+    fn fire_auto(&mut self) {
+        while let Some((at, _)) = self.auto.front() {
+            if *at > self.taken {
+                break;
+            }
+            let Some((_, a)) = self.auto.pop_front() else {
+                break;
+            };
+            match a {
+                Auto::Pong(data) if !self.close_sent => {
+                    self.write_frame(true, OpCode::Pong, &data);
+                }
+                Auto::Close(code, reason) if !self.close_sent => self.queue_close(code, reason),
+                _ => {}
+            }
         }
     }
 
@@ -445,16 +499,16 @@ impl WebSocket {
                 } else {
                     Message::Binary(data)
                 };
-                self.events.push_back(Event::Message(msg));
+                self.push_event(Event::Message(msg));
             }
             OpCode::Ping => {
                 let data = payload.freeze();
+                self.push_event(Event::Ping(data.clone()));
                 if self.config.auto_pong && !self.close_sent {
-                    self.write_frame(true, OpCode::Pong, &data);
+                    self.auto.push_back((self.pushed, Auto::Pong(data)));
                 }
-                self.events.push_back(Event::Ping(data));
             }
-            OpCode::Pong => self.events.push_back(Event::Pong(payload.freeze())),
+            OpCode::Pong => self.push_event(Event::Pong(payload.freeze())),
             OpCode::Close => {
                 let (code, reason) = match payload.len() {
                     0 => (CloseCode::NO_STATUS, Utf8Bytes::default()),
@@ -471,22 +525,28 @@ impl WebSocket {
                     }
                 };
                 self.close_received = true;
+                self.push_event(Event::Close { code, reason });
                 if !self.close_sent {
-                    self.queue_close(code, "");
+                    self.auto.push_back((self.pushed, Auto::Close(code, "")));
                 }
-                self.events.push_back(Event::Close { code, reason });
             }
         }
         Ok(())
     }
 
-    /// The next event, if any.
+    /// The next event, if any. First queues the automatic replies that were
+    /// waiting for the events already taken (see the module doc).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.fire_auto();
+        let ev = self.events.pop_front()?;
+        self.taken += 1;
+        Some(ev)
     }
 
     fn check_can_send(&self) -> Result<(), SendError> {
-        if self.close_sent || self.failed.is_some() {
+        // A failed connection may still answer the events received before the
+        // error while its close waits in `auto`.
+        if self.close_sent || (self.failed.is_some() && self.auto.is_empty()) {
             Err(SendError::Closed)
         } else {
             Ok(())
@@ -577,7 +637,9 @@ impl WebSocket {
     }
 
     /// Appends all pending frames to `out`; returns the number of bytes appended.
+    /// Automatic replies whose preceding events were all taken are queued first.
     pub fn write_to(&mut self, out: &mut Vec<u8>) -> usize {
+        self.fire_auto();
         let n = self.out.len();
         if out.is_empty() && out.capacity() < self.out.capacity() {
             std::mem::swap(out, &mut self.out);
@@ -588,9 +650,10 @@ impl WebSocket {
         n
     }
 
-    /// True if there are frames waiting for [`WebSocket::write_to`].
+    /// True if there are frames waiting for [`WebSocket::write_to`] (also an
+    /// automatic reply that is due).
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || self.auto.front().is_some_and(|(at, _)| *at <= self.taken)
     }
 
     /// Bytes waiting for [`WebSocket::write_to`].
@@ -617,6 +680,10 @@ impl WebSocket {
     /// connection failed. The adapter should then flush [`WebSocket::write_to`]
     /// and close the transport (a server closes TCP first, RFC 6455 §7.1.1).
     pub fn is_closed(&self) -> bool {
-        (self.close_sent && self.close_received) || self.failed.is_some()
+        // A failure's close (the last automatic reply) may wait for earlier
+        // events to be answered (module doc): closed once it is due.
+        let fail_due = self.failed.is_some()
+            && (self.close_sent || self.auto.back().is_none_or(|(at, _)| *at <= self.taken));
+        (self.close_sent && self.close_received) || fail_due
     }
 }

@@ -83,6 +83,12 @@ impl WsStream {
         Ok(())
     }
 
+    /// True once the WebSocket is open: server side, or a client whose CONNECT
+    /// got its 2xx.
+    pub fn is_established(&self) -> bool {
+        self.established
+    }
+
     /// The stream carrying the WebSocket.
     pub fn stream_id(&self) -> StreamId {
         self.stream_id
@@ -94,7 +100,8 @@ impl WsStream {
     }
 
     /// The stream's DATA (and END_STREAM flag) arrived: feeds the WebSocket
-    /// and flushes whatever it answered (pongs, close replies). A protocol
+    /// and flushes what is due (automatic pongs and close replies wait until
+    /// the events before them were taken: [`super::conn`] module doc). A protocol
     /// violation queues the close frame and returns the error (the stream then
     /// ends after it: RFC 6455 §7.1.7 "fail the connection").
     pub fn on_data(
@@ -221,6 +228,10 @@ mod tests {
                 s.on_data(&mut p.server, &data, end_stream).unwrap();
             }
         }
+        // The close reply goes out once the Close event was taken.
+        assert!(!s.is_finished());
+        while s.poll_event().is_some() {}
+        s.flush(&mut p.server).unwrap();
         assert!(
             s.is_finished(),
             "server ended the stream after the close reply"

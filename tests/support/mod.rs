@@ -320,3 +320,59 @@ pub fn spawn_nghttpd(root: &Path, extra: &[&str]) -> ServerGuard {
     wait_port(&mut server, Duration::from_secs(10));
     server
 }
+
+/// Parses a `multipart/byteranges` body strictly by the part lengths:
+/// returns each part's `(content-range start, end, size, bytes)`.
+pub fn parse_multipart(body: &[u8], boundary: &str) -> Vec<(usize, usize, usize, Vec<u8>)> {
+    let mut parts = Vec::new();
+    let mut pos = 0;
+    let delim = format!("--{boundary}");
+    loop {
+        // CRLF before every delimiter but the first.
+        if pos > 0 {
+            assert_eq!(&body[pos..pos + 2], b"\r\n", "CRLF before delimiter");
+            pos += 2;
+        }
+        assert!(
+            body[pos..].starts_with(delim.as_bytes()),
+            "delimiter at {pos}"
+        );
+        pos += delim.len();
+        if body[pos..].starts_with(b"--") {
+            assert_eq!(&body[pos..], b"--\r\n", "closing delimiter");
+            return parts;
+        }
+        assert_eq!(&body[pos..pos + 2], b"\r\n");
+        pos += 2;
+        let end = pos
+            + body[pos..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .expect("part headers end");
+        let heads = String::from_utf8(body[pos..end].to_vec()).unwrap();
+        pos = end + 4;
+        let cr = heads
+            .lines()
+            .find_map(|l| l.strip_prefix("content-range: bytes "))
+            .unwrap_or_else(|| panic!("no content-range in {heads:?}"));
+        assert!(
+            heads.lines().any(|l| l.starts_with("content-type: ")),
+            "{heads}"
+        );
+        let (range, size) = cr.split_once('/').unwrap();
+        let (a, b) = range.split_once('-').unwrap();
+        let (a, b, size): (usize, usize, usize) = (
+            a.parse().unwrap(),
+            b.parse().unwrap(),
+            size.parse().unwrap(),
+        );
+        parts.push((a, b, size, body[pos..pos + b - a + 1].to_vec()));
+        pos += b - a + 1;
+    }
+}
+
+/// The boundary of a multipart body (its first line is `--boundary`).
+pub fn find_boundary(body: &[u8]) -> Option<String> {
+    let line = body.split(|&b| b == b'\r').next()?;
+    String::from_utf8(line.strip_prefix(b"--")?.to_vec()).ok()
+}
