@@ -7,6 +7,7 @@
 //! replaced by rename within the TTL. Path resolution (and its security
 //! checks) is [`super::files::DocRoot::resolve`].
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -18,6 +19,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 
 use super::files::{DocRoot, FileInfo, Lookup};
+use super::mapped::MappedFile;
 
 /// Files up to this size have their content cached (with the metadata).
 pub const SMALL_FILE: u64 = 64 << 10;
@@ -43,9 +45,25 @@ pub(crate) struct CachedFile {
     pub(crate) checked: Instant,
     /// Header fields of the full 200 response.
     pub(crate) head200: http::HeaderMap,
+    /// Read-only mapping of the whole file, made on first use
+    /// ([`CachedFile::mapped`]); `None` inside when mapping failed.
+    map: OnceCell<Option<Rc<MappedFile>>>,
 }
 
 impl CachedFile {
+    /// The file mapped read-only (made once per entry, shared by every
+    /// response from it); `None` for empty files or when `mmap` fails (the
+    /// caller falls back to `sendfile`).
+    pub(crate) fn mapped(&self) -> Option<Rc<MappedFile>> {
+        self.map
+            .get_or_init(|| {
+                MappedFile::new(Rc::clone(&self.file), self.len)
+                    .ok()
+                    .map(Rc::new)
+            })
+            .clone()
+    }
+
     fn new(info: FileInfo, now: Instant) -> io::Result<CachedFile> {
         let etag_str = info.etag();
         let content = if info.len <= SMALL_FILE {
@@ -83,6 +101,7 @@ impl CachedFile {
             content,
             at: now,
             checked: now,
+            map: OnceCell::new(),
         })
     }
 }

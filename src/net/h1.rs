@@ -215,10 +215,18 @@ impl H1Conn {
         match reply.body {
             ReplyBody::Empty => {}
             ReplyBody::Bytes(b) => out.push_bytes(b),
-            ReplyBody::File { file, start, len } if zero_copy && len >= ZERO_COPY_MIN => {
-                out.push_file(file, start, len as usize)
-            }
-            ReplyBody::File { file, start, len } => self.copy = Some((file, start, len)),
+            ReplyBody::File {
+                map: Some(map),
+                start,
+                len,
+                ..
+            } if zero_copy && len >= ZERO_COPY_MIN => out.push_mapped(map, start, len as usize),
+            ReplyBody::File {
+                file, start, len, ..
+            } if zero_copy && len >= ZERO_COPY_MIN => out.push_file(file, start, len as usize),
+            ReplyBody::File {
+                file, start, len, ..
+            } => self.copy = Some((file, start, len)),
         }
     }
 }

@@ -18,9 +18,12 @@
 //! peer closed: the edge-triggered rule) → [`Connection::recv`]
 //! → handle events → [`Connection::write_chunks_ext`] (repeated while handling
 //! events produces more output, up to a batch limit) → one flush of the output
-//! queue: every frame of the turn leaves in one `writev` (`sendmsg`), except
-//! that zero-copy DATA payloads ([`Chunk::External`]) go out with `sendfile(2)`
-//! between the vectored writes (frame header + `MSG_MORE`, then the file range).
+//! queue: every frame of the turn leaves in one `writev` (`sendmsg`), the
+//! zero-copy DATA payloads ([`Chunk::External`]) included: they point into a
+//! read-only mapping of the file ([`super::mapped`]), so the kernel copies
+//! them from the page cache straight into the socket. With
+//! [`ServerConfig::sendfile`] they go out with `sendfile(2)` between the
+//! vectored writes instead (frame header + `MSG_MORE`, then the file range).
 //! Partial writes keep the remaining chunks for the next writable event.
 //!
 //! Timers: [`Connection::handle_timeout`] gets the time since server start; the
@@ -28,7 +31,7 @@
 //! and close idle connections ([`ServerConfig::idle_timeout`]).
 //!
 //! Files: bodies of at least [`ZERO_COPY_MIN`] bytes use
-//! [`Connection::send_data_external`] + `sendfile` when
+//! [`Connection::send_data_external`] + the file's mapping (or `sendfile`) when
 //! [`ServerConfig::zero_copy`] is on; otherwise (and for small files) they are
 //! read into `Bytes` and queued with [`Connection::send_data`]. Open files, their
 //! metadata and small files' content are cached per worker
@@ -56,6 +59,7 @@ pub use super::file_cache::SMALL_FILE;
 use super::file_cache::{CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
 use super::h1::H1Conn;
+use super::mapped::MappedFile;
 use super::out::{Flush, OutQueue, SockWriter};
 use super::ws::{ConnWs, Pre, WsConfig}; // ws hook
 use super::{READ_BUF, WRITE_BATCH};
@@ -76,8 +80,17 @@ const LISTENER: Token = Token(usize::MAX);
 pub struct ServerConfig {
     /// Worker threads, each with its own poll loop (at least 1).
     pub threads: usize,
-    /// Send large file bodies with `sendfile(2)` instead of copying them.
+    /// Send large file bodies without copying them in user space: from a
+    /// read-only mapping of the file, in the same vectored write as their
+    /// frame headers (or with `sendfile(2)`, see [`ServerConfig::sendfile`]).
+    /// Off: they are read into buffers first.
     pub zero_copy: bool,
+    /// With `zero_copy`: one `sendfile(2)` per DATA frame (after a write of
+    /// its header) instead of vectored writes over the file's mapping. The
+    /// kernel then copies nothing on the sending side, at the cost of two
+    /// system calls per 16 KiB frame; on loopback the receiver pays more for
+    /// the page-reference buffers (see BENCHMARKS.md). Default off.
+    pub sendfile: bool,
     /// Close connections without any I/O for this long (GOAWAY first).
     pub idle_timeout: Duration,
     /// How long cached file metadata (and small-file content) stays valid.
@@ -102,6 +115,7 @@ impl Default for ServerConfig {
         ServerConfig {
             threads: 1,
             zero_copy: true,
+            sendfile: false,
             idle_timeout: Duration::from_secs(60),
             file_cache_ttl: Duration::from_secs(1),
             conn: Config::default(),
@@ -160,8 +174,13 @@ enum Body {
         offset: u64,
         remaining: u64,
     },
-    /// Announced with `send_data_external`: external byte `k` is file byte `start + k`.
-    Zero { file: Rc<File>, start: u64 },
+    /// Announced with `send_data_external`: external byte `k` is file byte
+    /// `start + k`, sent from `map` when there is one, else with `sendfile`.
+    Zero {
+        file: Rc<File>,
+        start: u64,
+        map: Option<Rc<MappedFile>>,
+    },
 }
 
 struct Client {
@@ -720,7 +739,15 @@ impl Worker {
                         offset_in_body,
                         len,
                     } => match c.bodies.get(&stream_id) {
-                        Some(Body::Zero { file, start }) => {
+                        Some(Body::Zero {
+                            map: Some(map),
+                            start,
+                            ..
+                        }) => {
+                            c.out
+                                .push_mapped(Rc::clone(map), start + offset_in_body, len as usize)
+                        }
+                        Some(Body::Zero { file, start, .. }) => {
                             c.out
                                 .push_file(Rc::clone(file), start + offset_in_body, len as usize)
                         }
@@ -784,9 +811,14 @@ impl Worker {
                     let _ = c.conn.send_data(stream_id, b, true);
                 }
             }
-            ReplyBody::File { file, start, len } => {
+            ReplyBody::File {
+                file,
+                start,
+                len,
+                map,
+            } => {
                 if c.conn.send_response(stream_id, reply.head, false).is_ok() {
-                    queue_body(c, stream_id, file, start, len, zero_copy);
+                    queue_body(c, stream_id, file, map, start, len, zero_copy);
                 }
             }
         }
@@ -816,6 +848,10 @@ pub(crate) enum ReplyBody {
         start: u64,
         /// Byte count (> 0).
         len: u64,
+        /// The file's read-only mapping, when zero-copy sends should use it
+        /// (set for ranges of at least [`ZERO_COPY_MIN`] unless
+        /// [`ServerConfig::sendfile`] or TLS).
+        map: Option<Rc<MappedFile>>,
     },
 }
 
@@ -893,10 +929,14 @@ pub(crate) fn file_reply(
     } else if let Some(content) = &f.content {
         ReplyBody::Bytes(content.slice(start as usize..(start + len) as usize))
     } else {
+        let mapped = config.zero_copy && !config.sendfile && len >= ZERO_COPY_MIN;
+        #[cfg(feature = "tls")]
+        let mapped = mapped && config.tls.is_none();
         ReplyBody::File {
             file: Rc::clone(&f.file),
             start,
             len,
+            map: if mapped { f.mapped() } else { None },
         }
     };
     Reply { head: resp, body }
@@ -1032,13 +1072,14 @@ fn queue_body(
     c: &mut Client,
     stream_id: StreamId,
     file: Rc<File>,
+    map: Option<Rc<MappedFile>>,
     start: u64,
     len: u64,
     zero_copy: bool,
 ) {
     if zero_copy && len >= ZERO_COPY_MIN {
         if c.conn.send_data_external(stream_id, len, true).is_ok() {
-            c.bodies.insert(stream_id, Body::Zero { file, start });
+            c.bodies.insert(stream_id, Body::Zero { file, start, map });
         }
     } else {
         c.bodies.insert(
