@@ -17,11 +17,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::file_cache::read_piece;
 use super::out::{Flush, OutQueue, WriteSide};
 use super::server::{Reply, ReplyBody, FILE_CHUNK, ZERO_COPY_MIN};
 use super::ws::Pre;
@@ -164,16 +164,15 @@ impl H1Conn {
                     return Ok(true);
                 }
                 let want = (*left).min(FILE_CHUNK as u64) as usize;
-                let mut chunk = vec![0u8; want];
                 // The file shrank or failed under us: the promised length
                 // cannot be met, so the connection must end (the error closes it).
-                file.read_exact_at(&mut chunk, *offset)?;
+                let chunk = read_piece(file, *offset, want)?;
                 *offset += want as u64;
                 *left -= want as u64;
                 if *left == 0 {
                     self.copy = None;
                 }
-                out.push_bytes(Bytes::from(chunk));
+                out.push_bytes(chunk);
                 continue;
             }
             if self.close_after {

@@ -45,7 +45,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,7 +55,7 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 pub use super::file_cache::SMALL_FILE;
-use super::file_cache::{CachedFile, FileCache};
+use super::file_cache::{read_piece, CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
 use super::h1::H1Conn;
 use super::mapped::MappedFile;
@@ -1144,23 +1143,19 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         return;
     };
     let want = (*remaining).min(FILE_CHUNK as u64) as usize;
-    let mut chunk = vec![0u8; want];
-    if file.read_exact_at(&mut chunk, *offset).is_err() {
+    let Ok(chunk) = read_piece(file, *offset, want) else {
         // The file shrank or failed under us: the promised length cannot be met.
         c.bodies.remove(&stream_id);
         let _ = c.conn.reset(stream_id, ErrorCode::INTERNAL_ERROR);
         return;
-    }
+    };
     *offset += want as u64;
     *remaining -= want as u64;
     let last = *remaining == 0;
     if last {
         c.bodies.remove(&stream_id);
     }
-    if c.conn
-        .send_data(stream_id, Bytes::from(chunk), last)
-        .is_err()
-    {
+    if c.conn.send_data(stream_id, chunk, last).is_err() {
         c.bodies.remove(&stream_id);
     }
 }
