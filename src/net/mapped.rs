@@ -17,6 +17,9 @@ use std::os::fd::AsRawFd;
 use std::ptr::NonNull;
 use std::rc::Rc;
 
+/// Mappings up to this size are prefaulted when made.
+pub const POPULATE_MAX: usize = 16 << 20;
+
 /// A `PROT_READ`, `MAP_PRIVATE` mapping of the first `len` bytes of a file,
 /// with the file it maps (unmapped on drop).
 #[derive(Debug)]
@@ -27,9 +30,11 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    /// Maps the first `len` bytes of `file` (pages prefaulted with
-    /// `MAP_POPULATE`, so the sends do not take one fault per page).
-    /// `len` must be the file's length (or less) and more than zero.
+    /// Maps the first `len` bytes of `file`. Up to [`POPULATE_MAX`] the pages
+    /// are prefaulted (`MAP_POPULATE`: the sends take no fault per page);
+    /// larger files are faulted in as they are sent, so mapping a huge file
+    /// does not read all of it at once. `len` must be the file's length (or
+    /// less) and more than zero.
     #[allow(unsafe_code)]
     pub fn new(file: Rc<File>, len: u64) -> io::Result<MappedFile> {
         let len = usize::try_from(len)
@@ -44,7 +49,11 @@ impl MappedFile {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
-                libc::MAP_PRIVATE | libc::MAP_POPULATE,
+                if len <= POPULATE_MAX {
+                    libc::MAP_PRIVATE | libc::MAP_POPULATE
+                } else {
+                    libc::MAP_PRIVATE
+                },
                 file.as_raw_fd(),
                 0,
             )

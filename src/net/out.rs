@@ -601,6 +601,49 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A mapping larger than `POPULATE_MAX` (not prefaulted) sends the
+    /// same bytes as the file holds.
+    #[test]
+    fn large_unpopulated_mapping_matches_file_content() {
+        use std::io::{Read, Seek, SeekFrom, Write};
+        use std::net::{TcpListener, TcpStream};
+        let size = crate::net::mapped::POPULATE_MAX as u64 + (1 << 20);
+        let (dir, _) = test_file("large", b"");
+        let path = dir.join("f");
+        let tail: Vec<u8> = (0..200_000u32).map(|i| (i % 199) as u8).collect();
+        {
+            let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            f.set_len(size).unwrap(); // sparse: zeros up to the tail
+            f.seek(SeekFrom::Start(size - tail.len() as u64)).unwrap();
+            f.write_all(&tail).unwrap();
+        }
+        let file = Rc::new(File::open(&path).unwrap());
+        let map = Rc::new(MappedFile::new(file, size).unwrap());
+        let mut q = OutQueue::default();
+        q.push_bytes(Bytes::from_static(b"hdr"));
+        q.push_mapped(Rc::clone(&map), 4096, 5000);
+        q.push_mapped(Rc::clone(&map), size - tail.len() as u64, tail.len());
+        let mut want = b"hdr".to_vec();
+        want.extend_from_slice(&[0u8; 5000]);
+        want.extend_from_slice(&tail);
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let tx = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut rx, _) = l.accept().unwrap();
+        let total = want.len();
+        let reader = std::thread::spawn(move || {
+            let mut got = vec![0u8; total];
+            rx.read_exact(&mut got).unwrap();
+            got
+        });
+        let mut w = SockWriter(tx.as_raw_fd());
+        assert_eq!(q.flush(&mut w).unwrap(), Flush::Done);
+        assert!(
+            reader.join().unwrap() == want,
+            "bytes differ from the file's"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// A mapped file truncated under the queue: an error (EFAULT from the
     /// kernel's copy, or a short write then the error), never a crash or
     /// bytes that are not the file's.
