@@ -6,7 +6,7 @@
 //! protocol-neutral file handler as HTTP/2 ([`super::server`]'s `file_reply`),
 //! and the response leaves through the server's output queue: the head
 //! encoded by [`crate::h1::encode_response`], small bodies from memory, large
-//! file ranges by `sendfile(2)` (zero-copy on) or copied in
+//! file ranges from the file's mapping or by `sendfile(2)` (zero-copy on) or copied in
 //! [`super::server::FILE_CHUNK`] pieces as the queue drains.
 //!
 //! Keep-alive and pipelining are bounded: input is read only while less than
@@ -63,7 +63,7 @@ impl H1Conn {
 
     /// One turn: read (edge-triggered rule as in the server: until a short
     /// read unless `drain`), answer complete requests with `handler`, flush.
-    /// `zero_copy`: large file ranges leave by `sendfile`.
+    /// `zero_copy`: large file ranges leave from the file's mapping (or by `sendfile`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn drive<S: Read, W: WriteSide>(
         &mut self,

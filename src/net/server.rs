@@ -68,7 +68,8 @@ use crate::frame::StreamId;
 
 /// Size of one `send_data` chunk for copied file bodies.
 pub const FILE_CHUNK: usize = 256 << 10;
-/// Bodies at least this large go out with `sendfile` when zero-copy is on.
+/// Bodies at least this large go out without a user-space copy (the file's
+/// mapping, or `sendfile`) when zero-copy is on.
 pub const ZERO_COPY_MIN: u64 = 64 << 10;
 /// Bytes written to one connection before other connections get a turn.
 const TURN_BUDGET: usize = 4 << 20;
