@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# Server benchmark: h2load against `h2o serve`, `nghttpd --no-tls` and the
-# Debian `h2o` web server, one worker each, same files; zero-copy vs copy CPU
-# per GB; write syscalls per response (strace). Loopback only, every load
-# bounded by request count and `timeout`. Figures are indicative on a shared
-# machine.
+# Server benchmark: h2load against `h2o serve` (three body paths: mapped
+# vectored writes, sendfile, copy; and --threads 2), `nghttpd --no-tls` and the
+# Debian `h2o` web server, one worker each, same files, R interleaved rounds
+# (each server once per round), medians printed. Besides req/s it reports the
+# measures that stay stable on a shared machine: the server's CPU time
+# (utime+stime of the process from /proc/PID/stat across the run) per 1,000
+# small requests and per GB of 1 MiB bodies, h2load's own CPU time (the
+# receiver's cost of each server's output), and, under `strace -f`, system
+# calls and bytes moved per response. Loopback only, every load bounded by
+# request count and `timeout`.
 #
-# Env: N_SMALL (1000000) requests of 12 B, -c 10 -m 32;
-#      N_BIG (5000) requests of 1 MiB, -c 10 -m 4;
-#      N_STRACE (100000) small requests under strace;
-#      LIMIT (600) seconds per load run.
+# Env: N_SMALL (500000) requests of 12 B, -c 10 -m 32;
+#      N_BIG (3000) requests of 1 MiB, -c 10 -m 4;
+#      R (3) rounds; N_STRACE (50000 small, 300 big) requests under strace;
+#      SERVERS (ours ours-sendfile ours-copy ours-t2 nghttpd h2o);
+#      LIMIT (300) seconds per load run.
 # Needs what scripts/test.sh installs (nghttp2-client/-server, h2o); installs
 # strace and time with apt when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-N_SMALL=${N_SMALL:-1000000}
-N_BIG=${N_BIG:-5000}
-N_STRACE=${N_STRACE:-100000}
-LIMIT=${LIMIT:-600}
+N_SMALL=${N_SMALL:-500000}
+N_BIG=${N_BIG:-3000}
+R=${R:-3}
+N_STRACE=${N_STRACE:-50000}
+N_STRACE_BIG=${N_STRACE_BIG:-300}
+LIMIT=${LIMIT:-300}
+SERVERS=${SERVERS:-ours ours-sendfile ours-copy ours-t2 nghttpd h2o}
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -46,6 +55,7 @@ trap cleanup EXIT
 mkdir -p "$WORK/root"
 printf 'hello world\n' >"$WORK/root/small.txt"
 head -c $((1 << 20)) /dev/urandom >"$WORK/root/big.bin"
+HZ=$(getconf CLK_TCK)
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -59,9 +69,12 @@ wait_port() {
 # start_server NAME -> sets PID and PORT
 start_server() {
     PORT=$(free_port)
+    local serve=("$OURS" serve --addr "127.0.0.1:$PORT" --root "$WORK/root")
     case "$1" in
-    ours) "$OURS" serve --addr "127.0.0.1:$PORT" --root "$WORK/root" --threads 1 >/dev/null & ;;
-    ours-copy) "$OURS" serve --addr "127.0.0.1:$PORT" --root "$WORK/root" --threads 1 --no-zero-copy >/dev/null & ;;
+    ours) "${serve[@]}" --threads 1 >/dev/null & ;;
+    ours-sendfile) "${serve[@]}" --threads 1 --sendfile >/dev/null & ;;
+    ours-copy) "${serve[@]}" --threads 1 --no-zero-copy >/dev/null & ;;
+    ours-t2) "${serve[@]}" --threads 2 >/dev/null & ;;
     nghttpd) nghttpd --no-tls -n 1 -d "$WORK/root" "$PORT" >/dev/null & ;;
     h2o)
         {
@@ -80,63 +93,104 @@ start_server() {
 }
 stop_server() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
 
-# load N C M PATH -> "req/s MB/s" (fails when any request failed)
-load() {
-    local out
-    out=$(timeout "$LIMIT" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
-    if ! grep -q "$1 succeeded, 0 failed" <<<"$out"; then
-        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0"; return
-    fi
-    grep '^finished in' <<<"$out" | sed -E 's/.* ([0-9.]+) req\/s, ([0-9.]+)([KMG]?)B\/s.*/\1 \2 \3/' |
-        awk '{ m = $2; if ($3 == "K") m /= 1024; if ($3 == "G") m *= 1024; if ($3 == "") m /= 1048576; printf "%.0f %.1f\n", $1, m }'
-}
-
+# cpu_ticks PID: utime+stime of the whole process (all threads).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-declare -A RPS MBS
-echo "== throughput (one worker each; small: -n $N_SMALL -c 10 -m 32; 1 MiB: -n $N_BIG -c 10 -m 4)"
-for s in ours ours-copy nghttpd h2o; do
-    start_server "$s"
-    read -r r m < <(load "$N_SMALL" 10 32 /small.txt)
-    RPS[$s-small]=$r; MBS[$s-small]=$m
-    read -r r m < <(load "$N_BIG" 10 4 /big.bin)
-    RPS[$s-big]=$r; MBS[$s-big]=$m
-    stop_server
-done
+# load N C M PATH -> "req/s server_cpu_s h2load_cpu_s" ("0 0 0" when any request failed)
+load() {
+    local out t0 t1
+    t0=$(cpu_ticks "$PID")
+    out=$(timeout "$LIMIT" /usr/bin/time -f "CPU %U %S" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
+    t1=$(cpu_ticks "$PID")
+    if ! grep -q "$1 succeeded, 0 failed" <<<"$out"; then
+        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0 0"; return
+    fi
+    local rps cl
+    rps=$(grep '^finished in' <<<"$out" | sed -E 's/.* ([0-9.]+) req\/s.*/\1/')
+    cl=$(grep '^CPU ' <<<"$out" | awk '{ print $2 + $3 }')
+    awk -v r="$rps" -v t=$((t1 - t0)) -v hz="$HZ" -v c="$cl" 'BEGIN { printf "%.0f %.3f %.2f\n", r, t / hz, c }'
+}
+
+median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v) if v else 0)' "$@"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-printf '%-10s %14s %10s %14s %10s\n' server small-req/s MB/s 1MiB-req/s MB/s
-for s in ours ours-copy nghttpd h2o; do
-    printf '%-10s %14s %10s %14s %10s\n' "$s" "${RPS[$s-small]}" "${MBS[$s-small]}" "${RPS[$s-big]}" "${MBS[$s-big]}"
+
+echo "== machine: $(nproc) CPUs, $(uname -sr), load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== throughput and CPU, $R interleaved rounds, medians (small: -n $N_SMALL -c 10 -m 32; 1 MiB: -n $N_BIG -c 10 -m 4)"
+declare -A V
+for r in $(seq "$R"); do
+    for s in $SERVERS; do
+        start_server "$s"
+        read -r rps cpu cl < <(load "$N_SMALL" 10 32 /small.txt)
+        V[$s-srps]+="$rps "
+        V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
+        V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
+        if [ "$s" != ours-t2 ]; then
+            read -r rps cpu cl < <(load "$N_BIG" 10 4 /big.bin)
+            V[$s-brps]+="$rps "
+            V[$s-bcpu]+="$(awk -v c="$cpu" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') " # s per GB
+            V[$s-bcl]+="$(awk -v c="$cl" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') "
+        fi
+        stop_server
+        echo "round $r $s done"
+    done
+done
+declare -A M
+printf '%-14s %12s %16s %16s %11s %14s %16s\n' server small-req/s "srv ms/1000req" "h2load ms/1000" 1MiB-req/s "srv CPU s/GB" "h2load CPU s/GB"
+for s in $SERVERS; do
+    for k in srps scpu scl brps bcpu bcl; do
+        # shellcheck disable=SC2086
+        M[$s-$k]=$(median ${V[$s-$k]:-})
+    done
+    printf '%-14s %12.0f %16.3f %16.3f %11.0f %14.3f %16.3f\n' "$s" "${M[$s-srps]}" "${M[$s-scpu]}" "${M[$s-scl]}" "${M[$s-brps]}" "${M[$s-bcpu]}" "${M[$s-bcl]}"
 done
 for p in nghttpd h2o; do
-    echo "ours/$p: small $(ratio "${RPS[ours-small]}" "${RPS[$p-small]}")x, 1MiB $(ratio "${RPS[ours-big]}" "${RPS[$p-big]}")x (copy path: $(ratio "${RPS[ours-copy-big]}" "${RPS[$p-big]}")x)"
+    case " $SERVERS " in *" $p "*) ;; *) continue ;; esac
+    echo "ours/$p: small req/s $(ratio "${M[ours-srps]}" "${M[$p-srps]}")x, small server CPU per request $(ratio "${M[ours-scpu]}" "${M[$p-scpu]}")x;" \
+        "1MiB req/s mapped $(ratio "${M[ours-brps]}" "${M[$p-brps]}")x, sendfile $(ratio "${M[ours-sendfile-brps]:-0}" "${M[$p-brps]}")x, copy $(ratio "${M[ours-copy-brps]:-0}" "${M[$p-brps]}")x;" \
+        "1MiB server CPU per GB mapped $(ratio "${M[ours-bcpu]}" "${M[$p-bcpu]}")x, copy $(ratio "${M[ours-copy-bcpu]:-0}" "${M[$p-bcpu]}")x"
 done
+case " $SERVERS " in *" ours-t2 "*)
+    echo "--threads 2 vs 1, small files: req/s $(ratio "${M[ours-t2-srps]}" "${M[ours-srps]}")x, server CPU per request $(ratio "${M[ours-t2-scpu]}" "${M[ours-scpu]}")x" ;;
+esac
 
 echo
-echo "== server CPU seconds per GB served (1 MiB files, -n $N_BIG -c 10 -m 4)"
-HZ=$(getconf CLK_TCK)
-declare -A CPU
-for s in ours ours-copy; do
-    start_server "$s"
-    before=$(cpu_ticks "$PID")
-    read -r r m < <(load "$N_BIG" 10 4 /big.bin)
-    after=$(cpu_ticks "$PID")
-    CPU[$s]=$(awk -v t=$((after - before)) -v hz="$HZ" -v n="$N_BIG" 'BEGIN { printf "%.3f", (t / hz) / (n * 1048576 / 1e9) }')
-    echo "$s: $r req/s, ${CPU[$s]} CPU s/GB"
-    stop_server
+echo "== system calls per response under strace -f (small: -n $N_STRACE -c 10 -m 32; 1 MiB: -n $N_STRACE_BIG -c 10 -m 4)"
+echo "   bytes: user-space reads of the file (pread/read from the file) and bytes handed to write-type calls, per response"
+for s in $SERVERS; do
+    [ "$s" = ours-t2 ] && continue
+    for what in small big; do
+        if [ "$what" = small ]; then n=$N_STRACE; m=32; path=/small.txt; else n=$N_STRACE_BIG; m=4; path=/big.bin; fi
+        start_server "$s"
+        strace -f -e trace=write,writev,sendmsg,sendto,sendfile,splice,pread64,read,recvfrom,epoll_wait \
+            -p "$PID" -o "$WORK/strace.$s" 2>/dev/null &
+        SPID=$!
+        sleep 1
+        load "$n" 10 "$m" "$path" >/dev/null
+        kill -INT "$SPID"; wait "$SPID" 2>/dev/null || true
+        stop_server
+        # Per call kind: count and the sum of returned byte counts.
+        awk -v n="$n" -v s="$s" -v w="$what" '
+            { line = $0; sub(/^[0-9]+ +/, "", line) }
+            match(line, /^[a-z0-9_]+\(/) {
+                name = substr(line, 1, RLENGTH - 1)
+                c[name]++
+                if (line ~ /<unfinished/) next
+                r = line; sub(/.*\) += /, "", r); sub(/ .*/, "", r)
+                if (r + 0 > 0) b[name] += r
+            }
+            / <\.\.\. [a-z0-9_]+ resumed>/ {
+                name = $0; sub(/.*<\.\.\. /, "", name); sub(/ resumed>.*/, "", name)
+                r = $0; sub(/.*\) += /, "", r); sub(/ .*/, "", r)
+                if (r + 0 > 0) b[name] += r
+            }
+            END {
+                out = ""; wr = 0
+                for (k in c) {
+                    if (k ~ /^(write|writev|sendmsg|sendto|sendfile|splice)$/) wr += c[k]
+                    out = out sprintf(" %s %.2f (%.0f B)", k, c[k] / n, b[k] / n)
+                }
+                printf "%-14s %-5s write-type calls %.3f per response;%s\n", s, w, wr / n, out
+            }' "$WORK/strace.$s"
+    done
 done
-echo "zero-copy/copy CPU per GB: $(ratio "${CPU[ours]}" "${CPU[ours-copy]}")"
-
-echo
-echo "== write syscalls per response (small file, -n $N_STRACE -c 10 -m 32, strace -c -f)"
-for s in ours nghttpd h2o; do
-    start_server "$s"
-    strace -c -f -e trace=write,writev,sendmsg,sendto,sendfile -p "$PID" -o "$WORK/strace.$s" &
-    SPID=$!
-    sleep 1
-    load "$N_STRACE" 10 32 /small.txt >/dev/null
-    kill -INT "$SPID"; wait "$SPID" 2>/dev/null || true
-    calls=$(awk '$NF ~ /^(write|writev|sendmsg|sendto|sendfile)$/ { c += $4 } END { print c + 0 }' "$WORK/strace.$s")
-    echo "$s: $calls write calls, $(awk -v c="$calls" -v n="$N_STRACE" 'BEGIN { printf "%.3f", c / n }') per response"
-    stop_server
-done
+echo "== load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

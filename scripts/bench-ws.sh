@@ -2,7 +2,11 @@
 # WebSocket echo round trips per second over loopback: `h2o serve --ws-echo`
 # (HTTP/1.1 Upgrade and RFC 8441 over h2c) vs a reference echo server built on
 # `tokio-tungstenite` (examples/ws_bench.rs, one-thread runtime), measured with the same h2o
-# client. Usage: scripts/bench-ws.sh [COUNT]  (default 20000 round trips)
+# client. Besides round trips/s it prints each server process's CPU time
+# (user+system from /proc/PID/stat) per round trip, which stays comparable on
+# a loaded machine where wall-clock rates do not; ROUNDS (default 3)
+# interleaved repetitions of every run.
+# Usage: scripts/bench-ws.sh [COUNT]  (default 20000 round trips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-20000}
@@ -16,18 +20,34 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 
 "$H2O" serve --addr 127.0.0.1:0 --root "$TMP" --ws-echo /echo >"$TMP/h2o.out" &
+H2O_PID=$!
 PIDS+=($!)
 "$BENCH" peer 127.0.0.1:0 >"$TMP/peer.out" &
+PEER_PID=$!
 PIDS+=($!)
 for f in h2o.out peer.out; do
     for _ in $(seq 100); do [ -s "$TMP/$f" ] && break; sleep 0.05; done
 done
 H=$(sed -n 's/^listening on //p' "$TMP/h2o.out")
 P=$(sed -n 's/^listening on //p' "$TMP/peer.out")
-for size in 16 65536; do
-    n=$COUNT
-    [ "$size" -gt 1024 ] && n=$((COUNT / 10))
-    "$BENCH" rtt "ws://$H/echo" "$n" "$size"
-    "$BENCH" rtt "ws://$H/echo" "$n" "$size" --h2
-    "$BENCH" rtt "ws://$P/" "$n" "$size"
+ROUNDS=${ROUNDS:-3}
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# rtt PID URL N SIZE [--h2]: one run, then the server's CPU µs per round trip
+rtt() {
+    local pid=$1 t0 t1; shift
+    t0=$(ticks "$pid")
+    "$BENCH" rtt "$@"
+    t1=$(ticks "$pid")
+    awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$2" 'BEGIN { printf "   server CPU %.1f us per round trip\n", t / hz * 1e6 / n }'
+}
+for r in $(seq "$ROUNDS"); do
+    echo "-- round $r"
+    for size in 16 65536; do
+        n=$COUNT
+        [ "$size" -gt 1024 ] && n=$((COUNT / 10))
+        rtt "$H2O_PID" "ws://$H/echo" "$n" "$size"
+        rtt "$H2O_PID" "ws://$H/echo" "$n" "$size" --h2
+        rtt "$PEER_PID" "ws://$P/" "$n" "$size"
+    done
 done

@@ -66,7 +66,7 @@ fn http1_client() -> Client {
 fn curl_http1_keep_alive_and_file_semantics() {
     let curl = require_bin("curl", "curl");
     let root = docroot("h1-curl");
-    for extra in [&[][..], &["--no-zero-copy"][..]] {
+    for extra in [&[][..], &["--sendfile"][..], &["--no-zero-copy"][..]] {
         let server = spawn_h2o_serve_with(root.path(), extra);
         // Every file on one connection: the 2nd..Nth transfers connect 0 times.
         let out = TempDir::new("h1-curl-out");

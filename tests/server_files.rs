@@ -1,5 +1,5 @@
-//! `h2o serve` static-file semantics and both DATA paths (zero-copy sendfile and
-//! copy), checked with real clients (`nghttp`, `curl`, `h2load`): byte-exact
+//! `h2o serve` static-file semantics and every DATA path (zero-copy from the
+//! file's mapping, zero-copy `sendfile`, copy), checked with real clients (`nghttp`, `curl`, `h2load`): byte-exact
 //! bodies around frame and window boundaries, ranges, conditional requests,
 //! HEAD, worker threads and the idle timeout.
 
@@ -54,8 +54,12 @@ fn curl() -> Command {
     c
 }
 
-fn modes() -> [(&'static str, &'static [&'static str]); 2] {
-    [("zero-copy", &[]), ("copy", &["--no-zero-copy"])]
+fn modes() -> [(&'static str, &'static [&'static str]); 3] {
+    [
+        ("zero-copy", &[]),
+        ("sendfile", &["--sendfile"]),
+        ("copy", &["--no-zero-copy"]),
+    ]
 }
 
 fn check_downloads(server: &ServerGuard, root: &std::path::Path, mode: &str) {

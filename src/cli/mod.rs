@@ -1,6 +1,6 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
-//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
+//! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy | --sendfile] [--idle-timeout SECS]
 //!   [--stall-timeout SECS] [--shutdown-timeout SECS]
 //!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
@@ -59,9 +59,14 @@ pub enum Command {
         /// number of cores to use them all).
         #[arg(long, default_value_t = 1)]
         threads: usize,
-        /// Copy file bodies through user space instead of sendfile(2).
+        /// Copy file bodies through user-space buffers instead of sending them
+        /// from a read-only mapping of the file.
         #[arg(long)]
         no_zero_copy: bool,
+        /// Send large file bodies with sendfile(2), one call per DATA frame,
+        /// instead of vectored writes over the file's mapping.
+        #[arg(long, conflicts_with = "no_zero_copy")]
+        sendfile: bool,
         /// Close connections idle for SECS seconds.
         #[arg(long, value_name = "SECS", default_value_t = 60.0)]
         idle_timeout: f64,
@@ -258,6 +263,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             root,
             threads,
             no_zero_copy,
+            sendfile,
             idle_timeout,
             stall_timeout,
             shutdown_timeout,
@@ -282,6 +288,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let config = server::ServerConfig {
                 threads,
                 zero_copy: !no_zero_copy,
+                sendfile,
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
                 stall_timeout: Duration::from_secs_f64(stall_timeout),
                 shutdown_timeout: Duration::from_secs_f64(shutdown_timeout),

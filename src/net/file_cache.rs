@@ -6,7 +6,12 @@
 //! than [`REVALIDATE`], so in-place changes show within 10 ms and a file
 //! replaced by rename within the TTL. Path resolution (and its security
 //! checks) is [`super::files::DocRoot::resolve`].
+//!
+//! Also the worker's reusable buffers for copied body pieces ([`read_piece`]):
+//! a fresh 256 KiB allocation per piece made the allocator grow and trim the
+//! heap around every piece (a `brk` pair and page faults per piece).
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
@@ -18,6 +23,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderValue};
 
 use super::files::{DocRoot, FileInfo, Lookup};
+use super::mapped::MappedFile;
 
 /// Files up to this size have their content cached (with the metadata).
 pub const SMALL_FILE: u64 = 64 << 10;
@@ -43,9 +49,25 @@ pub(crate) struct CachedFile {
     pub(crate) checked: Instant,
     /// Header fields of the full 200 response.
     pub(crate) head200: http::HeaderMap,
+    /// Read-only mapping of the whole file, made on first use
+    /// ([`CachedFile::mapped`]); `None` inside when mapping failed.
+    map: OnceCell<Option<Rc<MappedFile>>>,
 }
 
 impl CachedFile {
+    /// The file mapped read-only (made once per entry, shared by every
+    /// response from it); `None` for empty files or when `mmap` fails (the
+    /// caller falls back to `sendfile`).
+    pub(crate) fn mapped(&self) -> Option<Rc<MappedFile>> {
+        self.map
+            .get_or_init(|| {
+                MappedFile::new(Rc::clone(&self.file), self.len)
+                    .ok()
+                    .map(Rc::new)
+            })
+            .clone()
+    }
+
     fn new(info: FileInfo, now: Instant) -> io::Result<CachedFile> {
         let etag_str = info.etag();
         let content = if info.len <= SMALL_FILE {
@@ -83,6 +105,7 @@ impl CachedFile {
             content,
             at: now,
             checked: now,
+            map: OnceCell::new(),
         })
     }
 }
@@ -129,5 +152,135 @@ impl FileCache {
             self.entries.insert(path.to_owned(), entry);
         }
         Ok(self.entries.get(path).expect("inserted above"))
+    }
+}
+
+/// Idle piece buffers kept per thread (at most this many).
+const POOL_CAP: usize = 16;
+
+thread_local! {
+    static POOL: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A piece buffer that goes back to its thread's pool when the last `Bytes`
+/// over it is dropped.
+struct Pooled(Vec<u8>);
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.0);
+        // During thread teardown the pool may be gone: then the buffer is freed.
+        let _ = POOL.try_with(|p| {
+            if let Ok(mut p) = p.try_borrow_mut() {
+                if p.len() < POOL_CAP {
+                    p.push(buf);
+                }
+            }
+        });
+    }
+}
+
+/// Reads exactly `len` bytes of `file` from `offset` into a pooled buffer
+/// (reused once the returned `Bytes` and its slices are dropped). A file
+/// shorter than that is an `UnexpectedEof` error.
+pub(crate) fn read_piece(file: &File, offset: u64, len: usize) -> io::Result<Bytes> {
+    let mut buf = POOL
+        .try_with(|p| p.try_borrow_mut().ok().and_then(|mut p| p.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    buf.clear();
+    let res = pread_exact(file, &mut buf, offset, len);
+    let piece = Pooled(buf);
+    res?;
+    Ok(Bytes::from_owner(piece))
+}
+
+/// Appends exactly `len` bytes of `file` from `offset` to the empty `buf`
+/// with `pread(2)` straight into its spare capacity (no zero-filling of the
+/// 256 KiB first, as `read_exact_at` on a zeroed buffer would need).
+#[allow(unsafe_code)]
+fn pread_exact(file: &File, buf: &mut Vec<u8>, offset: u64, len: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    buf.reserve(len);
+    while buf.len() < len {
+        let done = buf.len();
+        let spare = buf.spare_capacity_mut();
+        let want = (len - done).min(spare.len());
+        let at = libc::off_t::try_from(offset + done as u64)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "file offset"))?;
+        // SAFETY: the kernel writes at most `want` bytes at `spare`'s start,
+        // which is `want` or more bytes of this Vec's allocation that no one
+        // else references; the descriptor is open (borrowed `file`).
+        let n = unsafe { libc::pread(file.as_raw_fd(), spare.as_mut_ptr().cast(), want, at) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shorter than announced",
+            ));
+        }
+        // SAFETY: pread initialized the first `n` (<= want) spare bytes.
+        unsafe { buf.set_len(done + n as usize) };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_pieces_are_the_files_bytes_and_are_reused() {
+        let dir = std::env::temp_dir().join(format!("h2o-pieces-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 241) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let file = File::open(&path).unwrap();
+        let a = read_piece(&file, 0, 262_144).unwrap();
+        assert_eq!(&a[..], &content[..262_144]);
+        let tail = a.slice(100..200);
+        let ptr = a.as_ptr();
+        drop(a);
+        // A slice still holds the buffer: a new piece gets another one.
+        let b = read_piece(&file, 1000, 5000).unwrap();
+        assert_eq!(&b[..], &content[1000..6000]);
+        assert_eq!(&tail[..], &content[100..200]);
+        drop(tail);
+        drop(b);
+        // Both buffers are back; the next piece reuses one, with new content.
+        let c = read_piece(&file, 262_144, 37_856).unwrap();
+        assert_eq!(&c[..], &content[262_144..]);
+        let d = read_piece(&file, 7, 262_144).unwrap();
+        assert_eq!(&d[..], &content[7..262_151]);
+        assert!(
+            c.as_ptr() == ptr || d.as_ptr() == ptr,
+            "a pooled buffer was reused"
+        );
+        // Cross-check against read_exact_at at odd offsets and lengths.
+        for (off, len) in [(0usize, 1usize), (1, 4095), (4097, 65_537), (299_999, 1)] {
+            let mut want = vec![0u8; len];
+            file.read_exact_at(&mut want, off as u64).unwrap();
+            assert_eq!(&read_piece(&file, off as u64, len).unwrap()[..], &want[..]);
+        }
+        // Past the end: an error, and the buffer is not lost to the pool.
+        assert_eq!(
+            read_piece(&file, 299_000, 5000).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -6,7 +6,7 @@
 //! protocol-neutral file handler as HTTP/2 ([`super::server`]'s `file_reply`),
 //! and the response leaves through the server's output queue: the head
 //! encoded by [`crate::h1::encode_response`], small bodies from memory, large
-//! file ranges by `sendfile(2)` (zero-copy on) or copied in
+//! file ranges from the file's mapping or by `sendfile(2)` (zero-copy on) or copied in
 //! [`super::server::FILE_CHUNK`] pieces as the queue drains.
 //!
 //! Keep-alive and pipelining are bounded: input is read only while less than
@@ -20,11 +20,11 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 
 use bytes::Bytes;
 
+use super::file_cache::read_piece;
 use super::out::{Flush, OutQueue, WriteSide};
 use super::server::{Reply, ReplyBody, Seg, FILE_CHUNK, ZERO_COPY_MIN};
 use super::ws::Pre;
@@ -79,7 +79,7 @@ impl H1Conn {
 
     /// One turn: read (edge-triggered rule as in the server: until a short
     /// read unless `drain`), answer complete requests with `handler`, flush.
-    /// `zero_copy`: large file ranges leave by `sendfile`.
+    /// `zero_copy`: large file ranges leave from the file's mapping (or by `sendfile`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn drive<S: Read, W: WriteSide>(
         &mut self,
@@ -185,16 +185,15 @@ impl H1Conn {
                     return Ok(true);
                 }
                 let want = (*left).min(FILE_CHUNK as u64) as usize;
-                let mut chunk = vec![0u8; want];
                 // The file shrank or failed under us: the promised length
                 // cannot be met, so the connection must end (the error closes it).
-                file.read_exact_at(&mut chunk, *offset)?;
+                let chunk = read_piece(file, *offset, want)?;
                 *offset += want as u64;
                 *left -= want as u64;
                 if *left == 0 {
                     self.copy = None;
                 }
-                out.push_bytes(Bytes::from(chunk));
+                out.push_bytes(chunk);
                 continue;
             }
             if let Some((file, segs)) = &mut self.parts {
@@ -248,10 +247,18 @@ impl H1Conn {
         match reply.body {
             ReplyBody::Empty => {}
             ReplyBody::Bytes(b) => out.push_bytes(b),
-            ReplyBody::File { file, start, len } if zero_copy && len >= ZERO_COPY_MIN => {
-                out.push_file(file, start, len as usize)
-            }
-            ReplyBody::File { file, start, len } => self.copy = Some((file, start, len)),
+            ReplyBody::File {
+                map: Some(map),
+                start,
+                len,
+                ..
+            } if zero_copy && len >= ZERO_COPY_MIN => out.push_mapped(map, start, len as usize),
+            ReplyBody::File {
+                file, start, len, ..
+            } if zero_copy && len >= ZERO_COPY_MIN => out.push_file(file, start, len as usize),
+            ReplyBody::File {
+                file, start, len, ..
+            } => self.copy = Some((file, start, len)),
             // Multipart: ranges by sendfile between the part headers, or copied.
             ReplyBody::Parts { file, segs } if zero_copy => {
                 for seg in segs {

@@ -1,7 +1,7 @@
 //! Native std-networking adapters (h2c + HTTP/1.1, and HTTP/2 over TLS
 //! through [`tls_io`] with feature `tls`): an epoll (mio) file server
-//! ([`server`], with its HTTP/1.1 connections [`h1`], output queue [`out`]
-//! and per-worker [`file_cache`]), a blocking
+//! ([`server`], with its HTTP/1.1 connections [`h1`], output queue [`out`],
+//! file mappings [`mapped`] and per-worker [`file_cache`]), a blocking
 //! one-request client ([`client`]), the pooling multiplexing [`pool::Client`],
 //! the WebSocket endpoint ([`ws`]) and client ([`ws_client`]), the `h2o bench`
 //! load generator ([`mod@bench`]), the relay used by tests ([`relay`]) and the file
@@ -16,6 +16,7 @@ pub mod error;
 pub mod file_cache;
 pub mod files;
 pub mod h1;
+pub mod mapped;
 pub mod out;
 pub mod pool;
 pub mod relay;

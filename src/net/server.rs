@@ -18,9 +18,12 @@
 //! peer closed: the edge-triggered rule) → [`Connection::recv`]
 //! → handle events → [`Connection::write_chunks_ext`] (repeated while handling
 //! events produces more output, up to a batch limit) → one flush of the output
-//! queue: every frame of the turn leaves in one `writev` (`sendmsg`), except
-//! that zero-copy DATA payloads ([`Chunk::External`]) go out with `sendfile(2)`
-//! between the vectored writes (frame header + `MSG_MORE`, then the file range).
+//! queue: every frame of the turn leaves in one `writev` (`sendmsg`), the
+//! zero-copy DATA payloads ([`Chunk::External`]) included: they point into a
+//! read-only mapping of the file ([`super::mapped`]), so the kernel copies
+//! them from the page cache straight into the socket. With
+//! [`ServerConfig::sendfile`] they go out with `sendfile(2)` between the
+//! vectored writes instead (frame header + `MSG_MORE`, then the file range).
 //! Partial writes keep the remaining chunks for the next writable event.
 //!
 //! Timers: [`Connection::handle_timeout`] gets the time since server start; the
@@ -38,7 +41,7 @@
 //! [`ServerConfig::shutdown_timeout`] is closed.
 //!
 //! Files: bodies of at least [`ZERO_COPY_MIN`] bytes use
-//! [`Connection::send_data_external`] + `sendfile` when
+//! [`Connection::send_data_external`] + the file's mapping (or `sendfile`) when
 //! [`ServerConfig::zero_copy`] is on; otherwise (and for small files) they are
 //! read into `Bytes` and queued with [`Connection::send_data`]. Open files, their
 //! metadata and small files' content are cached per worker
@@ -52,7 +55,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -64,9 +66,10 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 pub use super::file_cache::SMALL_FILE;
-use super::file_cache::{CachedFile, FileCache};
+use super::file_cache::{read_piece, CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
 use super::h1::H1Conn;
+use super::mapped::MappedFile;
 use super::out::{Flush, OutQueue, SockWriter};
 use super::ws::{ConnWs, Pre, WsConfig}; // ws hook
 use super::{READ_BUF, WRITE_BATCH};
@@ -76,7 +79,8 @@ use crate::frame::StreamId;
 
 /// Size of one `send_data` chunk for copied file bodies.
 pub const FILE_CHUNK: usize = 256 << 10;
-/// Bodies at least this large go out with `sendfile` when zero-copy is on.
+/// Bodies at least this large go out without a user-space copy (the file's
+/// mapping, or `sendfile`) when zero-copy is on.
 pub const ZERO_COPY_MIN: u64 = 64 << 10;
 /// Bytes written to one connection before other connections get a turn.
 const TURN_BUDGET: usize = 4 << 20;
@@ -92,8 +96,17 @@ const STOP_LINGER: Duration = Duration::from_secs(1);
 pub struct ServerConfig {
     /// Worker threads, each with its own poll loop (at least 1).
     pub threads: usize,
-    /// Send large file bodies with `sendfile(2)` instead of copying them.
+    /// Send large file bodies without copying them in user space: from a
+    /// read-only mapping of the file, in the same vectored write as their
+    /// frame headers (or with `sendfile(2)`, see [`ServerConfig::sendfile`]).
+    /// Off: they are read into buffers first.
     pub zero_copy: bool,
+    /// With `zero_copy`: one `sendfile(2)` per DATA frame (after a write of
+    /// its header) instead of vectored writes over the file's mapping. The
+    /// kernel then copies nothing on the sending side, at the cost of two
+    /// system calls per 16 KiB frame; on loopback the receiver pays more for
+    /// the page-reference buffers (see BENCHMARKS.md). Default off.
+    pub sendfile: bool,
     /// Close connections without any I/O for this long (GOAWAY first).
     pub idle_timeout: Duration,
     /// Drop a connection whose output has been waiting this long without a
@@ -126,6 +139,7 @@ impl Default for ServerConfig {
         ServerConfig {
             threads: 1,
             zero_copy: true,
+            sendfile: false,
             idle_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(10),
@@ -276,8 +290,13 @@ enum Body {
         offset: u64,
         remaining: u64,
     },
-    /// Announced with `send_data_external`: external byte `k` is file byte `start + k`.
-    Zero { file: Rc<File>, start: u64 },
+    /// Announced with `send_data_external`: external byte `k` is file byte
+    /// `start + k`, sent from `map` when there is one, else with `sendfile`.
+    Zero {
+        file: Rc<File>,
+        start: u64,
+        map: Option<Rc<MappedFile>>,
+    },
     /// A `multipart/byteranges` body: part headers and file ranges, copied
     /// in order as the stream drains.
     Parts {
@@ -993,7 +1012,15 @@ impl Worker {
                         offset_in_body,
                         len,
                     } => match c.bodies.get(&stream_id) {
-                        Some(Body::Zero { file, start }) => {
+                        Some(Body::Zero {
+                            map: Some(map),
+                            start,
+                            ..
+                        }) => {
+                            c.out
+                                .push_mapped(Rc::clone(map), start + offset_in_body, len as usize)
+                        }
+                        Some(Body::Zero { file, start, .. }) => {
                             c.out
                                 .push_file(Rc::clone(file), start + offset_in_body, len as usize)
                         }
@@ -1059,9 +1086,14 @@ impl Worker {
                     let _ = c.conn.send_data(stream_id, b, true);
                 }
             }
-            ReplyBody::File { file, start, len } => {
+            ReplyBody::File {
+                file,
+                start,
+                len,
+                map,
+            } => {
                 if c.conn.send_response(stream_id, reply.head, false).is_ok() {
-                    queue_body(c, stream_id, file, start, len, zero_copy);
+                    queue_body(c, stream_id, file, map, start, len, zero_copy);
                 }
             }
             ReplyBody::Parts { file, segs } => {
@@ -1098,6 +1130,10 @@ pub(crate) enum ReplyBody {
         start: u64,
         /// Byte count (> 0).
         len: u64,
+        /// The file's read-only mapping, when zero-copy sends should use it
+        /// (set for ranges of at least [`ZERO_COPY_MIN`] unless
+        /// [`ServerConfig::sendfile`] or TLS).
+        map: Option<Rc<MappedFile>>,
     },
     /// A `multipart/byteranges` body over `file`: part headers and ranges.
     Parts {
@@ -1150,7 +1186,15 @@ pub(crate) fn file_reply(
         Err(_) => return simple(head, 404, "404 Not Found\n"),
     };
     let h = req.headers();
-    if not_modified(h, f) {
+    // One pass over the (few) request fields instead of four hashed lookups
+    // when, as usual, none of the conditional or range fields is present.
+    let conditional = h.keys().any(|n| {
+        n == header::IF_NONE_MATCH
+            || n == header::IF_MODIFIED_SINCE
+            || n == header::RANGE
+            || n == header::IF_RANGE
+    });
+    if conditional && not_modified(h, f) {
         let mut b = base(304).header(header::ETAG, f.etag.clone());
         if let Some(lm) = &f.last_modified {
             b = b.header(header::LAST_MODIFIED, lm.clone());
@@ -1160,7 +1204,12 @@ pub(crate) fn file_reply(
             body: ReplyBody::Empty,
         };
     }
-    let (status, start, len) = match range(h, f) {
+    let spec = if conditional {
+        range(h, f)
+    } else {
+        RangeSpec::Full
+    };
+    let (status, start, len) = match spec {
         RangeSpec::Full => (200, 0, f.len),
         RangeSpec::Partial { start, end } => (206, start, end - start + 1),
         RangeSpec::Multi(ranges) => return multipart_reply(f, &ranges, head),
@@ -1197,10 +1246,14 @@ pub(crate) fn file_reply(
     } else if let Some(content) = &f.content {
         ReplyBody::Bytes(content.slice(start as usize..(start + len) as usize))
     } else {
+        let mapped = config.zero_copy && !config.sendfile && len >= ZERO_COPY_MIN;
+        #[cfg(feature = "tls")]
+        let mapped = mapped && config.tls.is_none();
         ReplyBody::File {
             file: Rc::clone(&f.file),
             start,
             len,
+            map: if mapped { f.mapped() } else { None },
         }
     };
     Reply { head: resp, body }
@@ -1381,13 +1434,14 @@ fn queue_body(
     c: &mut Client,
     stream_id: StreamId,
     file: Rc<File>,
+    map: Option<Rc<MappedFile>>,
     start: u64,
     len: u64,
     zero_copy: bool,
 ) {
     if zero_copy && len >= ZERO_COPY_MIN {
         if c.conn.send_data_external(stream_id, len, true).is_ok() {
-            c.bodies.insert(stream_id, Body::Zero { file, start });
+            c.bodies.insert(stream_id, Body::Zero { file, start, map });
         }
     } else {
         c.bodies.insert(
@@ -1442,23 +1496,19 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         return;
     };
     let want = (*remaining).min(FILE_CHUNK as u64) as usize;
-    let mut chunk = vec![0u8; want];
-    if file.read_exact_at(&mut chunk, *offset).is_err() {
+    let Ok(chunk) = read_piece(file, *offset, want) else {
         // The file shrank or failed under us: the promised length cannot be met.
         c.bodies.remove(&stream_id);
         let _ = c.conn.reset(stream_id, ErrorCode::INTERNAL_ERROR);
         return;
-    }
+    };
     *offset += want as u64;
     *remaining -= want as u64;
     let last = *remaining == 0;
     if last {
         c.bodies.remove(&stream_id);
     }
-    if c.conn
-        .send_data(stream_id, Bytes::from(chunk), last)
-        .is_err()
-    {
+    if c.conn.send_data(stream_id, chunk, last).is_err() {
         c.bodies.remove(&stream_id);
     }
 }
@@ -1477,20 +1527,19 @@ fn feed_parts(c: &mut Client, stream_id: StreamId) {
             Seg::Bytes(b) => b,
             Seg::File { start, len } => {
                 let want = len.min(budget as u64);
-                let mut chunk = vec![0u8; want as usize];
-                if file.read_exact_at(&mut chunk, start).is_err() {
+                let Ok(chunk) = read_piece(file, start, want as usize) else {
                     // The file shrank or failed: the promised length cannot be met.
                     c.bodies.remove(&stream_id);
                     let _ = c.conn.reset(stream_id, ErrorCode::INTERNAL_ERROR);
                     return;
-                }
+                };
                 if want < len {
                     segs.push_front(Seg::File {
                         start: start + want,
                         len: len - want,
                     });
                 }
-                Bytes::from(chunk)
+                chunk
             }
         };
         budget = budget.saturating_sub(data.len());
