@@ -54,6 +54,7 @@
 mod bdp;
 mod flow;
 pub mod headers;
+mod names;
 pub mod priority;
 mod recv;
 mod send;
@@ -406,6 +407,10 @@ pub struct Connection {
     /// Backing store for decoded header values, kept across field blocks
     /// (see `HeadBuilder::share`).
     value_store: BytesMut,
+    /// Interned names of received fields (bounded, see `names.rs`).
+    names: names::NameTable,
+    /// Maps given back with [`Connection::recycle_headers`].
+    header_pool: names::HeaderPool,
     sched: Scheduler,
     /// Peer misbehaviour score (see [`ABUSE_LIMIT`]).
     abuse: u32,
@@ -497,6 +502,8 @@ impl Connection {
             tmp: Vec::new(),
             chunk_buf: BytesMut::new(),
             value_store: BytesMut::new(),
+            names: names::NameTable::default(),
+            header_pool: names::HeaderPool::default(),
             sched: Scheduler::default(),
             deque_pool: Vec::new(),
             abuse: 0,
@@ -544,6 +551,15 @@ impl Connection {
     pub fn recv(&mut self, now: Duration, data: &[u8]) -> Result<usize, Error> {
         self.now = now;
         self.recv_bytes(data)
+    }
+
+    /// Gives a received head's `HeaderMap` (from [`Event::Request`],
+    /// [`Event::Response`] or [`Event::Trailers`]) back once the application
+    /// is done with it: it is emptied and reused for a later received head, so
+    /// that head's fields need no allocation. Optional; at most 16 maps of up
+    /// to 128 entries are kept, others are dropped.
+    pub fn recycle_headers(&mut self, headers: http::HeaderMap) {
+        self.header_pool.give(headers);
     }
 
     /// Next event, in arrival order. Taking a [`Event::Data`] returns its bytes to

@@ -364,10 +364,15 @@ impl Connection {
                 let connect = self.role == Role::Server && self.config.enable_connect_protocol;
                 let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
                 b.set_store(core::mem::take(&mut self.value_store));
-                self.hdec
-                    .decode(block, |f| b.field(f))
-                    .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                b.set_names(core::mem::take(&mut self.names));
+                b.set_headers(self.header_pool.take());
+                let r = self.hdec.decode(block, |f| b.field(f));
                 self.value_store = b.take_store();
+                self.names = b.take_names();
+                if r.is_err() {
+                    self.header_pool.give(b.take_headers());
+                }
+                r.map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
                 Ok(Some(b.finish()))
             }
         }
