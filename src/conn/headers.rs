@@ -548,7 +548,7 @@ fn is_token(v: &[u8]) -> bool {
 }
 
 /// RFC 9113 §8.2.2 connection-specific fields.
-fn is_connection_specific(name: &HeaderName) -> bool {
+pub(crate) fn is_connection_specific(name: &HeaderName) -> bool {
     *name == header::CONNECTION
         || *name == header::TRANSFER_ENCODING
         || *name == header::UPGRADE
