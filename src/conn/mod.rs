@@ -79,6 +79,7 @@ mod recv;
 mod send;
 mod settings;
 mod stream;
+pub mod validate;
 
 use core::time::Duration;
 use std::collections::VecDeque;
