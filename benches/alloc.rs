@@ -6,6 +6,9 @@
 //! application's own `http` values (for `h2` also its tokio tasks and the
 //! in-memory duplex pipe; a current-thread runtime keeps them on this thread).
 //!
+//! Also the native server in this process under h2load (whole process
+//! counted, per request), when h2load is installed.
+//!
 //! `cargo bench --bench alloc` prints the figures (no timing: counts only).
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -25,8 +28,11 @@ thread_local! {
     static ENABLED: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Count allocations on every thread (the native server run).
+static COUNT_ALL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn count(size: usize) {
-    if ENABLED.try_with(|e| e.get()).unwrap_or(false) {
+    if COUNT_ALL.load(Ordering::Relaxed) || ENABLED.try_with(|e| e.get()).unwrap_or(false) {
         ALLOCS.fetch_add(1, Ordering::Relaxed);
         BYTES.fetch_add(size, Ordering::Relaxed);
     }
@@ -226,6 +232,55 @@ fn h2_run() -> (usize, usize) {
     })
 }
 
+/// The native server (`h2o::net::server::serve`, one worker) in this process
+/// under `h2load -n <n> -c 1 -m 10` for a 12-byte file: allocations and bytes
+/// per request in the whole process while h2load runs (h2load is another
+/// process; this thread only waits). `None` without h2load.
+fn native_server(n: usize) -> Option<(f64, f64)> {
+    use std::process::{Command, Stdio};
+    let h2load = ["/usr/bin/h2load", "/usr/local/bin/h2load"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())?;
+    let dir = std::env::temp_dir().join(format!("h2o-alloc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("small.txt"), b"hello world\n").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/small.txt", listener.local_addr().unwrap());
+    let root = h2o::net::files::DocRoot::new(&dir).unwrap();
+    std::thread::spawn(move || h2o::net::server::serve(listener, root));
+    let log = dir.join("h2load.log");
+    let run = |n: usize, count: bool| {
+        let out = std::fs::File::create(&log).unwrap();
+        let mut child = Command::new(h2load)
+            .args(["-n", &n.to_string(), "-c", "1", "-m", "10", &url])
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (a, b) = (
+            ALLOCS.load(Ordering::Relaxed),
+            BYTES.load(Ordering::Relaxed),
+        );
+        COUNT_ALL.store(count, Ordering::Relaxed);
+        let ok = child.wait().unwrap().success();
+        COUNT_ALL.store(false, Ordering::Relaxed);
+        let (a, b) = (
+            ALLOCS.load(Ordering::Relaxed) - a,
+            BYTES.load(Ordering::Relaxed) - b,
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(
+            ok && text.contains(&format!("{n} succeeded")),
+            "h2load: {text}"
+        );
+        (a, b)
+    };
+    run(1000, false);
+    let (a, b) = run(n, true);
+    let _ = std::fs::remove_dir_all(&dir);
+    Some((a as f64 / n as f64, b as f64 / n as f64))
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; any other harness flag is ignored.
     let per = |(a, b): (usize, usize)| (a as f64 / N as f64, b as f64 / N as f64);
@@ -237,5 +292,11 @@ fn main() {
     println!("per GET exchange, {N} exchanges, both ends + application http values:");
     for (name, (a, b)) in rows {
         println!("  {name:<22} {a:>8.2} allocations {b:>10.0} bytes");
+    }
+    match native_server(N) {
+        Some((a, b)) => println!(
+            "native server (h2o::net::server, 1 worker) per request under h2load -n {N} -c 1 -m 10, 12 B file, whole process: {a:.2} allocations {b:.0} bytes"
+        ),
+        None => println!("native server: h2load not found, skipped"),
     }
 }
