@@ -361,3 +361,114 @@ fn priming_and_preset_offer_against_nghttpd() {
     }
     assert!(c.is_accepting_streams());
 }
+
+/// Random interleavings of requests, responses and one-directional hops from
+/// the first byte on, with the preset on both ends (and priming on one):
+/// every head arrives exactly as sent, no COMPRESSION_ERROR, so both tables
+/// of each direction stay in step whatever arrives when.
+#[test]
+fn preset_random_interleavings_stay_in_sync() {
+    let pool: [(&str, &str); 8] = [
+        ("accept", "*/*"),
+        ("accept", "application/json"),
+        ("content-type", "text/plain"),
+        ("cache-control", "no-cache"),
+        ("x-trace", "abc"),
+        ("accept-encoding", "gzip, deflate, br"),
+        ("server", "h2o"),
+        ("vary", "accept-encoding"),
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut rnd = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..200 {
+        let client = Config {
+            hpack_preset: 1,
+            hpack_priming: if round % 2 == 0 {
+                priming()
+            } else {
+                Vec::new()
+            },
+            ..Config::default()
+        };
+        let server = Config {
+            hpack_preset: if round % 7 == 6 { 0 } else { 1 },
+            ..Config::default()
+        };
+        let mut c = Connection::client(client);
+        let mut s = Connection::server(server);
+        let mut sent_req: Vec<http::HeaderMap> = Vec::new();
+        let mut sent_resp: Vec<http::HeaderMap> = Vec::new();
+        let (mut got_req, mut got_resp) = (0, 0);
+        let mut buf = Vec::new();
+        let mut pending: Vec<u32> = Vec::new();
+        // 60 random steps, then hops both ways until everything arrived.
+        for step in 0..70 {
+            let action = if step < 60 { rnd(5) } else { 2 + step % 2 };
+            match action {
+                0 if sent_req.len() < 20 => {
+                    let mut b = http::Request::builder()
+                        .method("GET")
+                        .uri(format!("https://example.com/{}", rnd(3)));
+                    for _ in 0..rnd(4) {
+                        let (n, v) = pool[rnd(8) as usize];
+                        b = b.header(n, v);
+                    }
+                    let req = b.body(()).unwrap();
+                    sent_req.push(req.headers().clone());
+                    c.send_request(req, true).unwrap();
+                }
+                1 if !pending.is_empty() => {
+                    let id = pending.remove(0);
+                    let mut b = http::Response::builder().status(200);
+                    for _ in 0..rnd(4) {
+                        let (n, v) = pool[rnd(8) as usize];
+                        b = b.header(n, v);
+                    }
+                    let resp = b.body(()).unwrap();
+                    sent_resp.push(resp.headers().clone());
+                    s.send_response(id, resp, true).unwrap();
+                }
+                2 => {
+                    buf.clear();
+                    c.write_to(Duration::ZERO, &mut buf, usize::MAX);
+                    s.recv(Duration::ZERO, &buf).unwrap();
+                }
+                _ => {
+                    buf.clear();
+                    s.write_to(Duration::ZERO, &mut buf, usize::MAX);
+                    c.recv(Duration::ZERO, &buf).unwrap();
+                }
+            }
+            while let Some(e) = s.poll_event() {
+                if let Event::Request {
+                    stream_id, request, ..
+                } = e
+                {
+                    let want = &sent_req[got_req];
+                    // Priming may add fields to the first request only.
+                    for (n, v) in want {
+                        assert!(request.headers().get_all(n).iter().any(|x| x == v));
+                    }
+                    if got_req > 0 {
+                        assert_eq!(request.headers(), want, "round {round}");
+                    }
+                    got_req += 1;
+                    pending.push(stream_id);
+                }
+            }
+            while let Some(e) = c.poll_event() {
+                if let Event::Response { response, .. } = e {
+                    assert_eq!(response.headers(), &sent_resp[got_resp], "round {round}");
+                    got_resp += 1;
+                }
+            }
+        }
+        assert_eq!(got_req, sent_req.len(), "round {round}");
+        assert_eq!(got_resp, sent_resp.len(), "round {round}");
+    }
+}
