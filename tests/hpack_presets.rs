@@ -521,9 +521,9 @@ fn server_with_priming_and_preset_against_nghttp_curl_h2load() {
         "{text}"
     );
 
-    // One URL per curl run: a second URL on the same connection fails with
-    // "Error in the HTTP2 framing layer" with curl 7.88 against this server
-    // with or without presets (also before issue 13); not covered here.
+    // One URL per curl run: with two URLs curl 7.88 fails the second on the
+    // reused connection ("Error in the HTTP2 framing layer"), against
+    // nghttpd as well, so it is curl's; not what this test is about.
     let curl = support::require_bin("curl", "curl");
     for _ in 0..2 {
         let o = Command::new(&curl)
