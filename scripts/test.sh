@@ -170,7 +170,7 @@ banner "core tests on wasm32-wasip2 (+simd128) under wasmtime"
 WASM_TESTS=()
 for t in alloc conn_basic conn_bdp conn_connect conn_errors conn_external conn_flow conn_fuzz \
     conn_lifecycle conn_priority frame_decode frame_errors frame_lut frame_prop hpack_rfc \
-    ws_conn ws_handshake ws_mask; do
+    validate_prop ws_conn ws_handshake ws_mask; do
     WASM_TESTS+=(--test "$t")
 done
 CARGO_TARGET_DIR=target/wasm-test \

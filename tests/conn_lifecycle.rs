@@ -456,3 +456,66 @@ fn ping_round_trip_takes_the_simulated_rtt() {
         Duration::from_millis(40) + Duration::from_nanos(34)
     );
 }
+
+/// Stream state is recycled (the DATA queue of a closed stream is pooled and
+/// handed to the next stream; received heads' `HeaderMap`s come back through
+/// `recycle_headers`): a reused stream starts fully reset — nothing queued on
+/// the old stream leaks into the new one, and a recycled map arrives empty.
+#[test]
+fn reused_stream_state_is_reset() {
+    let mut p = Pair::connected();
+    // Stream 1: body queued, then reset by the application before any write.
+    let a = p.client.send_request(post("/a"), false).unwrap();
+    p.client
+        .send_data(a, Bytes::from_static(b"stale body of stream 1"), false)
+        .unwrap();
+    assert_eq!(p.client.queued_len(a), Some(22));
+    p.client.reset(a, ErrorCode::CANCEL).unwrap();
+    // Stream 3 takes the pooled queue.
+    let b = p.client.send_request(post("/b"), false).unwrap();
+    assert_eq!(p.client.queued_len(b), Some(0));
+    assert_eq!(
+        p.client.send_window(b),
+        Some(Config::default().initial_window_size)
+    );
+    p.client
+        .send_data(b, Bytes::from_static(b"fresh"), true)
+        .unwrap();
+    assert_eq!(p.client.queued_len(b), Some(5));
+    p.drive();
+    let mut data = Vec::new();
+    for ev in p.server_events.drain(..) {
+        match ev {
+            Event::Data {
+                stream_id, data: d, ..
+            } => data.push((stream_id, d)),
+            Event::Request {
+                stream_id, request, ..
+            } if stream_id == b => {
+                assert_eq!(request.uri().path(), "/b");
+                // A recycled map comes back empty for the next head.
+                let mut h = request.into_parts().0.headers;
+                h.insert("x-old", "stale".parse().unwrap());
+                p.server.recycle_headers(h);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(data, [(b, Bytes::from_static(b"fresh"))]);
+    p.server.send_response(b, ok(), true).unwrap();
+    let c = p.client.send_request(get("/c"), true).unwrap();
+    p.drive();
+    let mut seen = false;
+    for ev in p.server_events.drain(..) {
+        if let Event::Request {
+            stream_id, request, ..
+        } = ev
+        {
+            assert_eq!(stream_id, c);
+            assert!(request.headers().get("x-old").is_none());
+            seen = true;
+        }
+    }
+    assert!(seen);
+    assert!(p.server_errors.is_empty() && p.client_errors.is_empty());
+}

@@ -26,6 +26,7 @@ fn settings_all() -> Settings {
         max_header_list_size: Some(8192),
         enable_connect_protocol: Some(1),
         no_rfc7540_priorities: Some(1),
+        hpack_preset: Some(1),
     }
 }
 

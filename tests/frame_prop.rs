@@ -26,9 +26,9 @@ fn settings() -> impl Strategy<Value = Settings> {
             opt(16_384..=16_777_215u32),
             opt(any::<u32>()),
         ),
-        (opt(0..=1u32), opt(0..=1u32)),
+        (opt(0..=1u32), opt(0..=1u32), opt(any::<u32>())),
     )
-        .prop_map(|((a, b, c), (d, e, f), (g, h))| Settings {
+        .prop_map(|((a, b, c), (d, e, f), (g, h, i))| Settings {
             header_table_size: a,
             enable_push: b,
             max_concurrent_streams: c,
@@ -37,6 +37,7 @@ fn settings() -> impl Strategy<Value = Settings> {
             max_header_list_size: f,
             enable_connect_protocol: g,
             no_rfc7540_priorities: h,
+            hpack_preset: i,
         })
 }
 

@@ -16,6 +16,8 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
+use crate::conn::names::NameTable;
+use crate::conn::validate;
 use crate::conn::UserError;
 use crate::error::{Error, ErrorCode};
 use crate::hpack::{Encoder, HeaderField};
@@ -102,6 +104,8 @@ pub(crate) struct HeadBuilder {
     /// blocks instead of one allocation per value. A value kept by the
     /// application keeps its chunk alive.
     store: BytesMut,
+    /// The connection's interned names, lent for this block.
+    names: NameTable,
 }
 
 /// Size of a value store chunk (bigger values get a buffer of their own size).
@@ -135,11 +139,40 @@ impl HeadBuilder {
             headers: HeaderMap::new(),
             content_length: None,
             store: BytesMut::new(),
+            names: NameTable::default(),
         }
     }
 
+    /// Uses the connection's interned names for this block.
+    pub(crate) fn set_names(&mut self, names: NameTable) {
+        self.names = names;
+    }
+
+    /// Gives back the interned names.
+    pub(crate) fn take_names(&mut self) -> NameTable {
+        core::mem::take(&mut self.names)
+    }
+
+    /// Collects the fields into `map` (empty, e.g. a pooled one).
+    pub(crate) fn set_headers(&mut self, map: HeaderMap) {
+        debug_assert!(map.is_empty());
+        self.headers = map;
+    }
+
+    /// Gives back the map when the block will not become a head (an error).
+    pub(crate) fn take_headers(&mut self) -> HeaderMap {
+        core::mem::take(&mut self.headers)
+    }
+
     /// Uses `store` (left over from earlier blocks) for this block's values.
-    pub(crate) fn set_store(&mut self, store: BytesMut) {
+    pub(crate) fn set_store(&mut self, mut store: BytesMut) {
+        // Renew a nearly used-up chunk now, between blocks: when the values
+        // of earlier blocks were all dropped, `reserve` reclaims the chunk in
+        // place. (Renewed mid-block, the block's own values would still hold
+        // it, and a new chunk would be allocated.)
+        if store.capacity() < STORE_CHUNK / 2 {
+            store.reserve(STORE_CHUNK);
+        }
         self.store = store;
     }
 
@@ -151,7 +184,9 @@ impl HeadBuilder {
     /// `v` as a `Bytes` in the shared value store.
     fn share(&mut self, v: &[u8]) -> Bytes {
         if self.store.capacity() < v.len() {
-            self.store = BytesMut::with_capacity(v.len().max(STORE_CHUNK));
+            // Reclaims the chunk in place when every value split off it was
+            // dropped (the store is then its only handle); allocates otherwise.
+            self.store.reserve(v.len().max(STORE_CHUNK));
         }
         self.store.extend_from_slice(v);
         self.store.split().freeze()
@@ -284,7 +319,7 @@ impl HeadBuilder {
                 if f.name.iter().any(u8::is_ascii_uppercase) {
                     return Err("uppercase character in a field name");
                 }
-                HeaderName::from_bytes(f.name).map_err(|_| "invalid field name")?
+                self.names.get(f.name).ok_or("invalid field name")?
             }
         };
         if is_connection_specific(&name) {
@@ -300,8 +335,20 @@ impl HeadBuilder {
                 _ => self.content_length = Some(n),
             }
         }
-        let mut value = HeaderValue::from_maybe_shared(self.share(f.value))
-            .map_err(|_| "invalid field value")?;
+        let shared = self.share(f.value);
+        let mut value = if validate::value_is_visible(f.value) {
+            // SAFETY: every byte is HTAB or 0x20..=0x7e (checked just above
+            // by the SIMD scan, cross-checked against the scalar one in
+            // `validate`'s tests): valid UTF-8 as the function requires, and
+            // exactly bytes `HeaderValue` accepts, so skipping its own scan
+            // is sound. (Debug builds re-check inside `http`.)
+            #[allow(unsafe_code)]
+            unsafe {
+                HeaderValue::from_maybe_shared_unchecked(shared)
+            }
+        } else {
+            HeaderValue::from_maybe_shared(shared).map_err(|_| "invalid field value")?
+        };
         if f.never_index {
             value.set_sensitive(true);
         }
@@ -514,7 +561,7 @@ fn is_token(v: &[u8]) -> bool {
 }
 
 /// RFC 9113 §8.2.2 connection-specific fields.
-fn is_connection_specific(name: &HeaderName) -> bool {
+pub(crate) fn is_connection_specific(name: &HeaderName) -> bool {
     *name == header::CONNECTION
         || *name == header::TRANSFER_ENCODING
         || *name == header::UPGRADE

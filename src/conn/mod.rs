@@ -46,6 +46,25 @@
 //! `FlowControl::release_capacity`): e.g. an echo returns credit as its
 //! answer is written, so a peer that never reads cannot grow our memory.
 //!
+//! HPACK presets (both optional, off by default; README has the wire details):
+//! - priming ([`Config::hpack_priming`]): fields added to our first header
+//!   block with incremental indexing; plain RFC 7541, any peer decodes it.
+//! - shared preset ([`Config::hpack_preset`]): each end offers a preset id in
+//!   its first SETTINGS with the experimental parameter
+//!   SETTINGS_H2O_HPACK_PRESET (0xf2c0; peers that do not know it ignore it,
+//!   RFC 9113 §6.5.2). If both first SETTINGS carry the same known id, the
+//!   preset ([`hpack::preset`]) is inserted, per direction, into the sender's
+//!   encoder table and the receiver's decoder table at one agreed point of
+//!   that direction's frame sequence: the sender's SETTINGS ACK of the
+//!   receiver's first SETTINGS. The sender applies it when it processes that
+//!   SETTINGS frame and queues the ACK after every header block encoded
+//!   before (so blocks encoded earlier precede the ACK on the wire and blocks
+//!   encoded later follow it); the receiver applies it on reading that ACK
+//!   (the first SETTINGS ACK it receives; the sender's SETTINGS, which says
+//!   whether it offered the id, always arrives before). A request sent
+//!   before the server's SETTINGS arrived is therefore encoded without the
+//!   preset and decoded without it. Later SETTINGS frames do not change it.
+//!
 //! Abuse limits (SECURITY.md has the full table): an abuse score for resets
 //! the peer sends or provokes and empty DATA (`ABUSE_LIMIT`), a bound on
 //! unsent control and header output (`CTRL_LIMIT`) and on events not taken
@@ -58,11 +77,13 @@
 mod bdp;
 mod flow;
 pub mod headers;
+mod names;
 pub mod priority;
 mod recv;
 mod send;
 mod settings;
 mod stream;
+pub mod validate;
 
 use core::time::Duration;
 use std::collections::VecDeque;
@@ -129,6 +150,22 @@ pub struct Config {
     /// PING that follows the first GOAWAY(2^31-1) before sending the final
     /// GOAWAY anyway.
     pub graceful_shutdown_timeout: Duration,
+    /// HPACK priming ([`hpack::Encoder::set_priming`]): these fields are added
+    /// to the first header block we send (a client's first request, a
+    /// server's first response head), after its own fields and unless it
+    /// carries the same name, with incremental indexing, so that later blocks
+    /// refer to them by index. They are real fields of that message: choose
+    /// ones every message may carry. Works with any peer. Connection-specific
+    /// fields and `te` are left out, as are sensitive ones (`authorization`,
+    /// short cookies); dropped if the first block would exceed the peer's
+    /// SETTINGS_MAX_HEADER_LIST_SIZE. Default: none.
+    pub hpack_priming: Vec<(http::HeaderName, http::HeaderValue)>,
+    /// Shared HPACK table preset to offer with the experimental
+    /// SETTINGS_H2O_HPACK_PRESET (0xf2c0); 0 (the default) or an id this build
+    /// does not know ([`hpack::preset`]) offers none. When both ends offer the
+    /// same id in their first SETTINGS, each direction's tables get the
+    /// preset at that direction's first SETTINGS ACK (see the module docs).
+    pub hpack_preset: u32,
 }
 
 impl Default for Config {
@@ -147,6 +184,8 @@ impl Default for Config {
             max_adaptive_window: 16 << 20,
             max_adaptive_connection_window: 32 << 20,
             graceful_shutdown_timeout: Duration::from_secs(1),
+            hpack_priming: Vec::new(),
+            hpack_preset: 0,
         }
     }
 }
@@ -410,6 +449,10 @@ pub struct Connection {
     /// Backing store for decoded header values, kept across field blocks
     /// (see `HeadBuilder::share`).
     value_store: BytesMut,
+    /// Interned names of received fields (bounded, see `names.rs`).
+    names: names::NameTable,
+    /// Maps given back with [`Connection::recycle_headers`].
+    header_pool: names::HeaderPool,
     sched: Scheduler,
     /// Peer misbehaviour score (see [`ABUSE_LIMIT`]).
     abuse: u32,
@@ -430,6 +473,10 @@ pub struct Connection {
     error: Option<Error>,
     /// No more processing: close once the queued output is taken.
     dead: bool,
+    /// Both first SETTINGS offered the same HPACK preset (set on the peer's).
+    preset_agreed: bool,
+    /// The first SETTINGS ACK from the peer arrived.
+    first_ack_seen: bool,
 }
 
 impl Connection {
@@ -503,6 +550,8 @@ impl Connection {
             tmp: Vec::new(),
             chunk_buf: BytesMut::new(),
             value_store: BytesMut::new(),
+            names: names::NameTable::default(),
+            header_pool: names::HeaderPool::default(),
             sched: Scheduler::default(),
             deque_pool: Vec::new(),
             abuse: 0,
@@ -514,8 +563,17 @@ impl Connection {
             graceful_deadline: None,
             error: None,
             dead: false,
+            preset_agreed: false,
+            first_ack_seen: false,
             config,
         };
+        let priming = c
+            .config
+            .hpack_priming
+            .iter()
+            .filter(|(n, _)| !headers::is_connection_specific(n) && *n != http::header::TE);
+        c.henc
+            .set_priming(priming.map(|(n, v)| (n.as_str().as_bytes(), v.as_bytes())));
         if role == Role::Client {
             c.ctrl.extend_from_slice(PREFACE);
         }
@@ -551,6 +609,15 @@ impl Connection {
     pub fn recv(&mut self, now: Duration, data: &[u8]) -> Result<usize, Error> {
         self.now = now;
         self.recv_bytes(data)
+    }
+
+    /// Gives a received head's `HeaderMap` (from [`Event::Request`],
+    /// [`Event::Response`] or [`Event::Trailers`]) back once the application
+    /// is done with it: it is emptied and reused for a later received head, so
+    /// that head's fields need no allocation. Optional; at most 16 maps of up
+    /// to 128 entries are kept, others are dropped.
+    pub fn recycle_headers(&mut self, headers: http::HeaderMap) {
+        self.header_pool.give(headers);
     }
 
     /// Next event, in arrival order. Taking a [`Event::Data`] returns its bytes to

@@ -364,10 +364,15 @@ impl Connection {
                 let connect = self.role == Role::Server && self.config.enable_connect_protocol;
                 let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
                 b.set_store(core::mem::take(&mut self.value_store));
-                self.hdec
-                    .decode(block, |f| b.field(f))
-                    .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+                b.set_names(core::mem::take(&mut self.names));
+                b.set_headers(self.header_pool.take());
+                let r = self.hdec.decode(block, |f| b.field(f));
                 self.value_store = b.take_store();
+                self.names = b.take_names();
+                if r.is_err() {
+                    self.header_pool.give(b.take_headers());
+                }
+                r.map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
                 Ok(Some(b.finish()))
             }
         }
@@ -593,6 +598,16 @@ impl Connection {
             }
             self.settings_unacked -= 1;
             self.settings_rtt();
+            if !self.first_ack_seen {
+                self.first_ack_seen = true;
+                // The peer's encoder applied the agreed preset right before
+                // this ACK (module docs): so does our decoder, here.
+                if self.preset_agreed {
+                    if let Some(p) = crate::hpack::preset(self.config.hpack_preset) {
+                        self.hdec.apply_preset(p);
+                    }
+                }
+            }
             if self.settings_unacked == 0 {
                 self.settings_deadline = None;
                 // Our advertised limits now fully apply.
@@ -612,10 +627,26 @@ impl Connection {
             self.events.push_back((Event::SettingsAcked, 0));
             return Ok(());
         }
+        let first = !self.seen_settings;
         self.seen_settings = true;
         let delta = self.peer.apply(&settings, self.role)?;
         if let Some(v) = settings.header_table_size {
             self.henc.set_max_table_size((v as usize).min(64 << 10));
+        }
+        // Shared HPACK preset: agreed when the peer's first SETTINGS offers
+        // the id we offered; our encoder applies it now, before the ACK
+        // queued below (placed after any header block already encoded).
+        let mut preset_now = false;
+        if first
+            && settings
+                .hpack_preset
+                .is_some_and(|p| p == self.config.hpack_preset)
+        {
+            if let Some(p) = crate::hpack::preset(self.config.hpack_preset) {
+                self.henc.apply_preset(p);
+                self.preset_agreed = true;
+                preset_now = true;
+            }
         }
         if delta != 0 {
             let mut overflow = false;
@@ -641,7 +672,9 @@ impl Connection {
         // Field blocks already encoded/framed for the old HEADER_TABLE_SIZE or
         // MAX_FRAME_SIZE must reach the peer before our ACK lets it apply the new
         // values (RFC 9113 §6.5.3, RFC 7541 §4.2).
-        let out = if (settings.header_table_size.is_some() || settings.max_frame_size.is_some())
+        let out = if (settings.header_table_size.is_some()
+            || settings.max_frame_size.is_some()
+            || preset_now)
             && !self.heads.is_empty()
         {
             &mut self.heads

@@ -183,6 +183,17 @@ const TOO_LARGE: UserError =
     UserError::InvalidHeaders("header list larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE");
 
 impl Connection {
+    /// Drops pending HPACK priming fields that would take a head of list
+    /// size `size` past the peer's SETTINGS_MAX_HEADER_LIST_SIZE (priming
+    /// is an optimisation: it must not make a head unsendable).
+    fn check_priming(&mut self, size: u64) {
+        if self.henc.priming_pending()
+            && size + self.henc.priming_list_size() as u64 > self.peer.max_header_list_size as u64
+        {
+            self.henc.cancel_priming();
+        }
+    }
+
     fn check_open(&self) -> Result<(), UserError> {
         if self.dead {
             return Err(UserError::ConnectionClosed);
@@ -218,9 +229,11 @@ impl Connection {
             + uri.authority().map_or(0, |a| a.as_str().len())
             + uri.path_and_query().map_or(1, |p| p.as_str().len())
             + protocol.map_or(0, |p| p.0.len());
-        if list_size(pseudo, 5, req.headers()) > self.peer.max_header_list_size as u64 {
+        let size = list_size(pseudo, 5, req.headers());
+        if size > self.peer.max_header_list_size as u64 {
             return Err(TOO_LARGE);
         }
+        self.check_priming(size);
         self.block.clear();
         headers::encode_request(&req, &mut self.henc, &mut self.block)?;
         let id = self.next_local_id;
@@ -264,9 +277,11 @@ impl Connection {
         if informational && end_stream {
             return Err(UserError::InformationalEndsStream);
         }
-        if list_size(3, 1, resp.headers()) > self.peer.max_header_list_size as u64 {
+        let size = list_size(3, 1, resp.headers());
+        if size > self.peer.max_header_list_size as u64 {
             return Err(TOO_LARGE);
         }
+        self.check_priming(size);
         self.block.clear();
         headers::encode_response(&resp, &mut self.henc, &mut self.block)?;
         write_header_block(

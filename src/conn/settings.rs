@@ -113,6 +113,9 @@ pub(crate) fn local_settings(config: &Config, role: Role) -> Settings {
     if config.no_rfc7540_priorities {
         s.no_rfc7540_priorities = Some(1);
     }
+    if crate::hpack::preset(config.hpack_preset).is_some() {
+        s.hpack_preset = Some(config.hpack_preset);
+    }
     s
 }
 

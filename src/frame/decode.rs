@@ -18,8 +18,8 @@ use super::{
 };
 use crate::error::{Error, ErrorCode};
 
-/// Spare room kept in the receive buffer after a batch is split off, so the
-/// next read of a default-size frame does not have to grow it.
+/// Spare room ensured in the receive buffer before bytes are appended, so a
+/// read of a default-size frame does not have to grow it.
 pub const RECV_RESERVE: usize = DEFAULT_MAX_FRAME_SIZE as usize + FRAME_HEADER_LEN;
 
 /// Buffers peer bytes and decodes complete frames without copying payloads.
@@ -73,7 +73,19 @@ impl FrameDecoder {
     /// Appends bytes received from the peer (ignored once poisoned).
     pub fn push(&mut self, data: &[u8]) {
         if !self.poisoned {
+            self.make_room(data.len());
             self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Ensures `n` bytes (at least [`RECV_RESERVE`]) of spare capacity. Done
+    /// here, before new bytes arrive, rather than right after a batch is split
+    /// off: by now the previous batch is walked and dropped, so when the
+    /// application also dropped the payloads it was given, the buffer is
+    /// unique again and `reserve` reclaims it in place instead of allocating.
+    fn make_room(&mut self, n: usize) {
+        if self.buf.capacity() - self.buf.len() < n {
+            self.buf.reserve(n.max(RECV_RESERVE));
         }
     }
 
@@ -81,6 +93,7 @@ impl FrameDecoder {
     /// capacity instead of calling [`push`](Self::push). Bytes appended here are
     /// decoded exactly like pushed bytes.
     pub fn read_buf(&mut self) -> &mut BytesMut {
+        self.make_room(RECV_RESERVE);
         &mut self.buf
     }
 
@@ -126,9 +139,6 @@ impl FrameDecoder {
             return Ok(false);
         }
         self.chunk = self.buf.split_to(n).freeze();
-        if self.buf.capacity() - self.buf.len() < RECV_RESERVE {
-            self.buf.reserve(RECV_RESERVE);
-        }
         Ok(true)
     }
 

@@ -20,7 +20,7 @@ pub use encode::{
     write_priority_update, write_rst_stream, write_settings, write_settings_ack,
     write_window_update,
 };
-pub use settings::{SettingId, Settings};
+pub use settings::{SettingId, Settings, SETTINGS_H2O_HPACK_PRESET};
 
 use bytes::Bytes;
 

@@ -23,7 +23,13 @@ pub enum SettingId {
     EnableConnectProtocol = 0x8,
     /// SETTINGS_NO_RFC7540_PRIORITIES (RFC 9218)
     NoRfc7540Priorities = 0x9,
+    /// SETTINGS_H2O_HPACK_PRESET (experimental range, RFC 9113 §11.3): the
+    /// shared HPACK table preset the sender offers (`conn` docs, README).
+    HpackPreset = 0xf2c0,
 }
+
+/// Wire id of [`SettingId::HpackPreset`].
+pub const SETTINGS_H2O_HPACK_PRESET: u16 = 0xf2c0;
 
 /// The parameters carried by one SETTINGS frame: `None` = not present.
 /// Fixed size, no heap; a repeated id keeps the last value, unknown ids are ignored.
@@ -45,6 +51,8 @@ pub struct Settings {
     pub enable_connect_protocol: Option<u32>,
     /// SETTINGS_NO_RFC7540_PRIORITIES (0 or 1)
     pub no_rfc7540_priorities: Option<u32>,
+    /// SETTINGS_H2O_HPACK_PRESET (experimental): offered preset id
+    pub hpack_preset: Option<u32>,
 }
 
 impl SettingId {
@@ -59,13 +67,14 @@ impl SettingId {
             0x6 => Self::MaxHeaderListSize,
             0x8 => Self::EnableConnectProtocol,
             0x9 => Self::NoRfc7540Priorities,
+            SETTINGS_H2O_HPACK_PRESET => Self::HpackPreset,
             _ => return None,
         })
     }
 }
 
 /// Every known id, in ascending id order (the order parameters are encoded in).
-const ALL_IDS: [SettingId; 8] = [
+const ALL_IDS: [SettingId; 9] = [
     SettingId::HeaderTableSize,
     SettingId::EnablePush,
     SettingId::MaxConcurrentStreams,
@@ -74,6 +83,7 @@ const ALL_IDS: [SettingId; 8] = [
     SettingId::MaxHeaderListSize,
     SettingId::EnableConnectProtocol,
     SettingId::NoRfc7540Priorities,
+    SettingId::HpackPreset,
 ];
 
 impl Settings {
@@ -88,6 +98,7 @@ impl Settings {
             SettingId::MaxHeaderListSize => self.max_header_list_size,
             SettingId::EnableConnectProtocol => self.enable_connect_protocol,
             SettingId::NoRfc7540Priorities => self.no_rfc7540_priorities,
+            SettingId::HpackPreset => self.hpack_preset,
         }
     }
 
@@ -101,6 +112,7 @@ impl Settings {
             SettingId::MaxHeaderListSize => &mut self.max_header_list_size,
             SettingId::EnableConnectProtocol => &mut self.enable_connect_protocol,
             SettingId::NoRfc7540Priorities => &mut self.no_rfc7540_priorities,
+            SettingId::HpackPreset => &mut self.hpack_preset,
         }
     }
 

@@ -81,6 +81,16 @@ impl Decoder {
         self.table.max_size()
     }
 
+    /// Inserts `fields` into the dynamic table, in order, as literals with
+    /// incremental indexing would (RFC 7541 §4.4): the decoder side of
+    /// [`Encoder::apply_preset`](super::Encoder::apply_preset), applied at the
+    /// same point of the block sequence. Call it between blocks only.
+    pub fn apply_preset(&mut self, fields: &[(&str, &str)]) {
+        for (n, v) in fields {
+            self.table.insert(n.as_bytes(), v.as_bytes(), |_| {});
+        }
+    }
+
     /// Number of entries in the dynamic table.
     pub fn table_len(&self) -> usize {
         self.table.len()

@@ -63,7 +63,12 @@ pub struct Encoder {
     pending: Option<(usize, usize)>,
     /// Pair hashes of churn-prone fields seen once (direct-mapped; 0 = empty).
     seen: [u64; SEEN_SLOTS],
+    /// Fields to add to the next block (see [`Encoder::set_priming`]).
+    priming: Vec<(Vec<u8>, Vec<u8>)>,
 }
+
+/// Most fields [`Encoder::set_priming`] takes.
+pub const MAX_PRIMING_FIELDS: usize = 64;
 
 impl Default for Encoder {
     fn default() -> Self {
@@ -83,7 +88,81 @@ impl Encoder {
             by_name: Index::new(max_table_size),
             pending: None,
             seen: [0; SEEN_SLOTS],
+            priming: Vec::new(),
         }
+    }
+
+    /// Priming: `fields` (name, value) are added to the next block encoded
+    /// with [`encode`](Self::encode) (normally the connection's first) as
+    /// literals *with incremental indexing*, whatever the indexing policy
+    /// says, so that every later block can refer to them by index. Any HPACK
+    /// decoder handles this: it is plain RFC 7541, nothing is negotiated.
+    ///
+    /// They are real fields of that block, appended after the block's own
+    /// fields (pseudo-header fields stay first), except those whose name the
+    /// block already carries (no duplicates, no changed values). A field the
+    /// static or dynamic table already holds exactly is sent as an index.
+    /// Sensitive fields (`authorization`, `proxy-authorization`, short
+    /// cookies, see the module docs) and fields larger than half the table
+    /// are left out; names must be lowercase. At most
+    /// [`MAX_PRIMING_FIELDS`] are kept; later ones are dropped. Replaces any
+    /// priming not yet sent.
+    pub fn set_priming<N, V>(&mut self, fields: impl IntoIterator<Item = (N, V)>)
+    where
+        N: AsRef<[u8]>,
+        V: AsRef<[u8]>,
+    {
+        self.priming.clear();
+        for (n, v) in fields.into_iter().take(MAX_PRIMING_FIELDS) {
+            let (n, v) = (n.as_ref(), v.as_ref());
+            let sidx = static_table::name_index(n);
+            if is_sensitive(sidx, v)
+                || self.should_index(sidx, n, v) == Some(false)
+                || n.first() == Some(&b':')
+            {
+                continue;
+            }
+            self.priming.push((n.to_vec(), v.to_vec()));
+        }
+    }
+
+    /// Whether priming fields wait for the next block.
+    pub fn priming_pending(&self) -> bool {
+        !self.priming.is_empty()
+    }
+
+    /// RFC 7541 §4.1 size (`32 + name + value` each) of the pending priming
+    /// fields: what they add at most to the next block's header list size.
+    pub fn priming_list_size(&self) -> usize {
+        self.priming
+            .iter()
+            .map(|(n, v)| ENTRY_OVERHEAD + n.len() + v.len())
+            .sum()
+    }
+
+    /// Inserts `fields` into the dynamic table, in order, as literals with
+    /// incremental indexing would (RFC 7541 §4.4), without emitting anything:
+    /// the peer's decoder must apply the same list at the same point of the
+    /// block sequence ([`Decoder::apply_preset`](super::Decoder::apply_preset)),
+    /// see [`preset`](super::preset). Call it between blocks only.
+    pub fn apply_preset(&mut self, fields: &[(&str, &str)]) {
+        for (n, v) in fields {
+            let (name, value) = (n.as_bytes(), v.as_bytes());
+            let sidx = static_table::name_index(name);
+            let name_hash = if sidx != 0 {
+                mix(sidx as u64)
+            } else {
+                hash_bytes(0x6e61_6d65, name)
+            };
+            let pair_hash = hash_bytes(name_hash, value);
+            self.insert(name, value, pair_hash, (sidx == 0).then_some(name_hash));
+        }
+    }
+
+    /// Drops the pending priming fields (e.g. when the next block with them
+    /// would exceed the peer's header list size limit).
+    pub fn cancel_priming(&mut self) {
+        self.priming = Vec::new();
     }
 
     /// Applies the peer's SETTINGS_HEADER_TABLE_SIZE; the size update is emitted
@@ -113,9 +192,66 @@ impl Encoder {
         I: IntoIterator<Item = HeaderField<'a>>,
     {
         self.flush_pending(out);
+        if self.priming.is_empty() {
+            for field in fields {
+                self.encode_field(field, out);
+            }
+            return;
+        }
+        // Names the block carries itself (bit i: priming field i).
+        let mut present: u64 = 0;
         for field in fields {
+            for (i, (n, _)) in self.priming.iter().enumerate() {
+                if n[..] == *field.name {
+                    present |= 1 << i;
+                }
+            }
             self.encode_field(field, out);
         }
+        let priming = core::mem::take(&mut self.priming);
+        for (i, (n, v)) in priming.iter().enumerate() {
+            if present & (1 << i) == 0 {
+                self.encode_primed(n, v, out);
+            }
+        }
+    }
+
+    /// A priming field: indexed if a table holds it exactly, else a literal
+    /// with incremental indexing (added to the table).
+    fn encode_primed(&mut self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        let sidx = static_table::name_index(name);
+        if sidx != 0 {
+            let exact = static_table::exact_index(sidx, value);
+            if exact != 0 {
+                write_int(out, 0x80, 7, exact);
+                return;
+            }
+        }
+        let name_hash = if sidx != 0 {
+            mix(sidx as u64)
+        } else {
+            hash_bytes(0x6e61_6d65, name)
+        };
+        let pair_hash = hash_bytes(name_hash, value);
+        if let Some(abs) = self.by_pair.get(pair_hash) {
+            if let Some(i) = self.table.relative32(abs) {
+                if self
+                    .table
+                    .get(i)
+                    .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
+                {
+                    write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
+                    return;
+                }
+            }
+        }
+        let name_idx = if sidx != 0 {
+            sidx
+        } else {
+            self.dynamic_name(name_hash, name)
+        };
+        write_literal(out, 0x40, 6, name_idx, name, value);
+        self.insert(name, value, pair_hash, (sidx == 0).then_some(name_hash));
     }
 
     /// Appends the encoding of one field. A block may be built from several
@@ -142,12 +278,7 @@ impl Encoder {
                 return;
             }
         }
-        let sensitive = never_index
-            || match sidx {
-                idx::AUTHORIZATION | idx::PROXY_AUTHORIZATION => true,
-                idx::COOKIE | idx::SET_COOKIE => value.len() < SHORT_COOKIE,
-                _ => false,
-            };
+        let sensitive = never_index || is_sensitive(sidx, value);
         let use_table = !self.table.is_empty();
         let index = if sensitive {
             Some(false)
@@ -292,6 +423,16 @@ impl Encoder {
                 }
             }
         }
+    }
+}
+
+/// Fields encoded never-indexed whatever the caller says (see the module docs).
+#[inline]
+fn is_sensitive(sidx: usize, value: &[u8]) -> bool {
+    match sidx {
+        idx::AUTHORIZATION | idx::PROXY_AUTHORIZATION => true,
+        idx::COOKIE | idx::SET_COOKIE => value.len() < SHORT_COOKIE,
+        _ => false,
     }
 }
 
@@ -479,6 +620,61 @@ fn word4(s: &[u8], i: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hf<'a>(name: &'a str, value: &'a str) -> HeaderField<'a> {
+        HeaderField {
+            name: name.as_bytes(),
+            value: value.as_bytes(),
+            never_index: false,
+        }
+    }
+
+    /// Priming adds the fields the first block lacks, after its own fields,
+    /// with incremental indexing; the next block refers to them by index.
+    #[test]
+    fn priming_inserts_missing_fields_on_the_first_block() {
+        let mut enc = Encoder::default();
+        enc.set_priming([
+            ("accept", "text/html"),
+            ("x-app", "demo"),
+            ("content-length", "12"),
+            ("authorization", "secret"),
+            (":path", "/x"),
+        ]);
+        assert!(enc.priming_pending());
+        assert_eq!(
+            enc.priming_list_size(),
+            (32 + 6 + 9) + (32 + 5 + 4) + (32 + 14 + 2)
+        );
+        let mut dec = crate::hpack::Decoder::default();
+        let mut out = Vec::new();
+        enc.encode([hf(":method", "GET"), hf("accept", "*/*")], &mut out);
+        assert!(!enc.priming_pending());
+        let mut got = Vec::new();
+        dec.decode(&out, |f| {
+            got.push((
+                String::from_utf8(f.name.to_vec()).unwrap(),
+                String::from_utf8(f.value.to_vec()).unwrap(),
+            ))
+        })
+        .unwrap();
+        let want = [
+            (":method", "GET"),
+            ("accept", "*/*"),
+            ("x-app", "demo"),
+            ("content-length", "12"),
+        ];
+        assert_eq!(got.len(), want.len());
+        for ((n, v), (wn, wv)) in got.iter().zip(want) {
+            assert_eq!((n.as_str(), v.as_str()), (wn, wv));
+        }
+        // Both primed fields are in the table (content-length despite its
+        // churn policy); the second block carries them as one byte each.
+        out.clear();
+        enc.encode([hf("x-app", "demo"), hf("content-length", "12")], &mut out);
+        assert_eq!(out.len(), 2);
+        dec.decode(&out, |_| {}).unwrap();
+    }
 
     /// Churn-prone fields are indexed on their second occurrence, and then
     /// encoded as one index byte; a one-off value never enters the table.

@@ -1050,7 +1050,11 @@ impl Worker {
             } if c.ws.on_request(&mut c.conn, stream_id, request) => {}
             Event::Request {
                 stream_id, request, ..
-            } => self.respond(c, stream_id, &request),
+            } => {
+                self.respond(c, stream_id, &request);
+                // The request's map serves the next received head (no allocation).
+                c.conn.recycle_headers(request.into_parts().0.headers);
+            }
             // ws hook: RFC 8441 WebSocket stream data
             Event::Data {
                 stream_id,
