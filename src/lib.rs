@@ -11,9 +11,8 @@
 //! `unsafe` is denied crate-wide; the only exceptions, each marked with
 //! `#[allow(unsafe_code)]` and a `// SAFETY:` note per block, are the SIMD
 //! masking kernels (`ws::mask`), the SIMD field value scan
-//! (`conn::validate`) with the one `HeaderValue::from_maybe_shared_unchecked`
-//! call its result justifies (`conn::headers`), and the native server's
-//! syscalls (`sendmsg`/`sendfile` in `net::server`).
+//! (`conn::validate`), and the native server's syscalls
+//! (`sendmsg`/`sendfile`/`mmap` in `net`).
 #![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

@@ -17,7 +17,6 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::conn::names::NameTable;
-use crate::conn::validate;
 use crate::conn::UserError;
 use crate::error::{Error, ErrorCode};
 use crate::hpack::{Encoder, HeaderField};
@@ -336,19 +335,12 @@ impl HeadBuilder {
             }
         }
         let shared = self.share(f.value);
-        let mut value = if validate::value_is_visible(f.value) {
-            // SAFETY: every byte is HTAB or 0x20..=0x7e (checked just above
-            // by the SIMD scan, cross-checked against the scalar one in
-            // `validate`'s tests): valid UTF-8 as the function requires, and
-            // exactly bytes `HeaderValue` accepts, so skipping its own scan
-            // is sound. (Debug builds re-check inside `http`.)
-            #[allow(unsafe_code)]
-            unsafe {
-                HeaderValue::from_maybe_shared_unchecked(shared)
-            }
-        } else {
-            HeaderValue::from_maybe_shared(shared).map_err(|_| "invalid field value")?
-        };
+        // `http`'s checked constructor scans the value again; skipping that
+        // scan after `conn::validate`'s SIMD check would need its `unsafe`
+        // unchecked constructor, and `unsafe` is kept to SIMD kernels and
+        // syscalls.
+        let mut value =
+            HeaderValue::from_maybe_shared(shared).map_err(|_| "invalid field value")?;
         if f.never_index {
             value.set_sensitive(true);
         }
