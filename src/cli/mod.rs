@@ -9,7 +9,9 @@
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
 //! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
-//!   adds a WebSocket echo endpoint ([`crate::net::ws`]).
+//!   adds a WebSocket echo endpoint ([`crate::net::ws`]);
+//! - `h2o completions bash|zsh|fish`: shell completion script (`clap_complete`);
+//!   `h2o --version` names the build's enabled features.
 
 pub mod hpack;
 pub mod ws;
@@ -19,7 +21,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::net::{bench, files::DocRoot, server};
 
@@ -29,13 +31,29 @@ mod get;
 #[derive(Debug, Parser)]
 #[command(
     name = "h2o",
-    version,
+    version = version(),
     about = "HTTP/2 engine: h2c / TLS file server, client and HPACK tools"
 )]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `h2o --version`: the crate version and the cargo features this binary was
+/// built with (`native` always, since the binary needs it).
+pub fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let features = [
+            ("native", cfg!(feature = "native")),
+            ("tls", cfg!(feature = "tls")),
+            ("js", cfg!(feature = "js")),
+            ("bench-internals", cfg!(feature = "bench-internals")),
+        ];
+        let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
+        format!("{} (features: {})", env!("CARGO_PKG_VERSION"), on.join(" "))
+    })
 }
 
 /// Subcommands.
@@ -186,6 +204,14 @@ pub enum Command {
         /// Bottleneck rate in Mbit/s (0 = unlimited).
         #[arg(long, default_value_t = 200.0)]
         rate_mbit: f64,
+    },
+    /// Print a shell completion script to stdout, e.g.
+    /// `h2o completions bash > /etc/bash_completion.d/h2o` or
+    /// `source <(h2o completions bash)`.
+    Completions {
+        /// Shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// HPACK story tools (hpack-test-case JSON format).
     Hpack {
@@ -365,6 +391,16 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 wait: Duration::from_secs_f64(wait),
             };
             ws::run(&url, &opts)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "h2o", &mut out);
+            let mut stdout = io::stdout();
+            stdout
+                .write_all(&out)
+                .and_then(|_| stdout.flush())
+                .map_err(|e| format!("cannot write output: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpack { command } => {
