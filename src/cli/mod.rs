@@ -1,9 +1,9 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
-//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
+//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed] [--trace]`:
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
-//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE]`:
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE] [--trace]`:
 //!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P] [--cacert FILE]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
@@ -99,6 +99,11 @@ pub enum Command {
         /// path is printed (give it to clients: --cacert).
         #[arg(long, conflicts_with = "tls_cert")]
         self_signed: bool,
+        /// Print every HTTP/2 frame sent and received to stderr, one line
+        /// each prefixed with a connection id (`c1 [  0.001] recv HEADERS
+        /// frame ...`), with decoded headers, settings and error codes.
+        #[arg(long)]
+        trace: bool,
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
@@ -152,6 +157,11 @@ pub enum Command {
         /// (besides the system roots; verification is always on).
         #[arg(long, value_name = "FILE")]
         cacert: Option<PathBuf>,
+        /// Print every HTTP/2 frame sent and received to stderr, one line
+        /// each with the decoded headers, settings, window increments and
+        /// error codes (like `nghttp -nv`).
+        #[arg(long, conflicts_with = "http1")]
+        trace: bool,
     },
     /// h2load-style load generator (C connections x M concurrent streams).
     ///
@@ -261,6 +271,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tls_key,
             tls_sni,
             self_signed,
+            trace,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -272,6 +283,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 threads,
                 zero_copy: !no_zero_copy,
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
+                trace,
                 ..Default::default()
             };
             let mut config = config;
@@ -312,6 +324,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             connections,
             http1,
             cacert,
+            trace,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
@@ -323,6 +336,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 connections,
                 http1,
                 cacert,
+                trace,
             };
             get::run(&urls, &output, &opts)
         }

@@ -12,6 +12,7 @@
 
 pub mod bench;
 pub mod client;
+mod conn_trace;
 pub mod error;
 pub mod file_cache;
 pub mod files;

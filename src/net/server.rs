@@ -52,6 +52,7 @@ use http::header::{self, HeaderValue};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use super::conn_trace::ConnTrace; // trace
 pub use super::file_cache::SMALL_FILE;
 use super::file_cache::{CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
@@ -95,6 +96,10 @@ pub struct ServerConfig {
     /// user space).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::ServerTls>,
+    /// Print every HTTP/2 frame of every connection to stderr, one line each
+    /// prefixed with a connection id (`h2o serve --trace`, see
+    /// [`crate::trace`]). Default: false.
+    pub trace: bool,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +113,7 @@ impl Default for ServerConfig {
             ws: WsConfig::default(), // ws hook
             #[cfg(feature = "tls")]
             tls: None,
+            trace: false,
         }
     }
 }
@@ -187,6 +193,8 @@ struct Client {
     /// TLS layer (`None`: h2c).
     #[cfg(feature = "tls")]
     tls: Option<Box<super::tls_io::TlsIo>>,
+    /// trace: `--trace` frame log (src/net/conn_trace.rs); `None`: off.
+    trace: Option<Box<ConnTrace>>,
 }
 
 /// What a readiness event allows for reading.
@@ -361,6 +369,7 @@ impl Worker {
             h1: None,
             #[cfg(feature = "tls")]
             tls,
+            trace: self.config.trace.then(ConnTrace::new),
         });
         Ok(Some(key))
     }
@@ -497,16 +506,34 @@ impl Worker {
     fn drive_pre_h2(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Option<Next>> {
         let mut w = SockWriter(c.sock.as_raw_fd());
         let (readable, drain) = (read != ReadMode::No, read == ReadMode::Drain);
-        let pre = c.ws.drive_pre_h2(
-            &mut c.sock,
-            &mut c.conn,
-            &mut self.rbuf,
-            readable,
-            drain,
-            c.closing,
-            &mut c.out,
-            &mut w,
-        )?;
+        let pre = match c.trace.as_mut() {
+            None => c.ws.drive_pre_h2(
+                &mut c.sock,
+                &mut c.conn,
+                &mut self.rbuf,
+                readable,
+                drain,
+                c.closing,
+                &mut c.out,
+                &mut w,
+            )?,
+            // trace: keep a copy of the sniffed bytes.
+            Some(t) => c.ws.drive_pre_h2(
+                &mut t.tee(&mut c.sock),
+                &mut c.conn,
+                &mut self.rbuf,
+                readable,
+                drain,
+                c.closing,
+                &mut c.out,
+                &mut w,
+            )?,
+        };
+        if let Some(t) = c.trace.as_mut() {
+            if !t.sniff_done(matches!(pre, Pre::H2 { .. })) {
+                c.trace = None;
+            }
+        }
         Ok(match pre {
             Pre::H2 { failed } => {
                 c.closing |= failed;
@@ -662,10 +689,16 @@ impl Worker {
                         if t.is_http1() {
                             break; // the rest is read by the HTTP/1.1 path
                         }
+                        if let Some(tr) = c.trace.as_mut() {
+                            tr.recv(t.last_plain()); // trace
+                        }
                         if n < self.rbuf.len() && read == ReadMode::Yes {
                             break;
                         }
                         continue;
+                    }
+                    if let Some(t) = c.trace.as_mut() {
+                        t.recv(&self.rbuf[..n]); // trace
                     }
                     if c.conn.recv(self.origin.elapsed(), &self.rbuf[..n]).is_err() {
                         c.closing = true;
@@ -705,6 +738,9 @@ impl Worker {
             let n = c
                 .conn
                 .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
+            if let Some(t) = c.trace.as_mut() {
+                t.sent(&self.chunks); // trace
+            }
             #[cfg(feature = "tls")]
             if let Some(t) = c.tls.as_mut() {
                 // One ciphertext buffer per batch: full-size records.
