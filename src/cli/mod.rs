@@ -8,7 +8,7 @@
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--path P] [--cacert FILE]`: load generator
 //!   ([`crate::net::bench`]), against the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
-//! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
+//! - `h2o ws URL [--h2] [--echo]`: WebSocket client, line or echo mode ([`ws`]); `h2o serve --ws-echo PATH`
 //!   adds a WebSocket echo endpoint ([`crate::net::ws`]);
 //! - `h2o completions bash|zsh|fish`: shell completion script (`clap_complete`);
 //!   `h2o --version` names the build's enabled features.
@@ -107,6 +107,8 @@ pub enum Command {
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
+    /// With --echo, sends every received message back instead, until the
+    /// server closes.
     Ws {
         /// `ws://HOST[:PORT]/PATH` URL.
         url: String,
@@ -119,6 +121,13 @@ pub enum Command {
         /// After stdin EOF, wait at most SECS seconds for outstanding replies.
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
+        /// Echo every received message back (text as text, binary as binary,
+        /// fragments reassembled) until the server closes; stdin is not read.
+        /// A protocol error by the server is answered with close code 1002
+        /// (1007 bad UTF-8, 1009 too big) and exit status 1. --timeout is
+        /// then the longest wait for the server's next frame.
+        #[arg(long)]
+        echo: bool,
     },
     /// Fetch URLs over HTTP/2 (h2c prior knowledge for http://, or HTTP/1.1
     /// with --http1.1; TLS with ALPN h2 for https://, HTTP/1.1 over TLS when the
@@ -395,6 +404,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             h2,
             timeout,
             wait,
+            echo,
         } => {
             if !(timeout.is_finite() && timeout > 0.0 && wait.is_finite() && wait >= 0.0) {
                 return Err("--timeout/--wait must be positive numbers of seconds".into());
@@ -403,6 +413,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 h2,
                 timeout: Duration::from_secs_f64(timeout),
                 wait: Duration::from_secs_f64(wait),
+                echo,
             };
             ws::run(&url, &opts)?;
             Ok(ExitCode::SUCCESS)
