@@ -1,6 +1,7 @@
 //! The small tools of the `h2o` binary: `h2o completions bash|zsh|fish`,
 //! `h2o --version`, and the frame traces of `h2o get --trace` (against
-//! nghttpd, compared with `nghttp -nv`) and `h2o serve --trace` (with curl).
+//! nghttpd, compared with `nghttp -nv`) and `h2o serve --trace` (with curl),
+//! and `h2o serve --access-log` under h2load load and for HTTP/1.1.
 
 mod support;
 
@@ -292,4 +293,154 @@ fn serve_trace_shows_curl_request_headers() {
     );
     let frames = frame_lines(&text);
     assert!(frames.len() >= 6, "{text}");
+}
+
+/// One parsed access log line.
+#[derive(Debug)]
+struct LogLine {
+    peer: std::net::SocketAddr,
+    method: String,
+    path: String,
+    status: u16,
+    bytes: u64,
+    ms: f64,
+    stream: Option<u32>,
+}
+
+fn parse_log_line(l: &str) -> LogLine {
+    let f: Vec<&str> = l.split(' ').collect();
+    assert_eq!(f.len(), 8, "{l:?}");
+    // 2026-11-30T21:07:38.123Z
+    let t = f[0];
+    assert!(
+        t.len() == 24 && t.ends_with('Z') && &t[10..11] == "T" && &t[19..20] == ".",
+        "{l:?}"
+    );
+    assert!(t[..4].parse::<u32>().unwrap() >= 2024, "{l:?}");
+    LogLine {
+        peer: f[1].parse().unwrap(),
+        method: f[2].into(),
+        path: f[3].into(),
+        status: f[4].parse().unwrap(),
+        bytes: f[5].parse().unwrap(),
+        ms: f[6].parse().unwrap(),
+        stream: (f[7] != "-").then(|| f[7].parse().unwrap()),
+    }
+}
+
+/// Reads the log until it has `n` lines (the server flushes at least once a
+/// second), at most 10 s.
+fn log_lines(path: &std::path::Path, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(String::from).collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            // A little longer: more lines than expected would show up too.
+            std::thread::sleep(Duration::from_millis(1200));
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            return text.lines().map(String::from).collect();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn access_log_has_one_line_per_request_under_h2load() {
+    let h2load = require_bin("h2load", "nghttp2-client");
+    let curl = require_bin("curl", "curl");
+    let root = TempDir::new("access-log");
+    std::fs::write(root.path().join("small"), b"hello world\n").unwrap();
+    let log = root.path().join("access.log");
+    let log_arg = log.to_str().unwrap();
+    let server =
+        support::spawn_h2o_serve_with(root.path(), &["--threads", "2", "--access-log", log_arg]);
+    let out = Command::new(h2load)
+        .args(["-n", "2000", "-c", "4", "-m", "10"])
+        .arg(server.url("/small"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("2000 succeeded"), "{text}");
+    let lines = log_lines(&log, 2000);
+    assert_eq!(lines.len(), 2000, "expected one line per request");
+    let mut per_conn: std::collections::HashMap<std::net::SocketAddr, BTreeSet<u32>> =
+        Default::default();
+    for l in &lines {
+        let e = parse_log_line(l);
+        assert_eq!(
+            (e.method.as_str(), e.path.as_str()),
+            ("GET", "/small"),
+            "{l}"
+        );
+        assert_eq!((e.status, e.bytes), (200, 12), "{l}");
+        assert!(e.ms >= 0.0 && e.ms < 60_000.0, "{l}");
+        assert!(e.peer.ip().is_loopback(), "{l}");
+        let id = e.stream.expect("HTTP/2 lines carry the stream id");
+        assert!(id % 2 == 1, "{l}");
+        assert!(
+            per_conn.entry(e.peer).or_default().insert(id),
+            "stream logged twice: {l}"
+        );
+    }
+    assert_eq!(per_conn.len(), 4, "4 connections");
+    assert!(
+        per_conn.values().all(|s| s.len() == 500),
+        "500 requests per connection"
+    );
+
+    // HTTP/1.1 (stream "-"), a 404 with a space in the path, and a HEAD.
+    // Truncate (the workers keep their append-mode descriptors).
+    std::fs::write(&log, b"").unwrap();
+    for args in [
+        vec!["-s", "-o", "/dev/null", "--http1.1"],
+        vec!["-s", "-o", "/dev/null", "--http2-prior-knowledge"],
+    ] {
+        let st = Command::new(&curl)
+            .args(&args)
+            .arg(server.url("/no%20such"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let st = Command::new(&curl)
+        .args(["-s", "-o", "/dev/null", "-I"])
+        .arg(server.url("/small"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let lines = log_lines(&log, 3);
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let e: Vec<LogLine> = lines.iter().map(|l| parse_log_line(l)).collect();
+    let mut seen: Vec<(String, String, u16, u64, Option<u32>)> = e
+        .into_iter()
+        .map(|e| (e.method, e.path, e.status, e.bytes, e.stream))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("GET".into(), "/no%20such".into(), 404, 14, None),
+            ("GET".into(), "/no%20such".into(), 404, 14, Some(1)),
+            ("HEAD".into(), "/small".into(), 200, 0, None),
+        ]
+    );
+}
+
+#[test]
+fn access_log_bad_path_is_a_clear_error() {
+    let root = TempDir::new("access-log-bad");
+    let out = h2o(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--access-log",
+        "/nonexistent-dir/x.log",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("h2o: --access-log: "), "{err}");
+    assert!(err.contains("No such file or directory"), "{err}");
 }

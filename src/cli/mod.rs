@@ -1,7 +1,7 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy] [--idle-timeout SECS]
-//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed] [--trace]`:
+//!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed] [--trace] [--access-log FILE|-]`:
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
 //! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE] [--trace]`:
 //!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
@@ -104,6 +104,11 @@ pub enum Command {
         /// frame ...`), with decoded headers, settings and error codes.
         #[arg(long)]
         trace: bool,
+        /// Write one line per request to FILE (appended; `-`: stdout):
+        /// `TIME PEER METHOD PATH STATUS BYTES DURATION_MS STREAM`, buffered
+        /// per worker and flushed at least once a second.
+        #[arg(long, value_name = "FILE|-")]
+        access_log: Option<String>,
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
@@ -281,6 +286,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tls_sni,
             self_signed,
             trace,
+            access_log,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -293,6 +299,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 zero_copy: !no_zero_copy,
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
                 trace,
+                access_log: access_log.as_deref().map(server::AccessLogTarget::parse),
                 ..Default::default()
             };
             let mut config = config;
@@ -302,6 +309,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 config.ws = crate::net::ws::WsConfig::echo(&path);
                 config.conn.enable_connect_protocol = true;
+            }
+            if let Some(t) = &config.access_log {
+                // Fail now with a clear message rather than in every worker.
+                t.open().map_err(|e| format!("--access-log: {e}"))?;
             }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
             let tls_opts = TlsServeOptions {

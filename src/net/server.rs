@@ -52,6 +52,8 @@ use http::header::{self, HeaderValue};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+pub use super::access_log::AccessLogTarget; // access log
+use super::access_log::{AccessLog, ConnLog, Entry};
 use super::conn_trace::ConnTrace; // trace
 pub use super::file_cache::SMALL_FILE;
 use super::file_cache::{CachedFile, FileCache};
@@ -100,6 +102,9 @@ pub struct ServerConfig {
     /// prefixed with a connection id (`h2o serve --trace`, see
     /// [`crate::trace`]). Default: false.
     pub trace: bool,
+    /// Write one line per request here (`h2o serve --access-log`, see
+    /// [`super::access_log`]). Default: none.
+    pub access_log: Option<AccessLogTarget>,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +119,7 @@ impl Default for ServerConfig {
             #[cfg(feature = "tls")]
             tls: None,
             trace: false,
+            access_log: None,
         }
     }
 }
@@ -195,6 +201,8 @@ struct Client {
     tls: Option<Box<super::tls_io::TlsIo>>,
     /// trace: `--trace` frame log (src/net/conn_trace.rs); `None`: off.
     trace: Option<Box<ConnTrace>>,
+    /// access log: the peer and the HTTP/2 requests in flight; `None`: off.
+    log: Option<Box<ConnLog>>,
 }
 
 /// What a readiness event allows for reading.
@@ -225,10 +233,13 @@ struct Worker {
     chunks: Vec<Chunk>,
     cache: FileCache,
     again: Vec<usize>,
+    /// access log: this worker's buffered writer.
+    access: Option<AccessLog>,
 }
 
 impl Worker {
     fn new(root: Arc<DocRoot>, config: Arc<ServerConfig>, origin: Instant) -> io::Result<Self> {
+        let access = config.access_log.as_ref().map(|t| t.open()).transpose()?;
         Ok(Worker {
             poll: Poll::new()?,
             root,
@@ -239,6 +250,7 @@ impl Worker {
             chunks: Vec::with_capacity(256),
             cache: FileCache::default(),
             again: Vec::new(),
+            access,
         })
     }
 
@@ -264,6 +276,11 @@ impl Worker {
         loop {
             if listener.is_none() && self.clients.is_empty() {
                 return Ok(());
+            }
+            if self.clients.is_empty() {
+                if let Some(l) = self.access.as_mut() {
+                    l.flush(); // access log: nothing is in flight
+                }
             }
             let timeout = if !self.again.is_empty() {
                 Some(Duration::ZERO)
@@ -357,6 +374,11 @@ impl Worker {
         };
         #[cfg(not(feature = "tls"))]
         let ws = ConnWs::new(&self.config.ws);
+        // access log: the peer address (one getpeername) only when logging.
+        let log = self
+            .access
+            .is_some()
+            .then(|| ConnLog::new(sock.peer_addr().ok()));
         entry.insert(Client {
             sock,
             conn,
@@ -370,6 +392,7 @@ impl Worker {
             #[cfg(feature = "tls")]
             tls,
             trace: self.config.trace.then(ConnTrace::new),
+            log,
         });
         Ok(Some(key))
     }
@@ -407,6 +430,9 @@ impl Worker {
         }
         for key in due {
             self.drive_key(key, ReadMode::No);
+        }
+        if let Some(l) = self.access.as_mut() {
+            l.flush(); // access log: once a second
         }
     }
 
@@ -597,7 +623,10 @@ impl Worker {
                 return Ok(Next::Close);
             }
             let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-            let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+            let (access, peer) = (&mut self.access, c.log.as_ref().and_then(|l| l.peer));
+            let mut handler = |req: &http::Request<()>| {
+                logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+            };
             let cell = std::cell::RefCell::new(&mut **t);
             let mut r = super::tls_io::H1TlsReader {
                 tls: &cell,
@@ -632,7 +661,10 @@ impl Worker {
         }
         let mut w = SockWriter(c.sock.as_raw_fd());
         let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-        let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+        let (access, peer) = (&mut self.access, c.log.as_ref().and_then(|l| l.peer));
+        let mut handler = |req: &http::Request<()>| {
+            logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+        };
         let pre = h1.drive(
             &mut c.sock,
             &mut self.rbuf,
@@ -795,6 +827,9 @@ impl Worker {
             }
             Event::SendReady { stream_id } => feed(c, stream_id),
             Event::Reset { stream_id, .. } | Event::Closed { stream_id } => {
+                if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_mut()) {
+                    cl.ended(stream_id, l); // access log
+                }
                 c.bodies.remove(&stream_id);
                 c.ws.on_stream_end(stream_id); // ws hook
             }
@@ -805,7 +840,12 @@ impl Worker {
     }
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
+        let start = c.log.is_some().then(Instant::now); // access log
         let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
+        if let (Some(cl), Some(start)) = (c.log.as_mut(), start) {
+            let status = reply.head.status().as_u16();
+            cl.answered(stream_id, req, start, status, reply.body.len());
+        }
         #[cfg(feature = "tls")]
         // Over TLS the bytes are encrypted in user space: no sendfile.
         let zero_copy = self.config.zero_copy && c.tls.is_none();
@@ -829,6 +869,30 @@ impl Worker {
     }
 }
 
+/// access log: an HTTP/1.1 request's reply, logged when an access log is on.
+fn logged_h1_reply(
+    access: &mut Option<AccessLog>,
+    peer: Option<std::net::SocketAddr>,
+    req: &http::Request<()>,
+    reply: impl FnOnce(&http::Request<()>) -> Reply,
+) -> Reply {
+    let Some(log) = access.as_mut() else {
+        return reply(req);
+    };
+    let start = Instant::now();
+    let r = reply(req);
+    log.write(&Entry {
+        peer,
+        method: req.method(),
+        path: req.uri().path_and_query().map_or("/", |p| p.as_str()),
+        status: r.head.status().as_u16(),
+        bytes: r.body.len(),
+        duration: start.elapsed(),
+        stream: None,
+    });
+    r
+}
+
 /// The file handler's answer, the same for HTTP/2 and HTTP/1.1: a response
 /// head with its fields (`content-length` included) and the body to send.
 pub(crate) struct Reply {
@@ -836,6 +900,17 @@ pub(crate) struct Reply {
     pub(crate) head: http::Response<()>,
     /// What follows the head.
     pub(crate) body: ReplyBody,
+}
+
+impl ReplyBody {
+    /// Body length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            ReplyBody::Empty => 0,
+            ReplyBody::Bytes(b) => b.len() as u64,
+            ReplyBody::File { len, .. } => *len,
+        }
+    }
 }
 
 /// Body of a [`Reply`].

@@ -1,0 +1,259 @@
+//! `h2o serve --access-log FILE|-`: one line per request, buffered per worker.
+//!
+//! Line format (space-separated, fixed fields):
+//!
+//! ```text
+//! TIME PEER METHOD PATH STATUS BYTES DURATION_MS STREAM
+//! 2026-11-30T21:07:38.123Z 127.0.0.1:51234 GET /small 200 12 0.081 1
+//! ```
+//!
+//! TIME is when the line was written (UTC, RFC 3339, milliseconds); BYTES the
+//! response body length; DURATION_MS for HTTP/2 runs from the request's
+//! HEADERS to the stream's end (its last frame handed to the socket, or its
+//! reset), for HTTP/1.1 (STREAM `-`) from the parsed request to the queued
+//! response. PATH is as requested, with bytes outside printable ASCII
+//! (spaces included) percent-encoded so that fields never split.
+//!
+//! Each worker owns an [`AccessLog`]: a `BufWriter` (64 KiB) over its own
+//! append-mode file descriptor (or stdout), flushed when full, once a second
+//! by the worker's timer, when the worker has no connection left, and on drop.
+//! Lines of different workers never interleave within a line (each flush is
+//! whole lines, written with `O_APPEND`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::{self, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::frame::StreamId;
+
+/// Where access log lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccessLogTarget {
+    /// Standard output (`--access-log -`).
+    Stdout,
+    /// This file, created if missing and appended to.
+    File(PathBuf),
+}
+
+impl AccessLogTarget {
+    /// `-` is stdout, anything else a file path.
+    pub fn parse(s: &str) -> AccessLogTarget {
+        if s == "-" {
+            AccessLogTarget::Stdout
+        } else {
+            AccessLogTarget::File(PathBuf::from(s))
+        }
+    }
+
+    /// Opens the destination (each worker opens its own).
+    pub fn open(&self) -> io::Result<AccessLog> {
+        let w: Box<dyn Write> = match self {
+            AccessLogTarget::Stdout => Box::new(io::stdout()),
+            AccessLogTarget::File(p) => {
+                Box::new(OpenOptions::new().create(true).append(true).open(p)?)
+            }
+        };
+        Ok(AccessLog {
+            out: BufWriter::with_capacity(64 << 10, w),
+            line: String::with_capacity(256),
+            sec: u64::MAX,
+            stamp: String::new(),
+        })
+    }
+}
+
+/// One worker's access log writer.
+pub struct AccessLog {
+    out: BufWriter<Box<dyn Write>>,
+    line: String,
+    /// The second `stamp` was formatted for (formatting the date once a second).
+    sec: u64,
+    stamp: String,
+}
+
+impl std::fmt::Debug for AccessLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessLog").finish_non_exhaustive()
+    }
+}
+
+/// What one log line says about a request.
+pub(crate) struct Entry<'a> {
+    pub(crate) peer: Option<SocketAddr>,
+    pub(crate) method: &'a http::Method,
+    pub(crate) path: &'a str,
+    pub(crate) status: u16,
+    pub(crate) bytes: u64,
+    pub(crate) duration: Duration,
+    pub(crate) stream: Option<StreamId>,
+}
+
+impl AccessLog {
+    /// Appends one line (buffered).
+    pub(crate) fn write(&mut self, e: &Entry<'_>) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        if now.as_secs() != self.sec {
+            self.sec = now.as_secs();
+            self.stamp = format_second(self.sec);
+        }
+        let l = &mut self.line;
+        l.clear();
+        let _ = write!(l, "{}.{:03}Z ", self.stamp, now.subsec_millis());
+        match e.peer {
+            Some(p) => {
+                let _ = write!(l, "{p} ");
+            }
+            None => l.push_str("- "),
+        }
+        let _ = write!(l, "{} ", e.method);
+        escape_path(e.path, l);
+        let _ = write!(
+            l,
+            " {} {} {:.3} ",
+            e.status,
+            e.bytes,
+            e.duration.as_secs_f64() * 1e3
+        );
+        match e.stream {
+            Some(id) => {
+                let _ = writeln!(l, "{id}");
+            }
+            None => l.push_str("-\n"),
+        }
+        if let Err(err) = self.out.write_all(self.line.as_bytes()) {
+            report(&err);
+        }
+    }
+
+    /// Writes out what is buffered.
+    pub fn flush(&mut self) {
+        if !self.out.buffer().is_empty() {
+            if let Err(err) = self.out.flush() {
+                report(&err);
+            }
+        }
+    }
+}
+
+/// A write error is reported once per occurrence on stderr; requests go on.
+fn report(e: &io::Error) {
+    eprintln!("access log: {e}");
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` of a Unix second (UTC).
+fn format_second(secs: u64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(secs as i64) {
+        Ok(t) => format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            t.month() as u8,
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        Err(_) => "0000-00-00T00:00:00".into(),
+    }
+}
+
+/// Copies `path`, percent-encoding what could split or garble the line
+/// (`%` stays: the path is already in URL form).
+fn escape_path(path: &str, out: &mut String) {
+    if path.bytes().all(|b| b.is_ascii_graphic()) {
+        out.push_str(path);
+        return;
+    }
+    for b in path.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+}
+
+/// An HTTP/2 request whose line waits for the stream's end.
+struct Pending {
+    start: Instant,
+    method: http::Method,
+    path: http::uri::PathAndQuery,
+    status: u16,
+    bytes: u64,
+}
+
+/// A connection's requests in flight (HTTP/2) and its peer.
+pub(crate) struct ConnLog {
+    pub(crate) peer: Option<SocketAddr>,
+    pending: HashMap<StreamId, Pending>,
+}
+
+impl ConnLog {
+    /// A connection from `peer`.
+    pub(crate) fn new(peer: Option<SocketAddr>) -> Box<ConnLog> {
+        Box::new(ConnLog {
+            peer,
+            pending: HashMap::new(),
+        })
+    }
+
+    /// The response to `req` on `id` is queued: remember it until the end.
+    pub(crate) fn answered(
+        &mut self,
+        id: StreamId,
+        req: &http::Request<()>,
+        start: Instant,
+        status: u16,
+        bytes: u64,
+    ) {
+        let path = req
+            .uri()
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
+        self.pending.insert(
+            id,
+            Pending {
+                start,
+                method: req.method().clone(),
+                path,
+                status,
+                bytes,
+            },
+        );
+    }
+
+    /// Stream `id` ended: its line goes to `log`.
+    pub(crate) fn ended(&mut self, id: StreamId, log: &mut AccessLog) {
+        if let Some(p) = self.pending.remove(&id) {
+            log.write(&Entry {
+                peer: self.peer,
+                method: &p.method,
+                path: p.path.as_str(),
+                status: p.status,
+                bytes: p.bytes,
+                duration: p.start.elapsed(),
+                stream: Some(id),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates_and_paths() {
+        assert_eq!(format_second(0), "1970-01-01T00:00:00");
+        assert_eq!(format_second(1_798_664_773), "2026-12-30T21:06:13");
+        let mut s = String::new();
+        escape_path("/a b/%41\u{e9}", &mut s);
+        assert_eq!(s, "/a%20b/%41%C3%A9");
+    }
+}
