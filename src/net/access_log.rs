@@ -20,7 +20,6 @@
 //! Lines of different workers never interleave within a line (each flush is
 //! whole lines, written with `O_APPEND`).
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::{self, BufWriter, Write};
@@ -83,7 +82,8 @@ impl std::fmt::Debug for AccessLog {
 
 /// What one log line says about a request.
 pub(crate) struct Entry<'a> {
-    pub(crate) peer: Option<SocketAddr>,
+    /// The peer as text (`-` when unknown), formatted once per connection.
+    pub(crate) peer: &'a str,
     pub(crate) method: &'a http::Method,
     pub(crate) path: &'a str,
     pub(crate) status: u16,
@@ -93,7 +93,9 @@ pub(crate) struct Entry<'a> {
 }
 
 impl AccessLog {
-    /// Appends one line (buffered).
+    /// Appends one line (buffered). Built with plain pushes rather than
+    /// `format!` machinery: this runs once per request (see
+    /// scripts/bench-access-log.sh for what it costs).
     pub(crate) fn write(&mut self, e: &Entry<'_>) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -104,28 +106,30 @@ impl AccessLog {
         }
         let l = &mut self.line;
         l.clear();
-        let _ = write!(l, "{}.{:03}Z ", self.stamp, now.subsec_millis());
-        match e.peer {
-            Some(p) => {
-                let _ = write!(l, "{p} ");
-            }
-            None => l.push_str("- "),
-        }
-        let _ = write!(l, "{} ", e.method);
+        l.push_str(&self.stamp);
+        l.push('.');
+        push_padded3(l, u64::from(now.subsec_millis()));
+        l.push_str("Z ");
+        l.push_str(e.peer);
+        l.push(' ');
+        l.push_str(e.method.as_str());
+        l.push(' ');
         escape_path(e.path, l);
-        let _ = write!(
-            l,
-            " {} {} {:.3} ",
-            e.status,
-            e.bytes,
-            e.duration.as_secs_f64() * 1e3
-        );
+        l.push(' ');
+        push_u64(l, u64::from(e.status));
+        l.push(' ');
+        push_u64(l, e.bytes);
+        l.push(' ');
+        let us = e.duration.as_micros().min(u128::from(u64::MAX)) as u64;
+        push_u64(l, us / 1000);
+        l.push('.');
+        push_padded3(l, us % 1000);
+        l.push(' ');
         match e.stream {
-            Some(id) => {
-                let _ = writeln!(l, "{id}");
-            }
-            None => l.push_str("-\n"),
+            Some(id) => push_u64(l, u64::from(id)),
+            None => l.push('-'),
         }
+        l.push('\n');
         if let Err(err) = self.out.write_all(self.line.as_bytes()) {
             report(&err);
         }
@@ -139,6 +143,22 @@ impl AccessLog {
             }
         }
     }
+}
+
+/// Appends the decimal digits of `n`.
+fn push_u64(out: &mut String, n: u64) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+/// Appends `n` (< 1000) zero-padded to 3 digits.
+fn push_padded3(out: &mut String, n: u64) {
+    if n < 100 {
+        out.push('0');
+    }
+    if n < 10 {
+        out.push('0');
+    }
+    push_u64(out, n);
 }
 
 /// A write error is reported once per occurrence on stderr; requests go on.
@@ -189,16 +209,18 @@ struct Pending {
 
 /// A connection's requests in flight (HTTP/2) and its peer.
 pub(crate) struct ConnLog {
-    pub(crate) peer: Option<SocketAddr>,
-    pending: HashMap<StreamId, Pending>,
+    /// The peer address as logged (`-` when unknown).
+    pub(crate) peer: String,
+    /// Few at a time (the concurrent stream limit): a scan beats hashing.
+    pending: Vec<(StreamId, Pending)>,
 }
 
 impl ConnLog {
     /// A connection from `peer`.
     pub(crate) fn new(peer: Option<SocketAddr>) -> Box<ConnLog> {
         Box::new(ConnLog {
-            peer,
-            pending: HashMap::new(),
+            peer: peer.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            pending: Vec::new(),
         })
     }
 
@@ -216,7 +238,7 @@ impl ConnLog {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/"));
-        self.pending.insert(
+        self.pending.push((
             id,
             Pending {
                 start,
@@ -225,14 +247,15 @@ impl ConnLog {
                 status,
                 bytes,
             },
-        );
+        ));
     }
 
     /// Stream `id` ended: its line goes to `log`.
     pub(crate) fn ended(&mut self, id: StreamId, log: &mut AccessLog) {
-        if let Some(p) = self.pending.remove(&id) {
+        if let Some(i) = self.pending.iter().position(|(s, _)| *s == id) {
+            let (_, p) = self.pending.swap_remove(i);
             log.write(&Entry {
-                peer: self.peer,
+                peer: &self.peer,
                 method: &p.method,
                 path: p.path.as_str(),
                 status: p.status,
@@ -255,5 +278,13 @@ mod tests {
         let mut s = String::new();
         escape_path("/a b/%41\u{e9}", &mut s);
         assert_eq!(s, "/a%20b/%41%C3%A9");
+        let mut s = String::new();
+        for n in [0, 7, 10, 12345, u64::MAX] {
+            push_u64(&mut s, n);
+            s.push(' ');
+        }
+        push_padded3(&mut s, 5);
+        push_padded3(&mut s, 999);
+        assert_eq!(s, format!("0 7 10 12345 {} 005999", u64::MAX));
     }
 }

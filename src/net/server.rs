@@ -623,7 +623,7 @@ impl Worker {
                 return Ok(Next::Close);
             }
             let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-            let (access, peer) = (&mut self.access, c.log.as_ref().and_then(|l| l.peer));
+            let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
             let mut handler = |req: &http::Request<()>| {
                 logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
             };
@@ -661,7 +661,7 @@ impl Worker {
         }
         let mut w = SockWriter(c.sock.as_raw_fd());
         let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-        let (access, peer) = (&mut self.access, c.log.as_ref().and_then(|l| l.peer));
+        let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
         let mut handler = |req: &http::Request<()>| {
             logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
         };
@@ -872,7 +872,7 @@ impl Worker {
 /// access log: an HTTP/1.1 request's reply, logged when an access log is on.
 fn logged_h1_reply(
     access: &mut Option<AccessLog>,
-    peer: Option<std::net::SocketAddr>,
+    peer: Option<&str>,
     req: &http::Request<()>,
     reply: impl FnOnce(&http::Request<()>) -> Reply,
 ) -> Reply {
@@ -882,7 +882,7 @@ fn logged_h1_reply(
     let start = Instant::now();
     let r = reply(req);
     log.write(&Entry {
-        peer,
+        peer: peer.unwrap_or("-"),
         method: req.method(),
         path: req.uri().path_and_query().map_or("/", |p| p.as_str()),
         status: r.head.status().as_u16(),
