@@ -35,7 +35,9 @@
 //! ([`super::file_cache`]). HTTP semantics of files are in [`super::files`];
 //! the output queue is [`super::out`]; WebSocket connections and streams are
 //! handled by [`super::ws`] from the few places marked "ws hook"; all HTTP/2 is
-//! spoken by the core.
+//! spoken by the core. `--trace` ([`super::conn_trace`]) and `--access-log`
+//! ([`super::access_log`]) hook in at the places marked "trace" and "access
+//! log"; both are `None` (one branch) when off.
 
 use std::collections::HashMap;
 use std::fs::File;
