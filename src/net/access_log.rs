@@ -14,15 +14,16 @@
 //! response. PATH is as requested, with bytes outside printable ASCII
 //! (spaces included) percent-encoded so that fields never split.
 //!
-//! Each worker owns an [`AccessLog`]: a `BufWriter` (64 KiB) over its own
-//! append-mode file descriptor (or stdout), flushed when full, once a second
+//! Each worker owns an [`AccessLog`]: lines are formatted straight into a
+//! 64 KiB buffer written to the worker's own append-mode file descriptor (or
+//! stdout) when full, once a second
 //! by the worker's timer, when the worker has no connection left, and on drop.
 //! Lines of different workers never interleave within a line (each flush is
 //! whole lines, written with `O_APPEND`).
 
 use std::fmt::Write as _;
 use std::fs::OpenOptions;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -57,8 +58,8 @@ impl AccessLogTarget {
             }
         };
         Ok(AccessLog {
-            out: BufWriter::with_capacity(64 << 10, w),
-            line: String::with_capacity(256),
+            out: w,
+            buf: String::with_capacity(BUF_CAP),
             sec: u64::MAX,
             stamp: String::new(),
         })
@@ -67,8 +68,9 @@ impl AccessLogTarget {
 
 /// One worker's access log writer.
 pub struct AccessLog {
-    out: BufWriter<Box<dyn Write>>,
-    line: String,
+    out: Box<dyn Write>,
+    /// Whole lines not written yet.
+    buf: String,
     /// The second `stamp` was formatted for (formatting the date once a second).
     sec: u64,
     stamp: String,
@@ -79,6 +81,15 @@ impl std::fmt::Debug for AccessLog {
         f.debug_struct("AccessLog").finish_non_exhaustive()
     }
 }
+
+impl Drop for AccessLog {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+/// Size of a worker's line buffer.
+const BUF_CAP: usize = 64 << 10;
 
 /// What one log line says about a request.
 pub(crate) struct Entry<'a> {
@@ -104,8 +115,7 @@ impl AccessLog {
             self.sec = now.as_secs();
             self.stamp = format_second(self.sec);
         }
-        let l = &mut self.line;
-        l.clear();
+        let l = &mut self.buf;
         l.push_str(&self.stamp);
         l.push('.');
         push_padded3(l, u64::from(now.subsec_millis()));
@@ -130,17 +140,19 @@ impl AccessLog {
             None => l.push('-'),
         }
         l.push('\n');
-        if let Err(err) = self.out.write_all(self.line.as_bytes()) {
-            report(&err);
+        if self.buf.len() >= BUF_CAP - 4096 {
+            self.flush();
         }
     }
 
     /// Writes out what is buffered.
     pub fn flush(&mut self) {
-        if !self.out.buffer().is_empty() {
-            if let Err(err) = self.out.flush() {
+        if !self.buf.is_empty() {
+            if let Err(err) = self.out.write_all(self.buf.as_bytes()) {
                 report(&err);
             }
+            let _ = self.out.flush();
+            self.buf.clear();
         }
     }
 }
