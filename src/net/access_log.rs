@@ -11,7 +11,9 @@
 //! response body length; DURATION_MS for HTTP/2 runs from the request's
 //! HEADERS to the stream's end (its last frame handed to the socket, or its
 //! reset), for HTTP/1.1 (STREAM `-`) from the parsed request to the queued
-//! response. PATH is as requested, with bytes outside printable ASCII
+//! response. The clocks are read once per connection turn, not per request:
+//! HTTP/2 times have the resolution of the event loop's turns (requests read
+//! and answered in one turn show 0.000). PATH is as requested, with bytes outside printable ASCII
 //! (spaces included) percent-encoded so that fields never split.
 //!
 //! Each worker owns an [`AccessLog`]: lines are formatted straight into a
@@ -60,6 +62,8 @@ impl AccessLogTarget {
         Ok(AccessLog {
             out: w,
             buf: String::with_capacity(BUF_CAP),
+            turn: Instant::now(),
+            turn_wall: Duration::ZERO,
             sec: u64::MAX,
             stamp: String::new(),
         })
@@ -71,6 +75,12 @@ pub struct AccessLog {
     out: Box<dyn Write>,
     /// Whole lines not written yet.
     buf: String,
+    /// The clocks read once per connection turn ([`AccessLog::tick`]): a
+    /// request's start, end and line time are those of the turns that read
+    /// it and ended it (clock reads per request would cost more than the
+    /// line itself).
+    turn: Instant,
+    turn_wall: Duration,
     /// The second `stamp` was formatted for (formatting the date once a second).
     sec: u64,
     stamp: String,
@@ -108,9 +118,7 @@ impl AccessLog {
     /// `format!` machinery: this runs once per request (see
     /// scripts/bench-access-log.sh for what it costs).
     pub(crate) fn write(&mut self, e: &Entry<'_>) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let now = self.turn_wall;
         if now.as_secs() != self.sec {
             self.sec = now.as_secs();
             self.stamp = format_second(self.sec);
@@ -143,6 +151,19 @@ impl AccessLog {
         if self.buf.len() >= BUF_CAP - 4096 {
             self.flush();
         }
+    }
+
+    /// Reads the clocks for the connection turn about to run.
+    pub(crate) fn tick(&mut self) {
+        self.turn = Instant::now();
+        self.turn_wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+    }
+
+    /// The monotonic time of the current turn.
+    pub(crate) fn turn(&self) -> Instant {
+        self.turn
     }
 
     /// Writes out what is buffered.
@@ -272,7 +293,7 @@ impl ConnLog {
                 path: p.path.as_str(),
                 status: p.status,
                 bytes: p.bytes,
-                duration: p.start.elapsed(),
+                duration: log.turn().saturating_duration_since(p.start),
                 stream: Some(id),
             });
         }

@@ -442,6 +442,9 @@ impl Worker {
         let Some(mut c) = self.clients.try_remove(key) else {
             return;
         };
+        if let Some(l) = self.access.as_mut() {
+            l.tick(); // access log: the clocks of this turn
+        }
         match self.drive(&mut c, read) {
             Ok(Next::Keep) => {
                 self.clients.insert(c);
@@ -842,11 +845,10 @@ impl Worker {
     }
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
-        let start = c.log.is_some().then(Instant::now); // access log
         let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
-        if let (Some(cl), Some(start)) = (c.log.as_mut(), start) {
-            let status = reply.head.status().as_u16();
-            cl.answered(stream_id, req, start, status, reply.body.len());
+        if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_ref()) {
+            let status = reply.head.status().as_u16(); // access log
+            cl.answered(stream_id, req, l.turn(), status, reply.body.len());
         }
         #[cfg(feature = "tls")]
         // Over TLS the bytes are encrypted in user space: no sendfile.
