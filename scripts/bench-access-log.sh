@@ -37,6 +37,13 @@ cleanup() {
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+# run and cg execute in $(...) subshells, where the EXIT trap does not run:
+# they stop their own server before failing.
+fail() {
+    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; fi
+    echo "$*" >&2
+    exit 1
+}
 mkdir -p "$WORK/root"
 printf 'hello world\n' >"$WORK/root/small"
 
@@ -57,14 +64,14 @@ run() {
         [ -n "$addr" ] && break
         sleep 0.05
     done
-    [ -n "$addr" ] || { echo "server did not start" >&2; exit 1; }
+    [ -n "$addr" ] || fail "server did not start"
     local out
     out=$(timeout "$LIMIT" h2load -n "$N" -c 10 -m 32 "http://$addr/small")
-    grep -q "$N succeeded" <<<"$out" || { echo "h2load run failed: $out" >&2; exit 1; }
+    grep -q "$N succeeded" <<<"$out" || fail "h2load run failed: $out"
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
     if [ "$1" = file ]; then
         local lines; lines=$(wc -l <"$WORK/access.log")
-        [ "$lines" -eq "$N" ] || { echo "access log has $lines lines, want $N" >&2; exit 1; }
+        [ "$lines" -eq "$N" ] || fail "access log has $lines lines, want $N"
     fi
     sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out"
 }
@@ -98,10 +105,12 @@ cg() {
         [ -n "$addr" ] && break
         sleep 0.1
     done
-    [ -n "$addr" ] || { echo "server under callgrind did not start" >&2; exit 1; }
-    timeout "$LIMIT" h2load -n 1000 -c 10 -m 32 "http://$addr/small" | grep -q "1000 succeeded"
+    [ -n "$addr" ] || fail "server under callgrind did not start"
+    timeout "$LIMIT" h2load -n 1000 -c 10 -m 32 "http://$addr/small" | grep -q "1000 succeeded" \
+        || fail "warm-up under callgrind failed"
     callgrind_control -z "$PID" >/dev/null 2>&1
-    timeout "$LIMIT" h2load -n "$NCG" -c 10 -m 32 "http://$addr/small" | grep -q "$NCG succeeded"
+    timeout "$LIMIT" h2load -n "$NCG" -c 10 -m 32 "http://$addr/small" | grep -q "$NCG succeeded" \
+        || fail "h2load under callgrind failed"
     callgrind_control -d "$PID" >/dev/null 2>&1
     kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
     # The dump after zeroing is the last numbered file.
