@@ -25,6 +25,7 @@ pub mod hpack;
 pub mod pair;
 #[cfg(feature = "tls")]
 pub mod tls;
+pub mod trace;
 pub mod ws;
 
 #[cfg(feature = "native")]

@@ -27,9 +27,13 @@ pub struct Options {
     pub http1: bool,
     /// Extra CA certificates (PEM) trusted for `https://` besides the system roots.
     pub cacert: Option<PathBuf>,
+    /// Print every HTTP/2 frame to stderr (`--trace`).
+    pub trace: bool,
 }
 
 const BAR_THRESHOLD: u64 = 1 << 20;
+/// How long the connections get to send their GOAWAY at exit.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// The TLS context shared by every client of one `h2o get` run (so the
 /// `--connections` loop resumes sessions). Built only for `https://` URLs.
@@ -70,6 +74,7 @@ fn client(opts: &Options, tls: &Tls) -> Client {
         request_timeout: opts.timeout,
         breaker: None,
         http1: opts.http1,
+        trace: opts.trace,
         #[cfg(feature = "tls")]
         tls: tls.clone(),
         ..ClientConfig::default()
@@ -230,6 +235,8 @@ pub fn run(urls: &[String], outputs: &[PathBuf], opts: &Options) -> Result<ExitC
             }
         }
     }
+    // Say goodbye (GOAWAY) before the process ends; bounded.
+    c.shutdown(SHUTDOWN_WAIT);
     Ok(if failed {
         ExitCode::from(1)
     } else {
@@ -260,6 +267,7 @@ fn sequential(
             .send(req)
             .and_then(wait_with_bar)
             .map_err(|e| e.to_string())?;
+        c.shutdown(SHUTDOWN_WAIT);
         if opts.verbose {
             eprintln!(
                 "* connection {i}/{n}: status {}, {} bytes in {:.2} ms (connect + request)",

@@ -1,19 +1,21 @@
 //! Command-line front end of the `h2o` binary (clap derive).
 //!
 //! - `h2o serve --addr ADDR --root DIR [--threads N] [--no-zero-copy | --sendfile] [--idle-timeout SECS]
-//!   [--stall-timeout SECS] [--shutdown-timeout SECS]
+//!   [--stall-timeout SECS] [--shutdown-timeout SECS] [--trace] [--access-log FILE|-]
 //!   [--tls-cert FILE --tls-key FILE] [--tls-sni NAME=CERT,KEY]... [--self-signed]`:
 //!   h2c + HTTP/1.1, or HTTP/2-over-TLS static file server ([`crate::net::server`]);
 //!   SIGTERM/SIGINT stop it gracefully (exit 0 after the drain; a second
 //!   signal exits at once with status 1);
-//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE]`:
+//! - `h2o get URL... [-o FILE]... [-v] [--fail] [--timeout SECS] [--connections N] [--http1.1] [--cacert FILE] [--trace]`:
 //!   h2c (or HTTP/1.1) / HTTP/2-over-TLS client ([`crate::net::pool::Client`]);
 //! - `h2o bench [URL] [-n N] [-c C] [-m M] [-t T] [-D SECS] [--rate R] [--path P] [--cacert FILE]
 //!   [--no-tui] [--json [FILE]] [--html FILE]`: load generator ([`crate::net::bench`]), against
 //!   the embedded server when no URL is given;
 //! - `h2o hpack inflate|deflate [FILE]`: HPACK story tool ([`hpack`]);
-//! - `h2o ws URL [--h2]`: WebSocket client ([`ws`]); `h2o serve --ws-echo PATH`
-//!   adds a WebSocket echo endpoint ([`crate::net::ws`]).
+//! - `h2o ws URL [--h2] [--echo]`: WebSocket client, line or echo mode ([`ws`]); `h2o serve --ws-echo PATH`
+//!   adds a WebSocket echo endpoint ([`crate::net::ws`]);
+//! - `h2o completions bash|zsh|fish`: shell completion script (`clap_complete`);
+//!   `h2o --version` names the build's enabled features.
 
 pub mod hpack;
 pub mod ws;
@@ -23,7 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::net::{bench, files::DocRoot, server};
 
@@ -33,13 +35,29 @@ mod get;
 #[derive(Debug, Parser)]
 #[command(
     name = "h2o",
-    version,
+    version = version(),
     about = "HTTP/2 engine: h2c / TLS file server, client and HPACK tools"
 )]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `h2o --version`: the crate version and the cargo features this binary was
+/// built with (`native` always, since the binary needs it).
+pub fn version() -> &'static str {
+    static V: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let features = [
+            ("native", cfg!(feature = "native")),
+            ("tls", cfg!(feature = "tls")),
+            ("js", cfg!(feature = "js")),
+            ("bench-internals", cfg!(feature = "bench-internals")),
+        ];
+        let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
+        format!("{} (features: {})", env!("CARGO_PKG_VERSION"), on.join(" "))
+    })
 }
 
 /// Subcommands.
@@ -98,9 +116,21 @@ pub enum Command {
         /// path is printed (give it to clients: --cacert).
         #[arg(long, conflicts_with = "tls_cert")]
         self_signed: bool,
+        /// Print every HTTP/2 frame sent and received to stderr, one line
+        /// each prefixed with a connection id (`c1 [  0.001] recv HEADERS
+        /// frame ...`), with decoded headers, settings and error codes.
+        #[arg(long)]
+        trace: bool,
+        /// Write one line per request to FILE (appended; `-`: stdout):
+        /// `TIME PEER METHOD PATH STATUS BYTES DURATION_MS STREAM`, buffered
+        /// per worker and flushed at least once a second.
+        #[arg(long, value_name = "FILE|-")]
+        access_log: Option<String>,
     },
     /// WebSocket client: sends stdin lines as text messages, prints each
     /// received message as a line, closes (1000) at EOF once the replies came.
+    /// With --echo, sends every received message back instead, until the
+    /// server closes.
     Ws {
         /// `ws://HOST[:PORT]/PATH` URL.
         url: String,
@@ -113,6 +143,13 @@ pub enum Command {
         /// After stdin EOF, wait at most SECS seconds for outstanding replies.
         #[arg(long, value_name = "SECS", default_value_t = 5.0)]
         wait: f64,
+        /// Echo every received message back (text as text, binary as binary,
+        /// fragments reassembled) until the server closes; stdin is not read.
+        /// A protocol error by the server is answered with close code 1002
+        /// (1007 bad UTF-8, 1009 too big) and exit status 1. --timeout is
+        /// then the longest wait for the server's next frame.
+        #[arg(long)]
+        echo: bool,
     },
     /// Fetch URLs over HTTP/2 (h2c prior knowledge for http://, or HTTP/1.1
     /// with --http1.1; TLS with ALPN h2 for https://, HTTP/1.1 over TLS when the
@@ -151,6 +188,11 @@ pub enum Command {
         /// (besides the system roots; verification is always on).
         #[arg(long, value_name = "FILE")]
         cacert: Option<PathBuf>,
+        /// Print every HTTP/2 frame sent and received to stderr, one line
+        /// each with the decoded headers, settings, window increments and
+        /// error codes (like `nghttp -nv`).
+        #[arg(long, conflicts_with = "http1")]
+        trace: bool,
     },
     /// h2load-style load generator (C connections x M concurrent streams).
     ///
@@ -221,6 +263,14 @@ pub enum Command {
         #[arg(long, default_value_t = 200.0)]
         rate_mbit: f64,
     },
+    /// Print a shell completion script to stdout, e.g.
+    /// `h2o completions bash > /etc/bash_completion.d/h2o` or
+    /// `source <(h2o completions bash)`.
+    Completions {
+        /// Shell to generate for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// HPACK story tools (hpack-test-case JSON format).
     Hpack {
         /// Direction.
@@ -272,6 +322,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tls_key,
             tls_sni,
             self_signed,
+            trace,
+            access_log,
         } => {
             if threads == 0 {
                 return Err("--threads must be at least 1".into());
@@ -292,6 +344,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 idle_timeout: Duration::from_secs_f64(idle_timeout),
                 stall_timeout: Duration::from_secs_f64(stall_timeout),
                 shutdown_timeout: Duration::from_secs_f64(shutdown_timeout),
+                trace,
+                access_log: access_log.as_deref().map(server::AccessLogTarget::parse),
                 ..Default::default()
             };
             let mut config = config;
@@ -301,6 +355,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 }
                 config.ws = crate::net::ws::WsConfig::echo(&path);
                 config.conn.enable_connect_protocol = true;
+            }
+            if let Some(t) = &config.access_log {
+                // Fail now with a clear message rather than in every worker.
+                t.open().map_err(|e| format!("--access-log: {e}"))?;
             }
             let root = DocRoot::new(&root).map_err(|e| format!("root {}: {e}", root.display()))?;
             let tls_opts = TlsServeOptions {
@@ -335,6 +393,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             connections,
             http1,
             cacert,
+            trace,
         } => {
             if !(timeout.is_finite() && timeout > 0.0) {
                 return Err("--timeout must be a positive number of seconds".into());
@@ -346,6 +405,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 connections,
                 http1,
                 cacert,
+                trace,
             };
             get::run(&urls, &output, &opts)
         }
@@ -417,6 +477,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             h2,
             timeout,
             wait,
+            echo,
         } => {
             if !(timeout.is_finite() && timeout > 0.0 && wait.is_finite() && wait >= 0.0) {
                 return Err("--timeout/--wait must be positive numbers of seconds".into());
@@ -425,8 +486,19 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 h2,
                 timeout: Duration::from_secs_f64(timeout),
                 wait: Duration::from_secs_f64(wait),
+                echo,
             };
             ws::run(&url, &opts)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "h2o", &mut out);
+            let mut stdout = io::stdout();
+            stdout
+                .write_all(&out)
+                .and_then(|_| stdout.flush())
+                .map_err(|e| format!("cannot write output: {e}"))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Hpack { command } => {

@@ -10,8 +10,10 @@
 //! They only move bytes between sockets/files and the sans-IO core; all
 //! HTTP/2 logic lives in [`crate::conn`], all HTTP/1.1 framing in [`crate::h1`].
 
+pub mod access_log;
 pub mod bench;
 pub mod client;
+mod conn_trace;
 pub mod error;
 pub mod file_cache;
 pub mod files;

@@ -48,7 +48,9 @@
 //! ([`super::file_cache`]). HTTP semantics of files are in [`super::files`];
 //! the output queue is [`super::out`]; WebSocket connections and streams are
 //! handled by [`super::ws`] from the few places marked "ws hook"; all HTTP/2 is
-//! spoken by the core.
+//! spoken by the core. `--trace` ([`super::conn_trace`]) and `--access-log`
+//! ([`super::access_log`]) hook in at the places marked "trace" and "access
+//! log"; both are `None` (one branch) when off.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -65,6 +67,9 @@ use http::header::{self, HeaderValue};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+pub use super::access_log::AccessLogTarget; // access log
+use super::access_log::{AccessLog, ConnLog, Entry};
+use super::conn_trace::ConnTrace; // trace
 pub use super::file_cache::SMALL_FILE;
 use super::file_cache::{read_piece, CachedFile, FileCache};
 use super::files::{self, DocRoot, Lookup, RangeSpec};
@@ -132,6 +137,13 @@ pub struct ServerConfig {
     /// user space).
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::ServerTls>,
+    /// Print every HTTP/2 frame of every connection to stderr, one line each
+    /// prefixed with a connection id (`h2o serve --trace`, see
+    /// [`crate::trace`]). Default: false.
+    pub trace: bool,
+    /// Write one line per request here (`h2o serve --access-log`, see
+    /// [`super::access_log`]). Default: none.
+    pub access_log: Option<AccessLogTarget>,
 }
 
 impl Default for ServerConfig {
@@ -148,6 +160,8 @@ impl Default for ServerConfig {
             ws: WsConfig::default(), // ws hook
             #[cfg(feature = "tls")]
             tls: None,
+            trace: false,
+            access_log: None,
         }
     }
 }
@@ -335,6 +349,10 @@ struct Client {
     /// TLS layer (`None`: h2c).
     #[cfg(feature = "tls")]
     tls: Option<Box<super::tls_io::TlsIo>>,
+    /// trace: `--trace` frame log (src/net/conn_trace.rs); `None`: off.
+    trace: Option<Box<ConnTrace>>,
+    /// access log: the peer and the HTTP/2 requests in flight; `None`: off.
+    log: Option<Box<ConnLog>>,
 }
 
 /// Stall detection: since when output has been waiting, and the progress
@@ -408,10 +426,13 @@ struct Worker {
     stop: Option<StopHandle>,
     /// Stopping: the drain deadline.
     draining: Option<Instant>,
+    /// access log: this worker's buffered writer.
+    access: Option<AccessLog>,
 }
 
 impl Worker {
     fn new(root: Arc<DocRoot>, config: Arc<ServerConfig>, origin: Instant) -> io::Result<Self> {
+        let access = config.access_log.as_ref().map(|t| t.open()).transpose()?;
         Ok(Worker {
             poll: Poll::new()?,
             root,
@@ -424,6 +445,7 @@ impl Worker {
             again: Vec::new(),
             stop: None,
             draining: None,
+            access,
         })
     }
 
@@ -458,6 +480,11 @@ impl Worker {
             }
             if listener.is_none() && self.clients.is_empty() {
                 return Ok(());
+            }
+            if self.clients.is_empty() {
+                if let Some(l) = self.access.as_mut() {
+                    l.flush(); // access log: nothing is in flight
+                }
             }
             let timeout = if !self.again.is_empty() {
                 Some(Duration::ZERO)
@@ -554,6 +581,11 @@ impl Worker {
         };
         #[cfg(not(feature = "tls"))]
         let ws = ConnWs::new(&self.config.ws);
+        // access log: the peer address (one getpeername) only when logging.
+        let log = self
+            .access
+            .is_some()
+            .then(|| ConnLog::new(sock.peer_addr().ok()));
         entry.insert(Client {
             sock,
             conn,
@@ -569,6 +601,8 @@ impl Worker {
             h1: None,
             #[cfg(feature = "tls")]
             tls,
+            trace: self.config.trace.then(ConnTrace::new),
+            log,
         });
         Ok(Some(key))
     }
@@ -655,6 +689,9 @@ impl Worker {
         for key in due {
             self.drive_key(key, ReadMode::No);
         }
+        if let Some(l) = self.access.as_mut() {
+            l.flush(); // access log: once a second
+        }
     }
 
     /// The stop handle fired: drop the listener (new connections are
@@ -688,6 +725,9 @@ impl Worker {
         let Some(mut c) = self.clients.try_remove(key) else {
             return;
         };
+        if let Some(l) = self.access.as_mut() {
+            l.tick(); // access log: the clocks of this turn
+        }
         match self.drive(&mut c, read) {
             Ok(Next::Keep) => {
                 self.clients.insert(c);
@@ -781,16 +821,34 @@ impl Worker {
     fn drive_pre_h2(&mut self, c: &mut Client, read: ReadMode) -> io::Result<Option<Next>> {
         let mut w = SockWriter(c.sock.as_raw_fd());
         let (readable, drain) = (read != ReadMode::No, read == ReadMode::Drain);
-        let pre = c.ws.drive_pre_h2(
-            &mut c.sock,
-            &mut c.conn,
-            &mut self.rbuf,
-            readable,
-            drain,
-            c.closing,
-            &mut c.out,
-            &mut w,
-        )?;
+        let pre = match c.trace.as_mut() {
+            None => c.ws.drive_pre_h2(
+                &mut c.sock,
+                &mut c.conn,
+                &mut self.rbuf,
+                readable,
+                drain,
+                c.closing,
+                &mut c.out,
+                &mut w,
+            )?,
+            // trace: keep a copy of the sniffed bytes.
+            Some(t) => c.ws.drive_pre_h2(
+                &mut t.tee(&mut c.sock),
+                &mut c.conn,
+                &mut self.rbuf,
+                readable,
+                drain,
+                c.closing,
+                &mut c.out,
+                &mut w,
+            )?,
+        };
+        if let Some(t) = c.trace.as_mut() {
+            if !t.sniff_done(matches!(pre, Pre::H2 { .. })) {
+                c.trace = None;
+            }
+        }
         Ok(match pre {
             Pre::H2 { failed } => {
                 c.closing |= failed;
@@ -858,7 +916,10 @@ impl Worker {
                 return Ok(Next::Close);
             }
             let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-            let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+            let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
+            let mut handler = |req: &http::Request<()>| {
+                logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+            };
             let cell = std::cell::RefCell::new(&mut **t);
             let mut r = super::tls_io::H1TlsReader {
                 tls: &cell,
@@ -893,7 +954,10 @@ impl Worker {
         }
         let mut w = SockWriter(c.sock.as_raw_fd());
         let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
-        let mut handler = |req: &http::Request<()>| file_reply(cache, root, config, req);
+        let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
+        let mut handler = |req: &http::Request<()>| {
+            logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+        };
         let pre = h1.drive(
             &mut c.sock,
             &mut self.rbuf,
@@ -950,10 +1014,16 @@ impl Worker {
                         if t.is_http1() {
                             break; // the rest is read by the HTTP/1.1 path
                         }
+                        if let Some(tr) = c.trace.as_mut() {
+                            tr.recv(t.last_plain()); // trace
+                        }
                         if n < self.rbuf.len() && read == ReadMode::Yes {
                             break;
                         }
                         continue;
+                    }
+                    if let Some(t) = c.trace.as_mut() {
+                        t.recv(&self.rbuf[..n]); // trace
                     }
                     if c.conn.recv(self.origin.elapsed(), &self.rbuf[..n]).is_err() {
                         c.closing = true;
@@ -997,6 +1067,9 @@ impl Worker {
                 .conn
                 .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
             c.data_sent += u64::from(window.saturating_sub(c.conn.connection_send_window()));
+            if let Some(t) = c.trace.as_mut() {
+                t.sent(&self.chunks); // trace
+            }
             #[cfg(feature = "tls")]
             if let Some(t) = c.tls.as_mut() {
                 // One ciphertext buffer per batch: full-size records.
@@ -1065,6 +1138,9 @@ impl Worker {
             }
             Event::SendReady { stream_id } => feed(c, stream_id),
             Event::Reset { stream_id, .. } | Event::Closed { stream_id } => {
+                if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_mut()) {
+                    cl.ended(stream_id, l); // access log
+                }
                 c.bodies.remove(&stream_id);
                 c.ws.on_stream_end(stream_id); // ws hook
             }
@@ -1076,6 +1152,10 @@ impl Worker {
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
         let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
+        if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_ref()) {
+            let status = reply.head.status().as_u16(); // access log
+            cl.answered(stream_id, req, l.turn(), status, reply.body.len());
+        }
         #[cfg(feature = "tls")]
         // Over TLS the bytes are encrypted in user space: no sendfile.
         let zero_copy = self.config.zero_copy && c.tls.is_none();
@@ -1111,6 +1191,30 @@ impl Worker {
     }
 }
 
+/// access log: an HTTP/1.1 request's reply, logged when an access log is on.
+fn logged_h1_reply(
+    access: &mut Option<AccessLog>,
+    peer: Option<&str>,
+    req: &http::Request<()>,
+    reply: impl FnOnce(&http::Request<()>) -> Reply,
+) -> Reply {
+    let Some(log) = access.as_mut() else {
+        return reply(req);
+    };
+    let start = Instant::now();
+    let r = reply(req);
+    log.write(&Entry {
+        peer: peer.unwrap_or("-"),
+        method: req.method(),
+        path: req.uri().path_and_query().map_or("/", |p| p.as_str()),
+        status: r.head.status().as_u16(),
+        bytes: r.body.len(),
+        duration: start.elapsed(),
+        stream: None,
+    });
+    r
+}
+
 /// The file handler's answer, the same for HTTP/2 and HTTP/1.1: a response
 /// head with its fields (`content-length` included) and the body to send.
 pub(crate) struct Reply {
@@ -1118,6 +1222,17 @@ pub(crate) struct Reply {
     pub(crate) head: http::Response<()>,
     /// What follows the head.
     pub(crate) body: ReplyBody,
+}
+
+impl ReplyBody {
+    /// Body length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            ReplyBody::Empty => 0,
+            ReplyBody::Bytes(b) => b.len() as u64,
+            ReplyBody::File { len, .. } => *len,
+        }
+    }
 }
 
 /// Body of a [`Reply`].

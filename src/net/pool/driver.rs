@@ -19,6 +19,7 @@ use crate::error::ErrorCode;
 use crate::frame::StreamId;
 use crate::net::client::{NOT_H2C_CLOSED, NOT_H2C_HTTP1};
 use crate::net::{CLIENT_READ_BUF, WBUF_CAP, WRITE_CHUNK};
+use crate::trace::{Direction, FrameTracer};
 
 /// Bodies with a larger `content-length` are not preallocated.
 const MAX_PREALLOC: u64 = 16 << 20;
@@ -69,6 +70,8 @@ pub(super) struct Driver {
     goaway: Option<(StreamId, ErrorCode, String)>,
     /// Some byte arrived (before that, failures mean "not an h2c server").
     got_bytes: bool,
+    /// Frame trace to stderr ([`ClientConfig::trace`]); `None`: off.
+    tracer: Option<Box<FrameTracer>>,
     /// TLS layer (`None`: h2c), with the handshake already done.
     #[cfg(feature = "tls")]
     tls: Option<Box<crate::net::tls_io::TlsIo>>,
@@ -105,7 +108,6 @@ impl Driver {
             rx,
             shared,
             origin,
-            cfg,
             streams: HashMap::new(),
             queued: VecDeque::new(),
             rbuf: vec![0u8; CLIENT_READ_BUF],
@@ -118,6 +120,8 @@ impl Driver {
             idle_since: None,
             goaway: None,
             got_bytes: false,
+            tracer: cfg.trace.then(|| Box::new(FrameTracer::client())),
+            cfg,
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "tls")]
@@ -157,6 +161,7 @@ impl Driver {
         if !self.early.is_empty() {
             let early = std::mem::take(&mut self.early);
             self.got_bytes = true;
+            trace(&mut self.tracer, self.start, Direction::Recv, &early);
             self.conn
                 .recv(self.start.elapsed(), &early)
                 .map_err(ClientError::Protocol)?;
@@ -242,6 +247,7 @@ impl Driver {
                         };
                         self.wbuf.extend_from_slice(&wire);
                         self.got_bytes = true;
+                        trace(&mut self.tracer, self.start, Direction::Recv, plain);
                         if !plain.is_empty() {
                             if let Err(e) = self.conn.recv(self.start.elapsed(), plain) {
                                 self.handle_events();
@@ -263,6 +269,7 @@ impl Driver {
                     }
                     self.got_bytes = true;
                     self.last_read = Instant::now();
+                    trace(&mut self.tracer, self.start, Direction::Recv, data);
                     if let Err(e) = self.conn.recv(self.start.elapsed(), data) {
                         // Deliver what arrived before the error first.
                         self.handle_events();
@@ -293,6 +300,7 @@ impl Driver {
                     let n = self
                         .conn
                         .write_to(self.start.elapsed(), &mut self.plain, WRITE_CHUNK);
+                    trace(&mut self.tracer, self.start, Direction::Send, &self.plain);
                     t.encrypt(&self.plain, &mut self.wbuf);
                     if self.wbuf.is_empty() {
                         return Ok(());
@@ -306,6 +314,8 @@ impl Driver {
                     == 0
                 {
                     return Ok(());
+                } else {
+                    trace(&mut self.tracer, self.start, Direction::Send, &self.wbuf);
                 }
                 #[cfg(not(feature = "tls"))]
                 if self
@@ -314,6 +324,8 @@ impl Driver {
                     == 0
                 {
                     return Ok(());
+                } else {
+                    trace(&mut self.tracer, self.start, Direction::Send, &self.wbuf);
                 }
                 // Writing may produce events (SendReady) and free slots.
                 self.handle_events();
@@ -654,6 +666,18 @@ impl Driver {
             self.release_slot();
         }
         self.origin.notify();
+    }
+}
+
+/// `--trace`: formats the frames in `data` and writes them to stderr.
+fn trace(t: &mut Option<Box<FrameTracer>>, start: Instant, dir: Direction, data: &[u8]) {
+    let Some(t) = t else {
+        return;
+    };
+    let mut out = String::new();
+    t.feed(dir, start.elapsed(), data, &mut out);
+    if !out.is_empty() {
+        let _ = io::stderr().lock().write_all(out.as_bytes());
     }
 }
 

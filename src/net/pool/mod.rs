@@ -99,6 +99,9 @@ pub struct ClientConfig {
     pub http1: bool,
     /// `user-agent` added by [`Client::get`].
     pub user_agent: String,
+    /// Print every HTTP/2 frame sent and received to stderr, one line each
+    /// ([`crate::trace::FrameTracer`], `h2o get --trace`). Default: false.
+    pub trace: bool,
     /// TLS context for `https://` origins, shared by all the pool's
     /// connections (`None`: a default one, system roots, built on first use).
     #[cfg(feature = "tls")]
@@ -118,6 +121,7 @@ impl Default for ClientConfig {
             h2: Config::default(),
             http1: false,
             user_agent: concat!("h2o/", env!("CARGO_PKG_VERSION")).to_string(),
+            trace: false,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -242,6 +246,8 @@ struct ConnShared {
     /// Takes no new requests: going away, failed, idle-closed or the client
     /// was dropped.
     closed: AtomicBool,
+    /// The driver thread, for [`Client::shutdown`] to wait on.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// A request handed to a connection's driver.
@@ -291,6 +297,38 @@ impl Client {
     /// The configuration.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.cfg
+    }
+
+    /// Closes every pooled connection politely (HTTP/2: GOAWAY once its
+    /// requests in flight are done) and waits up to `wait` for their threads
+    /// to end. Returns false if some were still running then. Requests sent
+    /// afterwards open new connections.
+    pub fn shutdown(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut threads = Vec::new();
+        {
+            let map = self.inner.origins.read().unwrap_or_else(|e| e.into_inner());
+            for o in map.values() {
+                let st = o.state.lock().unwrap_or_else(|e| e.into_inner());
+                for c in &st.conns {
+                    c.closed.store(true, Ordering::Release);
+                    let _ = c.waker.wake();
+                    if let Some(t) = c.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        threads.push(t);
+                    }
+                }
+            }
+        }
+        for t in threads {
+            while !t.is_finished() {
+                if Instant::now() >= deadline {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let _ = t.join();
+        }
+        true
     }
 
     /// TCP connections opened so far (all origins).
@@ -579,6 +617,7 @@ impl Client {
             max: AtomicU32::new(1),
             ready: AtomicBool::new(proto == AppProtocol::Http1),
             closed: AtomicBool::new(false),
+            thread: Mutex::new(None),
         });
         let _ = shared.tx.send(cmd);
         self.inner.opened.fetch_add(1, Ordering::Relaxed);
@@ -623,7 +662,8 @@ impl Client {
                 thread.spawn(move || driver.run())
             }
         };
-        spawned.map_err(|e| ClientError::io("cannot start connection thread", e))?;
+        let handle = spawned.map_err(|e| ClientError::io("cannot start connection thread", e))?;
+        *shared.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
         Ok(shared)
     }
 }
