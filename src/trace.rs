@@ -355,6 +355,7 @@ fn setting_name(id: crate::frame::SettingId) -> &'static str {
         S::MaxHeaderListSize => "SETTINGS_MAX_HEADER_LIST_SIZE",
         S::EnableConnectProtocol => "SETTINGS_ENABLE_CONNECT_PROTOCOL",
         S::NoRfc7540Priorities => "SETTINGS_NO_RFC7540_PRIORITIES",
+        S::HpackPreset => "SETTINGS_H2O_HPACK_PRESET",
     }
 }
 

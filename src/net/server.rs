@@ -1231,6 +1231,13 @@ impl ReplyBody {
             ReplyBody::Empty => 0,
             ReplyBody::Bytes(b) => b.len() as u64,
             ReplyBody::File { len, .. } => *len,
+            ReplyBody::Parts { segs, .. } => segs
+                .iter()
+                .map(|s| match s {
+                    Seg::Bytes(b) => b.len() as u64,
+                    Seg::File { len, .. } => *len,
+                })
+                .sum(),
         }
     }
 }
