@@ -97,6 +97,20 @@ impl FrameDecoder {
         &mut self.buf
     }
 
+    /// Frees the receive buffer when nothing is buffered (an idle
+    /// connection); the next [`push`](Self::push) or
+    /// [`read_buf`](Self::read_buf) allocates a fresh one. Returns whether it
+    /// was freed.
+    pub fn release_buffer(&mut self) -> bool {
+        if self.buffered() > 0 {
+            return false;
+        }
+        self.buf = BytesMut::new();
+        self.chunk = Bytes::new();
+        self.pos = 0;
+        true
+    }
+
     /// Bytes currently buffered (a partial frame, or frames not yet walked).
     pub fn buffered(&self) -> usize {
         self.buf.len() + (self.chunk.len() - self.pos)

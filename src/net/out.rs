@@ -135,6 +135,14 @@ impl OutQueue {
         self.items.is_empty()
     }
 
+    /// Frees the item list's memory when nothing is queued (an idle
+    /// connection); it grows again on the next push.
+    pub fn release_idle_memory(&mut self) {
+        if self.items.is_empty() {
+            self.items = VecDeque::new();
+        }
+    }
+
     /// Appends bytes.
     pub fn push_bytes(&mut self, b: Bytes) {
         if !b.is_empty() {
