@@ -291,9 +291,10 @@ fn live_bytes() -> isize {
     LIVE.with(|l| l.get())
 }
 
-/// After a burst of 100 concurrent streams, an idle connection gives its
-/// burst-sized buffers back (`release_idle_memory`), refuses to while a
-/// stream is open, and keeps working afterwards.
+/// After a burst of 100 concurrent streams, an idle connection shrinks its
+/// burst-sized tables (`trim`) and gives its buffers back
+/// (`release_idle_memory`), refuses to while a stream is open, and keeps
+/// working afterwards.
 #[test]
 fn idle_connection_releases_burst_buffers() {
     let mut c = Connection::client(Config::default());
@@ -335,6 +336,24 @@ fn idle_connection_releases_burst_buffers() {
     }
     assert_eq!((c.open_streams(), s.open_streams()), (0, 0));
 
+    // Trimming between bursts: the stream table and event queue shrink to
+    // room for 16; a second trim has nothing to do.
+    let before = live_bytes();
+    s.trim(16);
+    let server_trimmed = before - live_bytes();
+    let before = live_bytes();
+    s.trim(16);
+    assert_eq!(live_bytes(), before, "second trim");
+    let before = live_bytes();
+    c.trim(16);
+    let client_trimmed = before - live_bytes();
+    println!("trimmed after a 100-stream burst: server {server_trimmed} bytes, client {client_trimmed} bytes");
+    // 100 events (about 240 B each) and 100 stream entries.
+    assert!(
+        server_trimmed >= 32 << 10,
+        "server trimmed {server_trimmed}"
+    );
+
     let before = live_bytes();
     assert!(s.release_idle_memory(), "server idle");
     let server_freed = before - live_bytes();
@@ -342,9 +361,9 @@ fn idle_connection_releases_burst_buffers() {
     assert!(c.release_idle_memory(), "client idle");
     let client_freed = before - live_bytes();
     println!("released after a 100-stream burst: server {server_freed} bytes, client {client_freed} bytes");
-    // At least the stream table (100 entries) and the event queue (100 heads).
-    assert!(server_freed >= 32 << 10, "server freed {server_freed}");
-    assert!(client_freed >= 32 << 10, "client freed {client_freed}");
+    // The rest: receive buffer, output scratch, pooled queues and maps.
+    assert!(server_freed >= 8 << 10, "server freed {server_freed}");
+    assert!(client_freed >= 8 << 10, "client freed {client_freed}");
     // Nothing left to free: a second call frees nothing.
     let before = live_bytes();
     assert!(s.release_idle_memory());

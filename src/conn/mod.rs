@@ -970,6 +970,22 @@ impl Connection {
         over && self.ctrl.is_empty() && (self.dead || self.heads.is_empty())
     }
 
+    /// Between bursts: when the stream table and the event queue are empty
+    /// and a burst grew either beyond twice `keep` entries, shrinks it to
+    /// room for `keep`. Cheap when there is nothing to do; the cost is the
+    /// regrowth (a few reallocations) on the next large burst. Adapters
+    /// serving many connections call it after each turn so that a
+    /// connection waiting between bursts of 100 requests does not hold
+    /// tables sized for 100 (about 30 KiB of events and 17 KiB of streams).
+    pub fn trim(&mut self, keep: usize) {
+        if self.streams.is_empty() && self.streams.capacity() > 2 * keep {
+            self.streams.shrink_to(keep);
+        }
+        if self.events.is_empty() && self.events.capacity() > 2 * keep {
+            self.events.shrink_to(keep);
+        }
+    }
+
     /// Gives back the memory of buffers sized for past bursts when the
     /// connection is idle: no open stream, no event waiting, no output
     /// queued, no partial frame or field block buffered. Returns false (and

@@ -143,6 +143,14 @@ impl OutQueue {
         }
     }
 
+    /// Shrinks the item list to room for `keep` items when nothing is queued
+    /// and a burst grew it beyond twice that.
+    pub fn trim(&mut self, keep: usize) {
+        if self.items.is_empty() && self.items.capacity() > 2 * keep {
+            self.items.shrink_to(keep);
+        }
+    }
+
     /// Appends bytes.
     pub fn push_bytes(&mut self, b: Bytes) {
         if !b.is_empty() {

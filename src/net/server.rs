@@ -91,6 +91,12 @@ const WAKER: Token = Token(usize::MAX - 1);
 /// shut down) may linger for the peer's close before it is dropped.
 const STOP_LINGER: Duration = Duration::from_secs(1);
 
+/// Room kept in a connection's stream table and event queue between bursts
+/// ([`Connection::trim`]): a client with up to this many requests in flight
+/// never pays for regrowing them; one with 100 pays about 8 reallocations
+/// per burst and holds about 45 KiB less while it waits.
+const TRIM_KEEP: usize = 16;
+
 /// A connection quiet this long (no input, nothing queued) gives back its
 /// buffers ([`Connection::release_idle_memory`]); at most one timer tick
 /// (≤ 1 s) later.
@@ -774,6 +780,12 @@ impl Worker {
         }
         if active {
             c.last_active = Instant::now();
+        }
+        // Between bursts: the stream table and event queue shrink back to
+        // room for TRIM_KEEP entries (no-op unless a burst grew them).
+        c.conn.trim(TRIM_KEEP);
+        if c.out.is_empty() {
+            c.out.trim(4 * TRIM_KEEP);
         }
         if eof {
             return Ok(Next::Close);
