@@ -14,7 +14,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,7 +22,10 @@ use h2o::conn::{Config, Connection, Event};
 
 struct Counting;
 
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Counted allocations of this thread (tests run in parallel threads).
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
 static TRACE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 thread_local! {
@@ -44,7 +47,7 @@ fn live(delta: isize) {
 
 fn count() {
     if ENABLED.try_with(|e| e.get()).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        let _ = ALLOCS.try_with(|n| n.set(n.get() + 1));
         if TRACE.load(Ordering::Relaxed) && !TRACING.with(|t| t.replace(true)) {
             ENABLED.with(|e| e.set(false));
             eprintln!("ALLOC {}", std::backtrace::Backtrace::force_capture());
@@ -89,11 +92,11 @@ static GLOBAL: Counting = Counting;
 
 /// Allocations made while running `f` on this thread.
 fn counted<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOCS.with(|n| n.get());
     ENABLED.with(|e| e.set(true));
     let r = f();
     ENABLED.with(|e| e.set(false));
-    (r, ALLOCS.load(Ordering::Relaxed) - before)
+    (r, ALLOCS.with(|n| n.get()) - before)
 }
 
 #[derive(Default, Debug)]
@@ -391,4 +394,84 @@ fn idle_connection_releases_burst_buffers() {
         }
     }
     assert_eq!(data, body.len());
+}
+
+/// One burst of 100 requests answered with 1000-byte bodies; the server's
+/// allocations (received heads' maps given back, so those are pooled).
+fn burst(c: &mut Connection, s: &mut Connection, buf: &mut Bufs, body: &Bytes) -> usize {
+    let mut n = 0;
+    for _ in 0..100 {
+        c.send_request(request(), true).unwrap();
+    }
+    let (_, b) = hop(c, s, buf);
+    n += b;
+    let (_, a) = counted(|| {
+        while let Some(e) = s.poll_event() {
+            if let Event::Request {
+                stream_id, request, ..
+            } = e
+            {
+                s.recycle_headers(request.into_parts().0.headers);
+                s.send_response(stream_id, http::Response::new(()), false)
+                    .unwrap();
+                s.send_data(stream_id, body.clone(), true).unwrap();
+            }
+        }
+    });
+    n += a;
+    for _ in 0..3 {
+        let (a, _) = hop(s, c, buf);
+        n += a;
+        while let Some(e) = c.poll_event() {
+            if let Event::Response { response, .. } = e {
+                c.recycle_headers(response.into_parts().0.headers);
+            }
+        }
+        let (_, b) = hop(c, s, buf);
+        n += b;
+        let (_, a) = counted(|| while s.poll_event().is_some() {});
+        n += a;
+    }
+    assert_eq!((c.open_streams(), s.open_streams()), (0, 0));
+    n
+}
+
+/// What trimming costs: server allocations per burst of 100 streams, with
+/// and without `trim(16)` between bursts.
+#[test]
+fn trim_cost_per_burst() {
+    let mut c = Connection::client(Config::default());
+    let mut s = Connection::server(Config::default());
+    let mut buf = Bufs {
+        flat: Vec::with_capacity(1 << 16),
+        chunks: Vec::with_capacity(64),
+        vectored: false,
+    };
+    for _ in 0..4 {
+        hop(&mut c, &mut s, &mut buf);
+        hop(&mut s, &mut c, &mut buf);
+    }
+    while c.poll_event().is_some() {}
+    while s.poll_event().is_some() {}
+    let body = Bytes::from_static(&[b'x'; 1000]);
+    // Warm-up: the closed-id ring fills, pools fill.
+    for _ in 0..12 {
+        burst(&mut c, &mut s, &mut buf, &body);
+    }
+    let plain: usize = (0..5).map(|_| burst(&mut c, &mut s, &mut buf, &body)).sum();
+    let trimmed: usize = (0..5)
+        .map(|_| {
+            let (_, t) = counted(|| s.trim(16));
+            t + burst(&mut c, &mut s, &mut buf, &body)
+        })
+        .sum();
+    println!(
+        "server allocations per burst of 100 streams: {:.1} without trim, {:.1} with trim(16) between bursts",
+        plain as f64 / 5.0,
+        trimmed as f64 / 5.0
+    );
+    assert!(
+        trimmed <= plain + 5 * 16,
+        "trim costs more than 16 allocations per burst: {plain} vs {trimmed}"
+    );
 }
