@@ -518,10 +518,9 @@ impl Connection {
             settings_sent_at: None,
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
-            streams: StreamMap::with_capacity_and_hasher(
-                (config.max_concurrent_streams as usize).min(128),
-                Default::default(),
-            ),
+            // Grows on demand: a connection with few concurrent streams
+            // holds a small table (an entry is about 220 bytes).
+            streams: StreamMap::default(),
             recent: Recent::new(RECENT_CAP),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_remote_id: 0,
@@ -969,6 +968,58 @@ impl Connection {
             || ((self.goaway_sent.is_some() || self.goaway_recv.is_some())
                 && self.streams.is_empty());
         over && self.ctrl.is_empty() && (self.dead || self.heads.is_empty())
+    }
+
+    /// Between bursts: when the stream table and the event queue are empty
+    /// and a burst grew either beyond twice `keep` entries, shrinks it to
+    /// room for `keep`. Cheap when there is nothing to do; the cost is the
+    /// regrowth (a few reallocations) on the next large burst. Adapters
+    /// serving many connections call it after each turn so that a
+    /// connection waiting between bursts of 100 requests does not hold
+    /// tables sized for 100 (about 30 KiB of events and 17 KiB of streams).
+    pub fn trim(&mut self, keep: usize) {
+        if self.streams.is_empty() && self.streams.capacity() > 2 * keep {
+            self.streams.shrink_to(keep);
+        }
+        if self.events.is_empty() && self.events.capacity() > 2 * keep {
+            self.events.shrink_to(keep);
+        }
+    }
+
+    /// Gives back the memory of buffers sized for past bursts when the
+    /// connection is idle: no open stream, no event waiting, no output
+    /// queued, no partial frame or field block buffered. Returns false (and
+    /// does nothing) otherwise. The buffers grow again on demand; what is
+    /// kept is state (HPACK tables, settings, windows, closed-stream memory).
+    /// Adapters call it when a connection has been quiet for a while, not
+    /// after every exchange (regrowing costs allocations).
+    pub fn release_idle_memory(&mut self) -> bool {
+        if !self.streams.is_empty()
+            || !self.events.is_empty()
+            || !self.ctrl.is_empty()
+            || !self.heads.is_empty()
+            || self.cont.is_some()
+            || self.decoder.buffered() > 0
+        {
+            return false;
+        }
+        self.streams = StreamMap::default();
+        self.events = VecDeque::new();
+        self.ctrl = Vec::new();
+        self.heads = Vec::new();
+        self.hbuf = Vec::new();
+        self.block = Vec::new();
+        self.tmp = Vec::new();
+        self.chunk_buf = BytesMut::new();
+        // Values handed out keep their own reference to the old store.
+        self.value_store = BytesMut::new();
+        self.deque_pool = Vec::new();
+        self.header_pool = names::HeaderPool::default();
+        self.pending_priority.shrink_to_fit();
+        self.sched.shrink();
+        self.recent.shrink();
+        self.decoder.release_buffer();
+        true
     }
 
     /// Number of open (or half-closed) streams.

@@ -96,6 +96,16 @@ pub(crate) struct Scheduler {
 }
 
 impl Scheduler {
+    /// Frees the per-urgency lists' memory (called when empty and idle).
+    pub(crate) fn shrink(&mut self) {
+        for v in &mut self.seq {
+            v.shrink_to_fit();
+        }
+        for v in &mut self.inc {
+            v.shrink_to_fit();
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -360,7 +360,7 @@ impl Connection {
         if list_size(0, 0, &trailers) > max {
             return Err(TOO_LARGE);
         }
-        s.trailers = Some(trailers);
+        s.trailers = Some(Box::new(trailers));
         s.send.end();
         self.schedule(id);
         Ok(())

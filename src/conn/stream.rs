@@ -123,7 +123,9 @@ pub(crate) struct Stream {
     /// Where the send half is (head, body, ending, closed).
     pub send: SendState,
     /// Trailers to write once `queue` drains (the send half is `Ending`).
-    pub trailers: Option<http::HeaderMap>,
+    /// Boxed: rare, and inline they would add a `HeaderMap` (96 bytes) to
+    /// every entry of the stream table.
+    pub trailers: Option<Box<http::HeaderMap>>,
     pub priority: Priority,
     /// Present in the scheduler (under `priority`).
     pub scheduled: bool,
@@ -225,7 +227,9 @@ pub(crate) struct Recent {
 impl Recent {
     pub(crate) fn new(cap: usize) -> Self {
         Recent {
-            ring: VecDeque::with_capacity(cap),
+            // Grows on demand up to `cap`: a connection that closed few
+            // streams holds few entries.
+            ring: VecDeque::new(),
             cap,
         }
     }
@@ -235,6 +239,11 @@ impl Recent {
             self.ring.pop_front();
         }
         self.ring.push_back((id, how));
+    }
+
+    /// Frees spare capacity (the entries stay).
+    pub(crate) fn shrink(&mut self) {
+        self.ring.shrink_to_fit();
     }
 
     pub(crate) fn get(&self, id: StreamId) -> Option<ClosedHow> {

@@ -22,6 +22,13 @@ use crate::error::{Error, ErrorCode};
 /// read of a default-size frame does not have to grow it.
 pub const RECV_RESERVE: usize = DEFAULT_MAX_FRAME_SIZE as usize + FRAME_HEADER_LEN;
 
+/// Smallest spare room [`FrameDecoder::push`] makes: pushed slices are often
+/// a few small frames (request heads, control frames), and a connection keeps
+/// its buffer between reads, so reserving a whole default-size frame for each
+/// would hold 16 KiB per connection. Larger pushes get what they need (the
+/// buffer grows by doubling).
+const PUSH_RESERVE: usize = 8192;
+
 /// Buffers peer bytes and decodes complete frames without copying payloads.
 ///
 /// A partial frame at the end of the buffer stays buffered until more bytes arrive.
@@ -73,19 +80,19 @@ impl FrameDecoder {
     /// Appends bytes received from the peer (ignored once poisoned).
     pub fn push(&mut self, data: &[u8]) {
         if !self.poisoned {
-            self.make_room(data.len());
+            self.make_room(data.len(), PUSH_RESERVE);
             self.buf.extend_from_slice(data);
         }
     }
 
-    /// Ensures `n` bytes (at least [`RECV_RESERVE`]) of spare capacity. Done
+    /// Ensures `n` bytes (at least `floor`) of spare capacity. Done
     /// here, before new bytes arrive, rather than right after a batch is split
     /// off: by now the previous batch is walked and dropped, so when the
     /// application also dropped the payloads it was given, the buffer is
     /// unique again and `reserve` reclaims it in place instead of allocating.
-    fn make_room(&mut self, n: usize) {
+    fn make_room(&mut self, n: usize, floor: usize) {
         if self.buf.capacity() - self.buf.len() < n {
-            self.buf.reserve(n.max(RECV_RESERVE));
+            self.buf.reserve(n.max(floor));
         }
     }
 
@@ -93,8 +100,22 @@ impl FrameDecoder {
     /// capacity instead of calling [`push`](Self::push). Bytes appended here are
     /// decoded exactly like pushed bytes.
     pub fn read_buf(&mut self) -> &mut BytesMut {
-        self.make_room(RECV_RESERVE);
+        self.make_room(RECV_RESERVE, RECV_RESERVE);
         &mut self.buf
+    }
+
+    /// Frees the receive buffer when nothing is buffered (an idle
+    /// connection); the next [`push`](Self::push) or
+    /// [`read_buf`](Self::read_buf) allocates a fresh one. Returns whether it
+    /// was freed.
+    pub fn release_buffer(&mut self) -> bool {
+        if self.buffered() > 0 {
+            return false;
+        }
+        self.buf = BytesMut::new();
+        self.chunk = Bytes::new();
+        self.pos = 0;
+        true
     }
 
     /// Bytes currently buffered (a partial frame, or frames not yet walked).

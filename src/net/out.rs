@@ -135,6 +135,22 @@ impl OutQueue {
         self.items.is_empty()
     }
 
+    /// Frees the item list's memory when nothing is queued (an idle
+    /// connection); it grows again on the next push.
+    pub fn release_idle_memory(&mut self) {
+        if self.items.is_empty() {
+            self.items = VecDeque::new();
+        }
+    }
+
+    /// Shrinks the item list to room for `keep` items when nothing is queued
+    /// and a burst grew it beyond twice that.
+    pub fn trim(&mut self, keep: usize) {
+        if self.items.is_empty() && self.items.capacity() > 2 * keep {
+            self.items.shrink_to(keep);
+        }
+    }
+
     /// Appends bytes.
     pub fn push_bytes(&mut self, b: Bytes) {
         if !b.is_empty() {
