@@ -554,19 +554,30 @@ fn is_token(v: &[u8]) -> bool {
 
 /// RFC 9113 §8.2.2 connection-specific fields.
 pub(crate) fn is_connection_specific(name: &HeaderName) -> bool {
-    *name == header::CONNECTION
-        || *name == header::TRANSFER_ENCODING
-        || *name == header::UPGRADE
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
+    is_connection_specific_str(name.as_str())
+}
+
+/// [`is_connection_specific`] on the name's text: dispatched on the length,
+/// so that most names are settled by one comparison.
+#[inline]
+fn is_connection_specific_str(s: &str) -> bool {
+    match s.len() {
+        7 => s == "upgrade",
+        10 => s == "connection" || s == "keep-alive",
+        16 => s == "proxy-connection",
+        17 => s == "transfer-encoding",
+        _ => false,
+    }
 }
 
 /// Checks one regular field the application wants to send.
+#[inline]
 fn check_outgoing(name: &HeaderName, value: &HeaderValue) -> Result<(), UserError> {
-    if is_connection_specific(name) {
+    let name = name.as_str();
+    if is_connection_specific_str(name) {
         return Err(UserError::InvalidHeaders("connection-specific field"));
     }
-    if *name == header::TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
+    if name == "te" && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
         return Err(UserError::InvalidHeaders(
             "te field with a value other than \"trailers\"",
         ));

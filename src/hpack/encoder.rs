@@ -193,9 +193,11 @@ impl Encoder {
     {
         self.flush_pending(out);
         if self.priming.is_empty() {
-            for field in fields {
-                self.encode_field(field, out);
-            }
+            // `for_each` lets chained/flattened iterators run their parts in
+            // turn instead of re-checking which part is current per field.
+            fields
+                .into_iter()
+                .for_each(|field| self.encode_field(field, out));
             return;
         }
         // Names the block carries itself (bit i: priming field i).
