@@ -289,6 +289,21 @@ impl Encoder {
         }
         let sensitive = never_index || is_sensitive(sidx, value);
         let use_table = !self.table.is_empty();
+        if sidx != 0 && use_table && !sensitive {
+            // A repeated field with a static name is usually the newest entry
+            // with that name: found by one value comparison, without hashing.
+            // (A hit does not depend on the indexing policy, which only
+            // decides what a miss adds.)
+            let newest = self.by_static[sidx];
+            if newest != 0 {
+                if let Some(i) = self.table.relative32(newest.wrapping_sub(1)) {
+                    if self.table.get(i).is_some_and(|(_, v)| bytes_eq(v, value)) {
+                        write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
+                        return;
+                    }
+                }
+            }
+        }
         let index = if sensitive {
             Some(false)
         } else {
@@ -301,19 +316,6 @@ impl Encoder {
             let first = if sensitive { 0x10 } else { 0x00 };
             write_literal(out, first, 4, sidx, name, value);
             return;
-        }
-        if sidx != 0 && use_table && !sensitive {
-            // A repeated field with a static name is usually the newest entry
-            // with that name: found by one value comparison, without hashing.
-            let newest = self.by_static[sidx];
-            if newest != 0 {
-                if let Some(i) = self.table.relative32(newest.wrapping_sub(1)) {
-                    if self.table.get(i).is_some_and(|(_, v)| bytes_eq(v, value)) {
-                        write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
-                        return;
-                    }
-                }
-            }
         }
         // Static names hash by index, others by bytes.
         let name_hash = if sidx != 0 {
