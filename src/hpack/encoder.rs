@@ -7,8 +7,9 @@
 //!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
 //! 3. dynamic table: for a static name, the newest entry with that name
-//!    (one slot per static index) is checked first; then two small 4-way set-associative indexes (no hash map,
-//!    no allocation after construction) from a 64-bit hash of (name, value)
+//!    (one slot per static index) is checked first; then two small 4-way
+//!    set-associative indexes (no hash map, no allocation after
+//!    construction) from a 64-bit hash of (name, value)
 //!    and of name to the entry's absolute insertion index; a hit is verified
 //!    against the entry's bytes, and evictions clear the slots that still
 //!    point to the evicted index, so the indexes stay consistent with the
