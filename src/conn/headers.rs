@@ -58,6 +58,9 @@ pub(crate) struct Head {
     /// The `content-length` value, when present (requests and responses only),
     /// for checking against the DATA payload (RFC 9113 §8.1.1).
     pub content_length: Option<u64>,
+    /// Whether the head has a `priority` field (RFC 9218), so that heads
+    /// without one skip the header map lookup.
+    pub has_priority: bool,
 }
 
 /// The `http` value of a decoded head.
@@ -96,6 +99,8 @@ pub(crate) struct HeadBuilder {
     status: Option<StatusCode>,
     headers: HeaderMap,
     content_length: Option<u64>,
+    /// A `priority` field was seen.
+    has_priority: bool,
     /// Backing store for the values (and `:path`, `:authority`): each is
     /// copied in and split off as a `Bytes` sharing this buffer. The
     /// connection keeps the store across blocks, so a [`STORE_CHUNK`] buffer
@@ -137,6 +142,7 @@ impl HeadBuilder {
             status: None,
             headers: HeaderMap::new(),
             content_length: None,
+            has_priority: false,
             store: BytesMut::new(),
             names: NameTable::default(),
         }
@@ -318,6 +324,7 @@ impl HeadBuilder {
                 if f.name.iter().any(u8::is_ascii_uppercase) {
                     return Err("uppercase character in a field name");
                 }
+                self.has_priority |= f.name == b"priority";
                 self.names.get(f.name).ok_or("invalid field name")?
             }
         };
@@ -365,10 +372,12 @@ impl HeadBuilder {
         match self.kind {
             BlockKind::Request => {
                 let content_length = self.content_length;
+                let has_priority = self.has_priority;
                 let req = self.into_request().map_err(err)?;
                 Ok(Head {
                     kind: HeadKind::Request(req),
                     content_length,
+                    has_priority,
                 })
             }
             BlockKind::Response => {
@@ -380,11 +389,13 @@ impl HeadBuilder {
                 Ok(Head {
                     kind: HeadKind::Response(resp),
                     content_length: self.content_length,
+                    has_priority: self.has_priority,
                 })
             }
             BlockKind::Trailers => Ok(Head {
                 kind: HeadKind::Trailers(self.headers),
                 content_length: None,
+                has_priority: self.has_priority,
             }),
         }
     }
@@ -553,20 +564,32 @@ fn is_token(v: &[u8]) -> bool {
 }
 
 /// RFC 9113 §8.2.2 connection-specific fields.
+#[inline]
 pub(crate) fn is_connection_specific(name: &HeaderName) -> bool {
-    *name == header::CONNECTION
-        || *name == header::TRANSFER_ENCODING
-        || *name == header::UPGRADE
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
+    is_connection_specific_str(name.as_str())
+}
+
+/// [`is_connection_specific`] on the name's text: dispatched on the length,
+/// so that most names are settled by one comparison.
+#[inline]
+fn is_connection_specific_str(s: &str) -> bool {
+    match s.len() {
+        7 => s == "upgrade",
+        10 => s == "connection" || s == "keep-alive",
+        16 => s == "proxy-connection",
+        17 => s == "transfer-encoding",
+        _ => false,
+    }
 }
 
 /// Checks one regular field the application wants to send.
+#[inline]
 fn check_outgoing(name: &HeaderName, value: &HeaderValue) -> Result<(), UserError> {
-    if is_connection_specific(name) {
+    let name = name.as_str();
+    if is_connection_specific_str(name) {
         return Err(UserError::InvalidHeaders("connection-specific field"));
     }
-    if *name == header::TE && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
+    if name == "te" && !value.as_bytes().eq_ignore_ascii_case(b"trailers") {
         return Err(UserError::InvalidHeaders(
             "te field with a value other than \"trailers\"",
         ));

@@ -571,8 +571,10 @@ impl Connection {
         } else {
             RecvPhase::Body
         };
-        if let Some(p) = priority::from_headers(request.headers()) {
-            s.priority = p;
+        if head.has_priority {
+            if let Some(p) = priority::from_headers(request.headers()) {
+                s.priority = p;
+            }
         }
         if let Some(i) = self.pending_priority.iter().position(|&(pid, _)| pid == id) {
             // A PRIORITY_UPDATE that arrived first takes precedence (RFC 9218 §7.1).

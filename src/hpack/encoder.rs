@@ -6,8 +6,10 @@
 //!    the only candidate name, confirmed by one comparison; exact pairs are
 //!    checked only for the few static entries that have values;
 //! 2. sensitive fields are never-indexed literals (§6.2.3, §7.1.3);
-//! 3. dynamic table: two small 4-way set-associative indexes (no hash map,
-//!    no allocation after construction) from a 64-bit hash of (name, value)
+//! 3. dynamic table: for a static name, the newest entry with that name
+//!    (one slot per static index) is checked first; then two small 4-way
+//!    set-associative indexes (no hash map, no allocation after
+//!    construction) from a 64-bit hash of (name, value)
 //!    and of name to the entry's absolute insertion index; a hit is verified
 //!    against the entry's bytes, and evictions clear the slots that still
 //!    point to the evicted index, so the indexes stay consistent with the
@@ -54,11 +56,16 @@ const SEEN_SLOTS: usize = 64;
 #[derive(Debug)]
 pub struct Encoder {
     table: DynTable,
-    /// (pair hash, name hash if the name is in `by_name`), one per table entry, oldest first.
-    hashes: VecDeque<(u64, Option<u64>)>,
+    /// (pair hash, name key), one per table entry, oldest first.
+    hashes: VecDeque<(u64, NameKey)>,
     by_pair: Index,
     /// Names that are not in the static table.
     by_name: Index,
+    /// For each static-table name (by static index), the truncated absolute
+    /// index + 1 of the newest dynamic entry with that name (0 = none):
+    /// a repeated field with a static name is found by one value comparison,
+    /// without hashing. Cleared when that entry is evicted.
+    by_static: [u32; STATIC_TABLE.len() + 1],
     /// Smallest and last size set since the last block (§4.2).
     pending: Option<(usize, usize)>,
     /// Pair hashes of churn-prone fields seen once (direct-mapped; 0 = empty).
@@ -86,6 +93,7 @@ impl Encoder {
             hashes: VecDeque::new(),
             by_pair: Index::new(max_table_size),
             by_name: Index::new(max_table_size),
+            by_static: [0; STATIC_TABLE.len() + 1],
             pending: None,
             seen: [0; SEEN_SLOTS],
             priming: Vec::new(),
@@ -155,7 +163,7 @@ impl Encoder {
                 hash_bytes(0x6e61_6d65, name)
             };
             let pair_hash = hash_bytes(name_hash, value);
-            self.insert(name, value, pair_hash, (sidx == 0).then_some(name_hash));
+            self.insert(name, value, pair_hash, name_key(sidx, name_hash));
         }
     }
 
@@ -193,9 +201,11 @@ impl Encoder {
     {
         self.flush_pending(out);
         if self.priming.is_empty() {
-            for field in fields {
-                self.encode_field(field, out);
-            }
+            // `for_each` lets chained/flattened iterators run their parts in
+            // turn instead of re-checking which part is current per field.
+            fields
+                .into_iter()
+                .for_each(|field| self.encode_field(field, out));
             return;
         }
         // Names the block carries itself (bit i: priming field i).
@@ -251,7 +261,7 @@ impl Encoder {
             self.dynamic_name(name_hash, name)
         };
         write_literal(out, 0x40, 6, name_idx, name, value);
-        self.insert(name, value, pair_hash, (sidx == 0).then_some(name_hash));
+        self.insert(name, value, pair_hash, name_key(sidx, name_hash));
     }
 
     /// Appends the encoding of one field. A block may be built from several
@@ -280,6 +290,21 @@ impl Encoder {
         }
         let sensitive = never_index || is_sensitive(sidx, value);
         let use_table = !self.table.is_empty();
+        if sidx != 0 && use_table && !sensitive {
+            // A repeated field with a static name is usually the newest entry
+            // with that name: found by one value comparison, without hashing.
+            // (A hit does not depend on the indexing policy, which only
+            // decides what a miss adds.)
+            let newest = self.by_static[sidx];
+            if newest != 0 {
+                if let Some(i) = self.table.relative32(newest.wrapping_sub(1)) {
+                    if self.table.get(i).is_some_and(|(_, v)| bytes_eq(v, value)) {
+                        write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
+                        return;
+                    }
+                }
+            }
+        }
         let index = if sensitive {
             Some(false)
         } else {
@@ -343,7 +368,7 @@ impl Encoder {
             return;
         }
         write_literal(out, 0x40, 6, name_idx, name, value);
-        self.insert(name, value, pair_hash, (sidx == 0).then_some(name_hash));
+        self.insert(name, value, pair_hash, name_key(sidx, name_hash));
     }
 
     /// HPACK index of a dynamic entry named `name`, or 0.
@@ -379,17 +404,18 @@ impl Encoder {
         }
     }
 
-    fn insert(&mut self, name: &[u8], value: &[u8], pair_hash: u64, name_hash: Option<u64>) {
+    fn insert(&mut self, name: &[u8], value: &[u8], pair_hash: u64, key: NameKey) {
         let abs = self.table.next_abs();
-        let (hashes, by_pair, by_name) = (&mut self.hashes, &mut self.by_pair, &mut self.by_name);
-        let added = self.table.insert(name, value, |evicted| {
-            evict_hashes(hashes, by_pair, by_name, evicted);
-        });
+        let mut ix = indexes!(self);
+        let added = self.table.insert(name, value, |evicted| ix.evict(evicted));
         if added {
-            self.hashes.push_back((pair_hash, name_hash));
+            self.hashes.push_back((pair_hash, key));
             self.by_pair.insert(pair_hash, abs);
-            if let Some(h) = name_hash {
-                self.by_name.insert(h, abs);
+            match key {
+                NameKey::Hashed(h) => self.by_name.insert(h, abs),
+                NameKey::Static(sidx) => {
+                    self.by_static[sidx as usize] = (abs as u32).wrapping_add(1)
+                }
             }
         }
     }
@@ -398,18 +424,15 @@ impl Encoder {
         let Some((min, last)) = self.pending.take() else {
             return;
         };
-        let (hashes, by_pair, by_name) = (&mut self.hashes, &mut self.by_pair, &mut self.by_name);
         if min < self.table.max_size() {
             write_int(out, 0x20, 5, min);
-            self.table.set_max_size(min, |evicted| {
-                evict_hashes(hashes, by_pair, by_name, evicted)
-            });
+            let mut ix = indexes!(self);
+            self.table.set_max_size(min, |evicted| ix.evict(evicted));
         }
         if last != self.table.max_size() {
             write_int(out, 0x20, 5, last);
-            self.table.set_max_size(last, |evicted| {
-                evict_hashes(hashes, by_pair, by_name, evicted)
-            });
+            let mut ix = indexes!(self);
+            self.table.set_max_size(last, |evicted| ix.evict(evicted));
         }
         if Index::buckets_for(self.table.max_size()) != self.by_pair.buckets() {
             // Resize the indexes to the new table size and re-add live entries.
@@ -418,7 +441,7 @@ impl Encoder {
             let first = self.table.next_abs() - self.hashes.len() as u64;
             for (i, &(pair, name)) in self.hashes.iter().enumerate() {
                 self.by_pair.insert(pair, first + i as u64);
-                if let Some(name) = name {
+                if let NameKey::Hashed(name) = name {
                     self.by_name.insert(name, first + i as u64);
                 }
             }
@@ -436,18 +459,61 @@ fn is_sensitive(sidx: usize, value: &[u8]) -> bool {
     }
 }
 
-/// Clears the index slots of the evicted entry `abs` (the oldest), unless a
-/// newer entry with the same key took them over.
-fn evict_hashes(
-    hashes: &mut VecDeque<(u64, Option<u64>)>,
-    by_pair: &mut Index,
-    by_name: &mut Index,
-    abs: u64,
-) {
-    if let Some((pair, name)) = hashes.pop_front() {
-        by_pair.remove(pair, abs);
-        if let Some(name) = name {
-            by_name.remove(name, abs);
+/// How a table entry's name is indexed: by its static index (`by_static`)
+/// or by its hash (`by_name`).
+#[derive(Debug, Clone, Copy)]
+enum NameKey {
+    Static(u8),
+    Hashed(u64),
+}
+
+#[inline]
+fn name_key(sidx: usize, name_hash: u64) -> NameKey {
+    if sidx != 0 {
+        NameKey::Static(sidx as u8)
+    } else {
+        NameKey::Hashed(name_hash)
+    }
+}
+
+/// The lookup structures of encoder `$e` that follow its table's evictions
+/// (field by field, so that the table stays borrowable).
+macro_rules! indexes {
+    ($e:expr) => {
+        Indexes {
+            hashes: &mut $e.hashes,
+            by_pair: &mut $e.by_pair,
+            by_name: &mut $e.by_name,
+            by_static: &mut $e.by_static,
+        }
+    };
+}
+use indexes;
+
+/// The encoder's lookup structures, borrowed apart from its table so that
+/// the table's eviction callback can update them.
+struct Indexes<'a> {
+    hashes: &'a mut VecDeque<(u64, NameKey)>,
+    by_pair: &'a mut Index,
+    by_name: &'a mut Index,
+    by_static: &'a mut [u32; STATIC_TABLE.len() + 1],
+}
+
+impl Indexes<'_> {
+    /// Clears the index slots of the evicted entry `abs` (the oldest), unless
+    /// a newer entry with the same key took them over.
+    fn evict(&mut self, abs: u64) {
+        if let Some((pair, name)) = self.hashes.pop_front() {
+            self.by_pair.remove(pair, abs);
+            match name {
+                NameKey::Hashed(name) => self.by_name.remove(name, abs),
+                NameKey::Static(sidx) => {
+                    let slot = &mut self.by_static[sidx as usize];
+                    if *slot == (abs as u32).wrapping_add(1) {
+                        *slot = 0;
+                    }
+                }
+            }
         }
     }
 }
@@ -745,6 +811,41 @@ mod tests {
                 enc.by_pair.slots.capacity(),
             )
         );
+    }
+
+    #[test]
+    fn static_name_slot_follows_newest_and_eviction() {
+        use crate::hpack::Decoder;
+        // Room for two entries of 32 + 10 + 5 bytes.
+        let mut enc = Encoder::new(100);
+        let mut dec = Decoder::new(100);
+        let ua = static_table::name_index(b"user-agent");
+        fn round(enc: &mut Encoder, dec: &mut Decoder, v: &str) -> Vec<u8> {
+            let mut out = Vec::new();
+            enc.encode([hf("user-agent", v)], &mut out);
+            let mut got = Vec::new();
+            dec.decode(&out, |f| got.push((f.name.to_vec(), f.value.to_vec())))
+                .unwrap();
+            assert_eq!(got, vec![(b"user-agent".to_vec(), v.as_bytes().to_vec())]);
+            out
+        }
+        round(&mut enc, &mut dec, "aaaaa");
+        assert_eq!(round(&mut enc, &mut dec, "aaaaa"), [0x80 | 62]); // newest entry, by slot
+        round(&mut enc, &mut dec, "bbbbb");
+        // "aaaaa" is no longer the newest user-agent: found by its hash.
+        assert_eq!(round(&mut enc, &mut dec, "aaaaa"), [0x80 | 63]);
+        assert_eq!(round(&mut enc, &mut dec, "bbbbb"), [0x80 | 62]);
+        // A third value evicts "aaaaa"; then "bbbbb" is evicted by "aaaaa".
+        round(&mut enc, &mut dec, "ccccc");
+        round(&mut enc, &mut dec, "aaaaa");
+        assert_eq!(enc.table_len(), 2);
+        let newest = enc.by_static[ua];
+        assert_eq!(enc.table.relative32(newest.wrapping_sub(1)), Some(0));
+        // Shrinking the table to nothing clears the slot.
+        enc.set_max_table_size(0);
+        dec.set_max_table_size(0);
+        round(&mut enc, &mut dec, "aaaaa");
+        assert_eq!(enc.by_static[ua], 0);
     }
 
     #[test]

@@ -41,13 +41,20 @@ pub(crate) fn read_int(
 
 /// Appends `value` as an integer with a `prefix`-bit prefix; `first` holds the
 /// representation's flag bits above the prefix.
-#[inline]
+#[inline(always)]
 pub(crate) fn write_int(out: &mut Vec<u8>, first: u8, prefix: u32, value: usize) {
     let max = (1usize << prefix) - 1;
     if value < max {
         out.push(first | value as u8);
         return;
     }
+    write_int_long(out, first, max, value);
+}
+
+/// [`write_int`] for values that do not fit the prefix (kept out of line so
+/// that the one-octet case inlines small).
+#[inline(never)]
+fn write_int_long(out: &mut Vec<u8>, first: u8, max: usize, value: usize) {
     out.push(first | max as u8);
     let mut v = value - max;
     while v >= 0x80 {
