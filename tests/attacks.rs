@@ -73,15 +73,6 @@ fn headers(stream_id: u32, block: Bytes, end_stream: bool) -> Frame {
     }
 }
 
-/// Server resident set size (KiB).
-fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// What runs next to an attack: an RSS sampler and a curl loop.
 struct Watch {
     stop: Arc<AtomicBool>,

@@ -91,14 +91,6 @@ fn counts(stdout: &str, name: &str) -> (usize, usize) {
     (ok, bad)
 }
 
-fn vm_hwm_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 #[test]
 fn a_thousand_connections_times_a_hundred_streams() {
     let hard = hard_nofile().expect("read /proc/self/limits");
@@ -137,7 +129,7 @@ fn a_thousand_connections_times_a_hundred_streams() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (ok, bad) = counts(&text, "h2load");
-    let hwm_h2load = vm_hwm_kb(pid);
+    let hwm_h2load = proc_status_kb(pid, "VmHWM");
     eprintln!(
         "h2load: {ok} succeeded, {bad} failed/errored/timeout in {:?}; server VmHWM {hwm_h2load} KiB",
         t.elapsed()
@@ -156,7 +148,7 @@ fn a_thousand_connections_times_a_hundred_streams() {
         String::from_utf8_lossy(&out.stderr)
     );
     let (ok, bad) = counts(&text, "h2o bench");
-    let hwm = vm_hwm_kb(pid);
+    let hwm = proc_status_kb(pid, "VmHWM");
     eprintln!(
         "h2o bench: {ok} succeeded, {bad} failed/errored in {:?}; server VmHWM {hwm} KiB",
         t.elapsed()

@@ -27,14 +27,6 @@ const RSS_BOUND_COPY_KB: u64 = RSS_BOUND_KB + 25 * 1024;
 const STALL: Duration = Duration::from_secs(2);
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// An RSS sampler (every 20 ms) and a curl loop (bounded: ≤ 1 000 requests).
 struct Watch {
     stop: Arc<AtomicBool>,

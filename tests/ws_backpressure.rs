@@ -36,14 +36,6 @@ const MSG: usize = 64 << 10;
 /// 16 MiB adaptive, + 1 MiB echo queue; HTTP/1.1 8 MiB output backlog).
 const RSS_BOUND_KB: u64 = 48 << 10;
 
-fn rss_kb(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn serve_echo(tag: &str) -> (TempDir, ServerGuard) {
     let dir = TempDir::new(tag);
     std::fs::write(dir.path().join("index.html"), b"<p>hi</p>\n").unwrap();

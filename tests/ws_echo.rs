@@ -7,26 +7,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{spawn_listening, ServerGuard, TempDir};
-
-fn ws_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
-}
-
-fn require_python_websockets() {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "python3 with `websockets` is required: pip install websockets (scripts/test.sh does)"
-    );
-}
+use support::{require_python_websockets, spawn_listening, ws_dir, ServerGuard, TempDir};
 
 /// The driver server in `mode`, writing its checks to `result`.
 fn driver(mode: &str, result: &Path) -> ServerGuard {

@@ -10,28 +10,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use h2o::net::ws_client::{H2Session, WsClient};
 use h2o::ws::{CloseCode, Event, Message};
 use support::*;
-
-fn ws_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
-}
-
-fn require_python_websockets() {
-    let ok = Command::new("python3")
-        .args(["-c", "import websockets"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "python3 with `websockets` is required: pip install websockets (scripts/test.sh does)"
-    );
-}
 
 fn require_node_ws() {
     assert!(

@@ -376,3 +376,36 @@ pub fn find_boundary(body: &[u8]) -> Option<String> {
     let line = body.split(|&b| b == b'\r').next()?;
     String::from_utf8(line.strip_prefix(b"--")?.to_vec()).ok()
 }
+
+/// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`, ...); 0 when the
+/// process is gone.
+pub fn proc_status_kb(pid: u32, field: &str) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let key = format!("{field}:");
+    s.lines()
+        .find_map(|l| l.strip_prefix(key.as_str()))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident set size of `pid` (KiB).
+pub fn rss_kb(pid: u32) -> u64 {
+    proc_status_kb(pid, "VmRSS")
+}
+
+/// The WebSocket peers' directory (`tests/ws`: Python and Node scripts).
+pub fn ws_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ws")
+}
+
+/// Fails clearly when Python `websockets` is missing.
+pub fn require_python_websockets() {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "python3 with `websockets` is required: pip install websockets (scripts/test.sh does)"
+    );
+}
