@@ -226,6 +226,17 @@ impl Encoder {
         }
     }
 
+    /// Relative index of a dynamic entry equal to `name: value` (looked up
+    /// by its pair hash), if there is one.
+    #[inline]
+    fn dynamic_exact(&self, pair_hash: u64, name: &[u8], value: &[u8]) -> Option<usize> {
+        let i = self.table.relative32(self.by_pair.get(pair_hash)?)?;
+        self.table
+            .get(i)
+            .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
+            .then_some(i)
+    }
+
     /// A priming field: indexed if a table holds it exactly, else a literal
     /// with incremental indexing (added to the table).
     fn encode_primed(&mut self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
@@ -243,17 +254,9 @@ impl Encoder {
             hash_bytes(0x6e61_6d65, name)
         };
         let pair_hash = hash_bytes(name_hash, value);
-        if let Some(abs) = self.by_pair.get(pair_hash) {
-            if let Some(i) = self.table.relative32(abs) {
-                if self
-                    .table
-                    .get(i)
-                    .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
-                {
-                    write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
-                    return;
-                }
-            }
+        if let Some(i) = self.dynamic_exact(pair_hash, name, value) {
+            write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
+            return;
         }
         let name_idx = if sidx != 0 {
             sidx
@@ -335,17 +338,9 @@ impl Encoder {
         }
         let pair_hash = hash_bytes(name_hash, value);
         if use_table {
-            if let Some(abs) = self.by_pair.get(pair_hash) {
-                if let Some(i) = self.table.relative32(abs) {
-                    if self
-                        .table
-                        .get(i)
-                        .is_some_and(|(n, v)| bytes_eq(n, name) && bytes_eq(v, value))
-                    {
-                        write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
-                        return;
-                    }
-                }
+            if let Some(i) = self.dynamic_exact(pair_hash, name, value) {
+                write_int(out, 0x80, 7, STATIC_TABLE.len() + 1 + i);
+                return;
             }
         }
         if churn {
