@@ -251,3 +251,52 @@ fn peer_header_table_size_zero() {
     assert!(p.server_errors.is_empty(), "{:?}", p.server_errors);
     assert_eq!(request_ids(&p.server_events), ids);
 }
+
+#[test]
+fn send_response_head_from_a_shared_map() {
+    // One prebuilt field map answers several streams by reference; the
+    // client sees the status and every field on each, and the map is intact.
+    let mut p = connected();
+    let mut fields = http::HeaderMap::new();
+    fields.insert("content-type", "text/plain".parse().unwrap());
+    fields.insert("etag", "\"abc\"".parse().unwrap());
+    let ids: Vec<_> = (0..3)
+        .map(|_| p.client.send_request(get("/x"), true).unwrap())
+        .collect();
+    p.drive();
+    for &id in &ids {
+        p.server
+            .send_response_head(id, http::StatusCode::OK, &fields, true)
+            .unwrap();
+    }
+    p.drive();
+    for &id in &ids {
+        let resp = p
+            .client_events
+            .iter()
+            .find_map(|e| match e {
+                Event::Response {
+                    stream_id,
+                    response,
+                    end_stream: true,
+                } if *stream_id == id => Some(response),
+                _ => None,
+            })
+            .expect("response");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/plain");
+        assert_eq!(resp.headers()["etag"], "\"abc\"");
+    }
+    assert_eq!(fields.len(), 2);
+    // The same checks as send_response: no 101 in HTTP/2, no 1xx that ends the stream.
+    let id = p.client.send_request(get("/y"), true).unwrap();
+    p.drive();
+    assert!(p
+        .server
+        .send_response_head(id, http::StatusCode::SWITCHING_PROTOCOLS, &fields, false)
+        .is_err());
+    assert!(p
+        .server
+        .send_response_head(id, http::StatusCode::CONTINUE, &fields, true)
+        .is_err());
+}

@@ -698,16 +698,26 @@ static STATUS_DIGITS: [u8; 3000] = {
 };
 
 /// The fields of a response head, `:status` first, after checking it.
+#[cfg(test)]
 fn response_fields(
     resp: &Response<()>,
 ) -> Result<impl Iterator<Item = HeaderField<'_>> + '_, UserError> {
-    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+    head_fields(resp.status(), resp.headers())
+}
+
+/// The fields of a response head given as status and field map, `:status`
+/// first, after checking them.
+fn head_fields(
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<impl Iterator<Item = HeaderField<'_>> + '_, UserError> {
+    if status == StatusCode::SWITCHING_PROTOCOLS {
         return Err(UserError::InvalidHeaders("101 is not available in HTTP/2"));
     }
-    check_outgoing_map(resp.headers())?;
-    let code = usize::from(resp.status().as_u16());
+    check_outgoing_map(headers)?;
+    let code = usize::from(status.as_u16());
     let status = field(b":status", &STATUS_DIGITS[code * 3..code * 3 + 3]);
-    Ok(core::iter::once(status).chain(regular_fields(resp.headers(), false)))
+    Ok(core::iter::once(status).chain(regular_fields(headers, false)))
 }
 
 /// Encodes a request head into `out` (one complete field block).
@@ -720,13 +730,15 @@ pub(crate) fn encode_request(
     Ok(())
 }
 
-/// Encodes a response head into `out` (one complete field block).
+/// Encodes a response head (status and fields) into `out` (one complete
+/// field block).
 pub(crate) fn encode_response(
-    resp: &Response<()>,
+    status: StatusCode,
+    headers: &HeaderMap,
     enc: &mut Encoder,
     out: &mut Vec<u8>,
 ) -> Result<(), UserError> {
-    enc.encode(response_fields(resp)?, out);
+    enc.encode(head_fields(status, headers)?, out);
     Ok(())
 }
 
@@ -1537,7 +1549,7 @@ mod tests {
             .body(())
             .unwrap();
         out.clear();
-        encode_response(&resp, &mut enc, &mut out).unwrap();
+        encode_response(resp.status(), resp.headers(), &mut enc, &mut out).unwrap();
         let head = decode_block(&mut dec, BlockKind::Response, &out);
         assert_eq!(head.content_length, Some(0));
         let HeadKind::Response(back) = head.kind else {

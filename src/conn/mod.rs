@@ -817,7 +817,20 @@ impl Connection {
         response: http::Response<()>,
         end_stream: bool,
     ) -> Result<(), UserError> {
-        self.queue_response(stream_id, response, end_stream)
+        self.queue_response(stream_id, response.status(), response.headers(), end_stream)
+    }
+
+    /// Server: [`Connection::send_response`] from a status and a borrowed
+    /// field map, so a prebuilt head (e.g. a cached file's) is encoded
+    /// without building, cloning or dropping a `Response` per request.
+    pub fn send_response_head(
+        &mut self,
+        stream_id: StreamId,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        self.queue_response(stream_id, status, headers, end_stream)
     }
 
     /// Queues body bytes; they leave as DATA frames as flow control allows.

@@ -262,7 +262,8 @@ impl Connection {
     pub(super) fn queue_response(
         &mut self,
         id: StreamId,
-        resp: http::Response<()>,
+        status: http::StatusCode,
+        headers: &http::HeaderMap,
         end_stream: bool,
     ) -> Result<(), UserError> {
         if self.role != Role::Server {
@@ -273,17 +274,17 @@ impl Connection {
         if !s.send.awaits_head() {
             return Err(UserError::StreamClosed);
         }
-        let informational = resp.status().is_informational();
+        let informational = status.is_informational();
         if informational && end_stream {
             return Err(UserError::InformationalEndsStream);
         }
-        let size = list_size(3, 1, resp.headers());
+        let size = list_size(3, 1, headers);
         if size > self.peer.max_header_list_size as u64 {
             return Err(TOO_LARGE);
         }
         self.check_priming(size);
         self.block.clear();
-        headers::encode_response(&resp, &mut self.henc, &mut self.block)?;
+        headers::encode_response(status, headers, &mut self.henc, &mut self.block)?;
         write_header_block(
             &mut self.heads,
             id,

@@ -155,16 +155,27 @@ pub fn encode_response(
     keep_alive: bool,
     out: &mut Vec<u8>,
 ) {
-    let status = resp.status();
+    encode_response_head(resp.status(), resp.headers(), body, keep_alive, out);
+}
+
+/// [`encode_response`] from a status and a borrowed field map (a prebuilt
+/// head sent many times needs no `Response` per message).
+pub fn encode_response_head(
+    status: http::StatusCode,
+    headers: &HeaderMap,
+    body: Framing,
+    keep_alive: bool,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
-    if !keep_alive && !has_token(resp.headers(), header::CONNECTION, "close") {
+    if !keep_alive && !has_token(headers, header::CONNECTION, "close") {
         out.extend_from_slice(b"connection: close\r\n");
     }
-    write_fields(resp.headers(), body, out);
+    write_fields(headers, body, out);
 }
 
 /// Fields (minus the framing ones `body` replaces), framing, empty line.

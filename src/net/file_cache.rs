@@ -12,7 +12,6 @@
 //! heap around every piece (a `brk` pair and page faults per piece).
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -47,8 +46,9 @@ pub(crate) struct CachedFile {
     pub(crate) at: Instant,
     /// Last time length and mtime were re-checked.
     pub(crate) checked: Instant,
-    /// Header fields of the full 200 response.
-    pub(crate) head200: http::HeaderMap,
+    /// Header fields of the full 200 response, shared by every reply from
+    /// this entry (an `Rc` clone instead of a `HeaderMap` clone and drop).
+    pub(crate) head200: Rc<http::HeaderMap>,
     /// Read-only mapping of the whole file, made on first use
     /// ([`CachedFile::mapped`]); `None` inside when mapping failed.
     map: OnceCell<Option<Rc<MappedFile>>>,
@@ -96,7 +96,7 @@ impl CachedFile {
         Ok(CachedFile {
             etag,
             last_modified,
-            head200,
+            head200: Rc::new(head200),
             mtime_secs: info.mtime_secs(),
             modified: info.modified,
             len: info.len,
@@ -113,7 +113,12 @@ impl CachedFile {
 /// Path → [`CachedFile`] of one worker (not shared: `Rc` files, no locks).
 #[derive(Default)]
 pub(crate) struct FileCache {
-    entries: HashMap<String, CachedFile>,
+    /// Keyed by the client's path, so the hasher is foldhash's seeded one
+    /// (`fast::RandomState`: a random seed per map; cheaper than std's
+    /// SipHash for short keys) rather than an unkeyed hash an attacker could
+    /// collide; the map is also bounded ([`CACHE_CAP`]) and holds only paths
+    /// that resolved to a file.
+    entries: foldhash::HashMap<String, CachedFile>,
 }
 
 impl FileCache {

@@ -5,7 +5,7 @@
 //! requests one after the other), each request head is answered by the same
 //! protocol-neutral file handler as HTTP/2 ([`super::server`]'s `file_reply`),
 //! and the response leaves through the server's output queue: the head
-//! encoded by [`crate::h1::encode_response`], small bodies from memory, large
+//! encoded by [`crate::h1::encode_response_head`], small bodies from memory, large
 //! file ranges from the file's mapping or by `sendfile(2)` (zero-copy on) or copied in
 //! [`super::server::FILE_CHUNK`] pieces as the queue drains.
 //!
@@ -28,7 +28,9 @@ use super::file_cache::read_piece;
 use super::out::{Flush, OutQueue, WriteSide};
 use super::server::{Reply, ReplyBody, Seg, FILE_CHUNK, ZERO_COPY_MIN};
 use super::ws::Pre;
-use crate::h1::{encode_response, Framing, H1Error, Limits, RequestDecoder, RequestEvent};
+use crate::h1::{
+    encode_response, encode_response_head, Framing, H1Error, Limits, RequestDecoder, RequestEvent,
+};
 
 /// Undecoded input above which reading pauses (pipelined requests wait in the socket).
 pub const MAX_BUFFERED: usize = 128 << 10;
@@ -242,7 +244,13 @@ impl H1Conn {
 
     fn queue(&mut self, reply: Reply, keep_alive: bool, out: &mut OutQueue, zero_copy: bool) {
         let mut head = Vec::with_capacity(256);
-        encode_response(&reply.head, Framing::AsIs, keep_alive, &mut head);
+        encode_response_head(
+            reply.head.status(),
+            reply.head.headers(),
+            Framing::AsIs,
+            keep_alive,
+            &mut head,
+        );
         out.push_bytes(Bytes::from(head));
         match reply.body {
             ReplyBody::Empty => {}

@@ -1180,8 +1180,9 @@ impl Worker {
 
     fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
         let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
+        let status = reply.head.status();
         if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_ref()) {
-            let status = reply.head.status().as_u16(); // access log
+            let status = status.as_u16(); // access log
             cl.answered(stream_id, req, l.turn(), status, reply.body.len());
         }
         #[cfg(feature = "tls")]
@@ -1191,10 +1192,15 @@ impl Worker {
         let zero_copy = self.config.zero_copy;
         match reply.body {
             ReplyBody::Empty => {
-                let _ = c.conn.send_response(stream_id, reply.head, true);
+                let _ = c
+                    .conn
+                    .send_response_head(stream_id, status, reply.head.headers(), true);
             }
             ReplyBody::Bytes(b) => {
-                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                if c.conn
+                    .send_response_head(stream_id, status, reply.head.headers(), false)
+                    .is_ok()
+                {
                     let _ = c.conn.send_data(stream_id, b, true);
                 }
             }
@@ -1204,12 +1210,18 @@ impl Worker {
                 len,
                 map,
             } => {
-                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                if c.conn
+                    .send_response_head(stream_id, status, reply.head.headers(), false)
+                    .is_ok()
+                {
                     queue_body(c, stream_id, file, map, start, len, zero_copy);
                 }
             }
             ReplyBody::Parts { file, segs } => {
-                if c.conn.send_response(stream_id, reply.head, false).is_ok() {
+                if c.conn
+                    .send_response_head(stream_id, status, reply.head.headers(), false)
+                    .is_ok()
+                {
                     let segs = segs.into();
                     c.bodies.insert(stream_id, Body::Parts { file, segs });
                     feed(c, stream_id);
@@ -1247,9 +1259,43 @@ fn logged_h1_reply(
 /// head with its fields (`content-length` included) and the body to send.
 pub(crate) struct Reply {
     /// Status and fields.
-    pub(crate) head: http::Response<()>,
+    pub(crate) head: Head,
     /// What follows the head.
     pub(crate) body: ReplyBody,
+}
+
+/// Status and fields of a [`Reply`]: built for this reply, or a cached
+/// file's prebuilt `200` fields, shared (no `HeaderMap` clone and drop per
+/// request; the protocol sides encode from the borrowed map).
+pub(crate) enum Head {
+    /// A head built for this reply.
+    Owned(http::Response<()>),
+    /// `200 OK` with a cached file's fields.
+    Ok200(Rc<http::HeaderMap>),
+}
+
+impl Head {
+    /// The status code.
+    pub(crate) fn status(&self) -> http::StatusCode {
+        match self {
+            Head::Owned(r) => r.status(),
+            Head::Ok200(_) => http::StatusCode::OK,
+        }
+    }
+
+    /// The header fields.
+    pub(crate) fn headers(&self) -> &http::HeaderMap {
+        match self {
+            Head::Owned(r) => r.headers(),
+            Head::Ok200(h) => h,
+        }
+    }
+}
+
+impl From<http::Response<()>> for Head {
+    fn from(r: http::Response<()>) -> Head {
+        Head::Owned(r)
+    }
 }
 
 impl ReplyBody {
@@ -1328,7 +1374,7 @@ pub(crate) fn file_reply(
             .body(())
             .expect("static response head");
         return Reply {
-            head: resp,
+            head: resp.into(),
             body: ReplyBody::Empty,
         };
     }
@@ -1354,7 +1400,7 @@ pub(crate) fn file_reply(
             b = b.header(header::LAST_MODIFIED, lm.clone());
         }
         return Reply {
-            head: b.body(()).expect("head"),
+            head: b.body(()).expect("head").into(),
             body: ReplyBody::Empty,
         };
     }
@@ -1377,15 +1423,15 @@ pub(crate) fn file_reply(
                 .body(())
                 .expect("head");
             return Reply {
-                head: resp,
+                head: resp.into(),
                 body: ReplyBody::Empty,
             };
         }
     };
-    // The 200 head is built once per cached file; a 206 adjusts a copy.
-    let mut resp = http::Response::new(());
-    *resp.headers_mut() = f.head200.clone();
-    if status == 206 {
+    // The 200 head is built once per cached file and shared; a 206 adjusts a copy.
+    let resp = if status == 206 {
+        let mut resp = http::Response::new(());
+        *resp.headers_mut() = (*f.head200).clone();
         *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
         let h = resp.headers_mut();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
@@ -1394,7 +1440,10 @@ pub(crate) fn file_reply(
             HeaderValue::from_str(&format!("bytes {}-{}/{}", start, start + len - 1, f.len))
                 .expect("ASCII digits"),
         );
-    }
+        Head::Owned(resp)
+    } else {
+        Head::Ok200(Rc::clone(&f.head200))
+    };
     let body = if head || len == 0 {
         ReplyBody::Empty
     } else if let Some(content) = &f.content {
@@ -1423,7 +1472,7 @@ fn multipart_reply(f: &CachedFile, ranges: &[(u64, u64)], head: bool) -> Reply {
         .unwrap_or("application/octet-stream");
     let m = files::Multipart::new(ranges, f.len, ct);
     let mut resp = http::Response::new(());
-    *resp.headers_mut() = f.head200.clone();
+    *resp.headers_mut() = (*f.head200).clone();
     *resp.status_mut() = http::StatusCode::PARTIAL_CONTENT;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(m.len));
@@ -1455,7 +1504,10 @@ fn multipart_reply(f: &CachedFile, ranges: &[(u64, u64)], head: bool) -> Reply {
             segs,
         }
     };
-    Reply { head: resp, body }
+    Reply {
+        head: resp.into(),
+        body,
+    }
 }
 
 /// Logs a one-line reason about a connection's peer.
@@ -1627,7 +1679,7 @@ fn simple(head: bool, status: u16, body: &'static str) -> Reply {
         .body(())
         .expect("static response head");
     Reply {
-        head: resp,
+        head: resp.into(),
         body: if head {
             ReplyBody::Empty
         } else {
