@@ -11,13 +11,17 @@
 //! response body length; DURATION_MS for HTTP/2 runs from the request's
 //! HEADERS to the stream's end (its last frame handed to the socket, or its
 //! reset), for HTTP/1.1 (STREAM `-`) from the parsed request to the queued
-//! response. The clocks are read once per connection turn, not per request:
-//! HTTP/2 times have the resolution of the event loop's turns (requests read
-//! and answered in one turn show 0.000). PATH is as requested, with bytes outside printable ASCII
-//! (spaces included) percent-encoded so that fields never split.
+//! response. One clock (monotonic) is read once per connection turn, not per
+//! request: HTTP/2 times have the resolution of the event loop's turns
+//! (requests read and answered in one turn show 0.000), and TIME is that turn
+//! clock tied to the wall clock again at every flush (at least once a second
+//! under load), so it follows wall-clock steps within a second. PATH is as
+//! requested, with bytes outside printable ASCII (spaces included)
+//! percent-encoded so that fields never split.
 //!
-//! Each worker owns an [`AccessLog`]: lines are formatted straight into a
-//! 64 KiB buffer written to the worker's own append-mode file descriptor (or
+//! Each worker owns an [`AccessLog`]: lines are formatted in place (the time
+//! field cached per millisecond, small numbers digit by digit) into a 64 KiB
+//! buffer written to the worker's own append-mode file descriptor (or
 //! stdout) when full, once a second
 //! by the worker's timer, when the worker has no connection left, and on drop.
 //! Lines of different workers never interleave within a line (each flush is
@@ -229,7 +233,12 @@ fn format_line(out: &mut [u8], stamp: &[u8; STAMP_LEN], e: &Entry<'_>) -> usize 
     }
     escape_path(e.path, &mut c);
     c.byte(b' ');
-    c.num(u64::from(e.status));
+    if (100..1000).contains(&e.status) {
+        // Always three digits (http::StatusCode): no digit counting.
+        c.padded3(u32::from(e.status));
+    } else {
+        c.num(u64::from(e.status));
+    }
     c.byte(b' ');
     c.num(e.bytes);
     c.byte(b' ');
