@@ -60,7 +60,7 @@ run() {
     PID=$!
     local addr=""
     for _ in $(seq 100); do
-        addr=$(sed -n 's/^listening on //p' "$WORK/serve.out")
+        addr=$(sed -n 's/^listening on //p' "$WORK/serve.out" 2>/dev/null)
         [ -n "$addr" ] && break
         sleep 0.05
     done

@@ -1183,7 +1183,7 @@ impl Worker {
         let status = reply.head.status();
         if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_ref()) {
             let status = status.as_u16(); // access log
-            cl.answered(stream_id, req, l.turn(), status, reply.body.len());
+            cl.answered(stream_id, req, l.turn_us(), status, reply.body.len());
         }
         #[cfg(feature = "tls")]
         // Over TLS the bytes are encrypted in user space: no sendfile.
