@@ -351,10 +351,16 @@ fn idle_connection_releases_burst_buffers() {
     c.trim(16);
     let client_trimmed = before - live_bytes();
     println!("trimmed after a 100-stream burst: server {server_trimmed} bytes, client {client_trimmed} bytes");
-    // 100 events (about 240 B each) and 100 stream entries.
+    // 100 events (about 240 B each on 64-bit targets) and 100 stream
+    // entries; wasm32's smaller pointers make both smaller (27.9 KiB seen).
+    let want = if cfg!(target_pointer_width = "64") {
+        32 << 10
+    } else {
+        24 << 10
+    };
     assert!(
-        server_trimmed >= 32 << 10,
-        "server trimmed {server_trimmed}"
+        server_trimmed >= want,
+        "server trimmed {server_trimmed}, want at least {want}"
     );
 
     let before = live_bytes();
