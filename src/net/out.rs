@@ -302,11 +302,11 @@ impl WriteSide for SockWriter {
         msg.msg_iov = iov.as_mut_ptr();
         msg.msg_iovlen = n as _;
         let flags = libc::MSG_NOSIGNAL | if more { libc::MSG_MORE } else { 0 };
-        // SAFETY: every iovec points into a borrowed byte slice or into a
-        // live mapping (`MappedFile::iovec` stays inside it), all borrowed
-        // for the whole call; the kernel only reads them (a mapped page that
-        // vanished with a truncated file makes the call fail with EFAULT);
-        // self.0 is an open socket owned by the caller for the whole call.
+        // Every iovec points into a borrowed byte slice or into a live
+        // mapping (`MappedFile::iovec` stays inside it), all borrowed for the
+        // whole call; the kernel only reads them (a mapped page that vanished
+        // with a truncated file makes the call fail with EFAULT).
+        // SAFETY: iovecs valid for reads (above); self.0 an open socket we own.
         let r = unsafe { libc::sendmsg(self.0, &msg, flags) };
         if r < 0 {
             return Err(io::Error::last_os_error());
