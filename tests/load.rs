@@ -161,3 +161,66 @@ fn a_thousand_connections_times_a_hundred_streams() {
         "server peak RSS {hwm} KiB over {RSS_BOUND_KB} KiB"
     );
 }
+
+/// Out of descriptors (EMFILE): the connections left in the listen backlog
+/// are accepted once descriptors free up, without waiting for a new
+/// connection to raise a listener event (the listener is edge-triggered).
+#[test]
+fn accept_resumes_after_emfile() {
+    use std::io::{Read, Write};
+    let root = TempDir::new("emfile");
+    std::fs::write(root.path().join("x.txt"), b"hello").unwrap();
+    let log = root.path().join("stderr.txt");
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n 32 && exec "$0" serve --addr 127.0.0.1:0 --root "$1""#)
+        .arg(env!("CARGO_BIN_EXE_h2o"))
+        .arg(root.path())
+        .stdin(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    let server = spawn_listening_keep_stderr(
+        &mut cmd,
+        "h2o serve (ulimit -n 32)",
+        Duration::from_secs(10),
+    );
+    // More connections than 32 descriptors allow; the kernel queues the rest.
+    let mut socks: Vec<std::net::TcpStream> = (0..40)
+        .map(|_| std::net::TcpStream::connect(server.addr).unwrap())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("accept:")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the server never ran out of descriptors"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Free descriptors: the other 39 connections go away. No new connection
+    // arrives, so only the retry can accept the queued ones.
+    let mut last = socks.pop().unwrap();
+    socks.truncate(0);
+    last.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    last.write_all(b"GET /x.txt HTTP/1.1\r\nhost: a\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"hello") {
+        match last.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!(
+                "queued connection not served: {e}; server stderr: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            ),
+        }
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}

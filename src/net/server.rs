@@ -438,6 +438,10 @@ struct Worker {
     stop: Option<StopHandle>,
     /// Stopping: the drain deadline.
     draining: Option<Instant>,
+    /// An accept failed for lack of resources (EMFILE, ENFILE, ENOBUFS…):
+    /// connections may wait in the backlog with no new listener edge to
+    /// announce them, so the timer tick tries again.
+    accept_retry: bool,
     /// access log: this worker's buffered writer.
     access: Option<AccessLog>,
 }
@@ -457,6 +461,7 @@ impl Worker {
             again: Vec::new(),
             stop: None,
             draining: None,
+            accept_retry: false,
             access,
         })
     }
@@ -500,7 +505,7 @@ impl Worker {
             }
             let timeout = if !self.again.is_empty() {
                 Some(Duration::ZERO)
-            } else if self.clients.is_empty() {
+            } else if self.clients.is_empty() && !self.accept_retry {
                 None
             } else {
                 Some(next_tick.saturating_duration_since(Instant::now()))
@@ -539,11 +544,17 @@ impl Worker {
             if now >= next_tick {
                 next_tick = now + tick;
                 self.timers(now);
+                if self.accept_retry {
+                    if let Some(l) = listener.as_ref() {
+                        self.accept(l);
+                    }
+                }
             }
         }
     }
 
     fn accept(&mut self, l: &mio::net::TcpListener) {
+        self.accept_retry = false;
         loop {
             match l.accept() {
                 Ok((s, _)) => match self.add(s) {
@@ -554,8 +565,11 @@ impl Worker {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // EMFILE and friends: report, try again on the next event.
+                    // EMFILE and friends: report, try again at the next tick
+                    // (the listener is edge-triggered: the connections already
+                    // queued raise no new event).
                     eprintln!("accept: {e}");
+                    self.accept_retry = true;
                     return;
                 }
             }
