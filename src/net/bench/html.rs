@@ -5,6 +5,7 @@
 //! anywhere: the page views offline.
 
 use hdrhistogram::Histogram;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::report::{percentiles, JsonLatency};
@@ -69,6 +70,24 @@ fn draw_err<E: std::fmt::Debug>(e: E) -> String {
     format!("cannot draw the chart: {e:?}")
 }
 
+/// A chart of (x, y) `f64` points on the SVG backend.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws one line series with its legend entry.
+fn line(
+    chart: &mut Chart<'_, '_>,
+    points: Vec<(f64, f64)>,
+    style: ShapeStyle,
+    label: &str,
+) -> Result<(), String> {
+    chart
+        .draw_series(LineSeries::new(points, style))
+        .map_err(draw_err)?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+    Ok(())
+}
+
 /// The latency-by-percentile chart (SVG text).
 pub fn latency_chart(rep: &BenchReport) -> Result<String, String> {
     // The axis ends where the data runs out of resolution: 1 / count.
@@ -112,19 +131,14 @@ pub fn latency_chart(rep: &BenchReport) -> Result<String, String> {
         } else {
             "latency"
         };
-        chart
-            .draw_series(LineSeries::new(corrected, BLUE.stroke_width(2)))
-            .map_err(draw_err)?
-            .label(label)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        line(&mut chart, corrected, BLUE.stroke_width(2), label)?;
         if let Some(u) = uncorrected {
-            chart
-                .draw_series(LineSeries::new(u, ORANGE.stroke_width(2)))
-                .map_err(draw_err)?
-                .label("uncorrected (from send)")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], ORANGE.stroke_width(2))
-                });
+            line(
+                &mut chart,
+                u,
+                ORANGE.stroke_width(2),
+                "uncorrected (from send)",
+            )?;
         }
         chart
             .configure_series_labels()
@@ -187,26 +201,12 @@ pub fn throughput_chart(rep: &BenchReport) -> Result<String, String> {
             .draw()
             .map_err(draw_err)?;
         if let Some(r) = rep.config.rate {
-            chart
-                .draw_series(LineSeries::new(
-                    vec![(0.0, r), (xmax, r)],
-                    GREY.stroke_width(3),
-                ))
-                .map_err(draw_err)?
-                .label("target rate")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREY.stroke_width(3)));
+            let target = vec![(0.0, r), (xmax, r)];
+            line(&mut chart, target, GREY.stroke_width(3), "target rate")?;
         }
-        chart
-            .draw_series(LineSeries::new(done, BLUE.stroke_width(2)))
-            .map_err(draw_err)?
-            .label("req/s")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        line(&mut chart, done, BLUE.stroke_width(2), "req/s")?;
         if any_failed {
-            chart
-                .draw_series(LineSeries::new(failed, RED_.stroke_width(2)))
-                .map_err(draw_err)?
-                .label("failed/s")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED_.stroke_width(2)));
+            line(&mut chart, failed, RED_.stroke_width(2), "failed/s")?;
         }
         chart
             .configure_series_labels()
