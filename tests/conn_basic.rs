@@ -300,3 +300,104 @@ fn send_response_head_from_a_shared_map() {
         .send_response_head(id, http::StatusCode::CONTINUE, &fields, true)
         .is_err());
 }
+
+/// `send_response_shared` puts on the wire exactly the bytes that
+/// `send_response_head` does, whatever came between (other heads that change
+/// the HPACK table, churn-prone values, status changes, evictions in a small
+/// table), and the client decodes every response.
+#[test]
+fn send_response_shared_emits_the_same_bytes() {
+    use std::sync::Arc;
+    let map = |fields: &[(&'static str, &str)]| {
+        let mut m = http::HeaderMap::new();
+        for (n, v) in fields {
+            m.append(*n, v.parse().unwrap());
+        }
+        Arc::new(m)
+    };
+    let file_a = map(&[
+        ("server", "h2o"),
+        ("content-type", "text/plain"),
+        ("content-length", "12"),
+        ("accept-ranges", "bytes"),
+        ("etag", "\"5f-c\""),
+        ("last-modified", "Mon, 30 Nov 2026 22:00:00 GMT"),
+    ]);
+    let file_b = map(&[
+        ("server", "h2o"),
+        ("content-type", "text/html"),
+        ("content-length", "4096"),
+        ("etag", "\"60-1000\""),
+        ("x-filler", &"f".repeat(120)),
+    ]);
+    let other = map(&[("x-once", "a"), ("content-length", "0")]);
+    // (head, status) per response: runs of one head, switches, a status change.
+    let mut plan = Vec::new();
+    for round in 0..6 {
+        plan.extend([(0, 200); 5]);
+        plan.push((1, 200));
+        plan.extend([(0, 200); 2]);
+        plan.push((2, if round % 2 == 0 { 404 } else { 200 }));
+        plan.extend([(1, 200); 3]);
+        plan.push((0, 206));
+        plan.push((0, 200));
+    }
+    for table in [4096, 200, 0] {
+        let client = Config {
+            header_table_size: table,
+            ..Config::default()
+        };
+        let mut wire = Vec::new();
+        for shared in [false, true] {
+            let mut p = Pair::new(client.clone(), Config::default());
+            p.drive();
+            p.client_events.clear();
+            let mut bytes = Vec::new();
+            for chunk in plan.chunks(7) {
+                let ids: Vec<_> = chunk
+                    .iter()
+                    .map(|_| p.client.send_request(get("/f"), true).unwrap())
+                    .collect();
+                p.drive();
+                for (&id, &(head, status)) in ids.iter().zip(chunk) {
+                    let h = [&file_a, &file_b, &other][head];
+                    let status = http::StatusCode::from_u16(status).unwrap();
+                    if shared {
+                        p.server.send_response_shared(id, status, h, false).unwrap();
+                    } else {
+                        p.server.send_response_head(id, status, h, false).unwrap();
+                    }
+                    let len = [12, 4096, 0][head];
+                    p.server
+                        .send_data(id, Bytes::from(vec![b'x'; len]), true)
+                        .unwrap();
+                }
+                let mut out = Vec::new();
+                p.server.write_to(p.now, &mut out, usize::MAX);
+                p.client.recv(p.now, &out).unwrap();
+                bytes.extend_from_slice(&out);
+                p.poll_events();
+                for (&id, &(head, status)) in ids.iter().zip(chunk) {
+                    let resp = p
+                        .client_events
+                        .iter()
+                        .find_map(|e| match e {
+                            Event::Response {
+                                stream_id,
+                                response,
+                                ..
+                            } if *stream_id == id => Some(response),
+                            _ => None,
+                        })
+                        .expect("response");
+                    assert_eq!(resp.status(), status);
+                    assert_eq!(resp.headers(), [&file_a, &file_b, &other][head].as_ref());
+                }
+                p.drive();
+            }
+            assert!(p.client_errors.is_empty(), "{:?}", p.client_errors);
+            wire.push(bytes);
+        }
+        assert_eq!(wire[0], wire[1], "client table size {table}");
+    }
+}

@@ -140,6 +140,57 @@ fn nghttp_many_streams_on_one_connection() {
     assert!(rows.iter().all(|(c, _)| *c == 200), "{rows:?}");
 }
 
+/// nghttp decodes every response head of a run of requests for the same
+/// files on one connection: after the first few, `h2o serve` re-emits a
+/// file's head block without encoding it (`send_response_shared`), so this
+/// checks those bytes against a real HPACK decoder. Each stream carries the
+/// seven fields, with the length and etag of its own file.
+#[test]
+fn nghttp_decodes_repeated_shared_heads() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let nghttp = require_bin("nghttp", "nghttp2-client");
+    let root = make_docroot("nghttp3");
+    let server = spawn_h2o_serve(root.path());
+    let o = run(Command::new(&nghttp)
+        .args(["-nv", "-t", "60", "-m", "40"])
+        .arg(server.url("/small.txt"))
+        .arg(server.url("/mid.bin")));
+    assert!(o.status.success(), "nghttp -nv -m: {}", stderr(&o));
+    // "[  0.010] recv (stream_id=21) content-length: 12"
+    let mut streams: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let Some(rest) = line.split_once("recv (stream_id=").map(|(_, r)| r) else {
+            continue;
+        };
+        let Some((id, field)) = rest.split_once(") ") else {
+            continue;
+        };
+        let Some((name, value)) = field.split_once(": ") else {
+            continue;
+        };
+        if name.starts_with(':') || name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+            streams
+                .entry(id.parse().unwrap())
+                .or_default()
+                .insert(name.to_string(), value.to_string());
+        }
+    }
+    assert_eq!(streams.len(), 80, "streams with fields: {}", streams.len());
+    let mut pairs = BTreeSet::new();
+    for (id, f) in &streams {
+        assert_eq!(f.len(), 7, "stream {id}: {f:?}");
+        assert_eq!(f[":status"], "200", "stream {id}");
+        assert_eq!(f["server"], "h2o");
+        assert_eq!(f["accept-ranges"], "bytes");
+        assert!(f.contains_key("last-modified") && f.contains_key("content-type"));
+        pairs.insert((f["content-length"].clone(), f["etag"].clone()));
+    }
+    // Two files: two (length, etag) pairs, each length the file's own.
+    let lens: BTreeSet<_> = pairs.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(pairs.len(), 2, "{pairs:?}");
+    assert_eq!(lens, BTreeSet::from(["102400", "12"]));
+}
+
 // ---------------------------------------------------------------- curl
 
 fn curl() -> Command {

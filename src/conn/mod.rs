@@ -442,6 +442,9 @@ pub struct Connection {
     heads: Vec<u8>,
     /// Scratch for one HPACK field block.
     block: Vec<u8>,
+    /// The last few shared response heads whose encoding left the HPACK
+    /// encoder unchanged (see [`Connection::send_response_shared`]).
+    head_memo: Vec<send::HeadMemo>,
     /// Scratch for framing trailers at write time.
     tmp: Vec<u8>,
     /// Staging for frame headers in [`Connection::write_chunks`].
@@ -546,6 +549,7 @@ impl Connection {
             ctrl: Vec::with_capacity(256),
             heads: Vec::new(),
             block: Vec::new(),
+            head_memo: Vec::new(),
             tmp: Vec::new(),
             chunk_buf: BytesMut::new(),
             value_store: BytesMut::new(),
@@ -817,7 +821,13 @@ impl Connection {
         response: http::Response<()>,
         end_stream: bool,
     ) -> Result<(), UserError> {
-        self.queue_response(stream_id, response.status(), response.headers(), end_stream)
+        self.queue_response(
+            stream_id,
+            response.status(),
+            response.headers(),
+            None,
+            end_stream,
+        )
     }
 
     /// Server: [`Connection::send_response`] from a status and a borrowed
@@ -830,7 +840,27 @@ impl Connection {
         headers: &http::HeaderMap,
         end_stream: bool,
     ) -> Result<(), UserError> {
-        self.queue_response(stream_id, status, headers, end_stream)
+        self.queue_response(stream_id, status, headers, None, end_stream)
+    }
+
+    /// Server: [`Connection::send_response_head`] for a field map shared by
+    /// many responses (e.g. a cached file's prebuilt head). The same bytes go
+    /// on the wire; what differs is the cost. When the last call with this
+    /// very map (the same `Arc`) and status left the HPACK encoder unchanged
+    /// (every field was an index: the usual case from the third response of
+    /// a file on), and the encoder has not changed since, its field block is
+    /// copied instead of encoded again — exactly what encoding would give,
+    /// since encoding depends only on the encoder's state and the fields
+    /// (see [`hpack::Encoder::version`]). The connection keeps clones of the
+    /// last few such `Arc`s (four), so a map cannot change under it.
+    pub fn send_response_shared(
+        &mut self,
+        stream_id: StreamId,
+        status: http::StatusCode,
+        headers: &std::sync::Arc<http::HeaderMap>,
+        end_stream: bool,
+    ) -> Result<(), UserError> {
+        self.queue_response(stream_id, status, headers, Some(headers), end_stream)
     }
 
     /// Queues body bytes; they leave as DATA frames as flow control allows.

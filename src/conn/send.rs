@@ -3,6 +3,8 @@
 //! writer: control frames, then HEADERS, then DATA chosen by the RFC 9218
 //! scheduler within the flow-control windows (RFC 9113 §5.2, §6.1, §6.9).
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
 use super::headers;
@@ -179,6 +181,24 @@ fn list_size(pseudo: usize, n_pseudo: usize, headers: &http::HeaderMap) -> u64 {
     n
 }
 
+/// A shared response head's field block (see
+/// [`Connection::send_response_shared`]): valid while the encoder's version
+/// is `version`. Holding the `Arc` keeps the map unchanged.
+#[derive(Debug)]
+pub(super) struct HeadMemo {
+    fields: Arc<http::HeaderMap>,
+    status: http::StatusCode,
+    version: u64,
+    /// RFC 9113 §6.5.2 list size of the head (checked against the peer's
+    /// limit, which may change, at every use).
+    list_size: u64,
+    block: Vec<u8>,
+}
+
+/// Shared response heads a connection remembers (a page's few files
+/// requested in turn all hit).
+const HEAD_MEMOS: usize = 4;
+
 const TOO_LARGE: UserError =
     UserError::InvalidHeaders("header list larger than the peer's SETTINGS_MAX_HEADER_LIST_SIZE");
 
@@ -259,11 +279,15 @@ impl Connection {
         Ok(id)
     }
 
+    /// Queues a response head; `shared` is `headers` itself when the caller
+    /// shares the map across responses (see
+    /// [`Connection::send_response_shared`]).
     pub(super) fn queue_response(
         &mut self,
         id: StreamId,
         status: http::StatusCode,
         headers: &http::HeaderMap,
+        shared: Option<&Arc<http::HeaderMap>>,
         end_stream: bool,
     ) -> Result<(), UserError> {
         if self.role != Role::Server {
@@ -278,27 +302,94 @@ impl Connection {
         if informational && end_stream {
             return Err(UserError::InformationalEndsStream);
         }
-        let size = list_size(3, 1, headers);
-        if size > self.peer.max_header_list_size as u64 {
-            return Err(TOO_LARGE);
+        let version = self.henc.version();
+        let memo = shared.and_then(|h| {
+            self.head_memo
+                .iter()
+                .find(|m| m.version == version && m.status == status && Arc::ptr_eq(h, &m.fields))
+        });
+        if let Some(m) = memo {
+            // The same map and status, and the encoder as it was when they
+            // last encoded without changing it: the same bytes.
+            if m.list_size > self.peer.max_header_list_size as u64 {
+                return Err(TOO_LARGE);
+            }
+            write_header_block(
+                &mut self.heads,
+                id,
+                &m.block,
+                end_stream,
+                None,
+                self.peer.max_frame_size,
+            );
+        } else {
+            let size = list_size(3, 1, headers);
+            if size > self.peer.max_header_list_size as u64 {
+                return Err(TOO_LARGE);
+            }
+            self.check_priming(size);
+            self.block.clear();
+            let before = self.henc.version();
+            headers::encode_response(status, headers, &mut self.henc, &mut self.block)?;
+            if let Some(h) = shared {
+                if self.henc.version() == before {
+                    self.remember_head(h, status, before, size);
+                }
+            }
+            write_header_block(
+                &mut self.heads,
+                id,
+                &self.block,
+                end_stream,
+                None,
+                self.peer.max_frame_size,
+            );
         }
-        self.check_priming(size);
-        self.block.clear();
-        headers::encode_response(status, headers, &mut self.henc, &mut self.block)?;
-        write_header_block(
-            &mut self.heads,
-            id,
-            &self.block,
-            end_stream,
-            None,
-            self.peer.max_frame_size,
-        );
         let s = self.streams.get_mut(&id).expect("checked above");
         s.send.head_sent(!informational, end_stream);
         if end_stream {
             self.maybe_close(id);
         }
         Ok(())
+    }
+
+    /// Keeps the shared head just encoded (in `self.block`) without changing
+    /// the encoder at `version`, in the slot of an entry that can no longer
+    /// match (an older version: versions never come back, or the same map
+    /// and status), else a free one, else the last.
+    fn remember_head(
+        &mut self,
+        fields: &Arc<http::HeaderMap>,
+        status: http::StatusCode,
+        version: u64,
+        list_size: u64,
+    ) {
+        let memos = &mut self.head_memo;
+        let i = memos.iter().position(|m| {
+            m.version != version || (m.status == status && Arc::ptr_eq(&m.fields, fields))
+        });
+        let m = match i {
+            Some(i) => &mut memos[i],
+            None if memos.len() < HEAD_MEMOS => {
+                memos.push(HeadMemo {
+                    fields: Arc::clone(fields),
+                    status,
+                    version,
+                    list_size,
+                    block: Vec::new(),
+                });
+                memos.last_mut().expect("just pushed")
+            }
+            None => memos.last_mut().expect("full"),
+        };
+        if !Arc::ptr_eq(&m.fields, fields) {
+            m.fields = Arc::clone(fields);
+        }
+        m.status = status;
+        m.version = version;
+        m.list_size = list_size;
+        m.block.clear();
+        m.block.extend_from_slice(&self.block);
     }
 
     fn sendable_stream(&mut self, id: StreamId) -> Result<&mut Stream, UserError> {

@@ -16,6 +16,7 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -47,8 +48,10 @@ pub(crate) struct CachedFile {
     /// Last time length and mtime were re-checked.
     pub(crate) checked: Instant,
     /// Header fields of the full 200 response, shared by every reply from
-    /// this entry (an `Rc` clone instead of a `HeaderMap` clone and drop).
-    pub(crate) head200: Rc<http::HeaderMap>,
+    /// this entry (an `Arc` clone instead of a `HeaderMap` clone and drop;
+    /// an `Arc` because the HTTP/2 connection may keep the last one, see
+    /// `Connection::send_response_shared`, and connections stay `Send`).
+    pub(crate) head200: Arc<http::HeaderMap>,
     /// Read-only mapping of the whole file, made on first use
     /// ([`CachedFile::mapped`]); `None` inside when mapping failed.
     map: OnceCell<Option<Rc<MappedFile>>>,
@@ -96,7 +99,7 @@ impl CachedFile {
         Ok(CachedFile {
             etag,
             last_modified,
-            head200: Rc::new(head200),
+            head200: Arc::new(head200),
             mtime_secs: info.mtime_secs(),
             modified: info.modified,
             len: info.len,

@@ -78,7 +78,7 @@ use super::mapped::MappedFile;
 use super::out::{Flush, OutQueue, SockWriter};
 use super::ws::{ConnWs, Pre, WsConfig}; // ws hook
 use super::{READ_BUF, WRITE_BATCH};
-use crate::conn::{Chunk, Config, Connection, Event};
+use crate::conn::{Chunk, Config, Connection, Event, UserError};
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
 
@@ -1206,15 +1206,10 @@ impl Worker {
         let zero_copy = self.config.zero_copy;
         match reply.body {
             ReplyBody::Empty => {
-                let _ = c
-                    .conn
-                    .send_response_head(stream_id, status, reply.head.headers(), true);
+                let _ = send_head(&mut c.conn, stream_id, &reply.head, true);
             }
             ReplyBody::Bytes(b) => {
-                if c.conn
-                    .send_response_head(stream_id, status, reply.head.headers(), false)
-                    .is_ok()
-                {
+                if send_head(&mut c.conn, stream_id, &reply.head, false).is_ok() {
                     let _ = c.conn.send_data(stream_id, b, true);
                 }
             }
@@ -1224,24 +1219,33 @@ impl Worker {
                 len,
                 map,
             } => {
-                if c.conn
-                    .send_response_head(stream_id, status, reply.head.headers(), false)
-                    .is_ok()
-                {
+                if send_head(&mut c.conn, stream_id, &reply.head, false).is_ok() {
                     queue_body(c, stream_id, file, map, start, len, zero_copy);
                 }
             }
             ReplyBody::Parts { file, segs } => {
-                if c.conn
-                    .send_response_head(stream_id, status, reply.head.headers(), false)
-                    .is_ok()
-                {
+                if send_head(&mut c.conn, stream_id, &reply.head, false).is_ok() {
                     let segs = segs.into();
                     c.bodies.insert(stream_id, Body::Parts { file, segs });
                     feed(c, stream_id);
                 }
             }
         }
+    }
+}
+
+/// Queues a reply's head on an HTTP/2 connection; a cached file's shared
+/// `200` fields go through the connection's shared-head path (no HPACK
+/// encoding when the previous response on the connection had the same head).
+fn send_head(
+    conn: &mut Connection,
+    stream_id: StreamId,
+    head: &Head,
+    end_stream: bool,
+) -> Result<(), UserError> {
+    match head {
+        Head::Ok200(h) => conn.send_response_shared(stream_id, http::StatusCode::OK, h, end_stream),
+        Head::Owned(r) => conn.send_response_head(stream_id, r.status(), r.headers(), end_stream),
     }
 }
 
@@ -1285,7 +1289,7 @@ pub(crate) enum Head {
     /// A head built for this reply.
     Owned(http::Response<()>),
     /// `200 OK` with a cached file's fields.
-    Ok200(Rc<http::HeaderMap>),
+    Ok200(Arc<http::HeaderMap>),
 }
 
 impl Head {
@@ -1456,7 +1460,7 @@ pub(crate) fn file_reply(
         );
         Head::Owned(resp)
     } else {
-        Head::Ok200(Rc::clone(&f.head200))
+        Head::Ok200(Arc::clone(&f.head200))
     };
     let body = if head || len == 0 {
         ReplyBody::Empty
