@@ -1183,7 +1183,10 @@ impl Worker {
                 if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_mut()) {
                     cl.ended(stream_id, l); // access log
                 }
-                c.bodies.remove(&stream_id);
+                // Small bodies never enter the map: no hashing per stream then.
+                if !c.bodies.is_empty() {
+                    c.bodies.remove(&stream_id);
+                }
                 c.ws.on_stream_end(stream_id); // ws hook
             }
             // Request bodies are ignored (only GET/HEAD are served); the rest is

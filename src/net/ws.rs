@@ -522,7 +522,10 @@ impl ConnWs {
 
     /// HTTP/2 hook: a stream was closed or reset: forget its WebSocket.
     pub fn on_stream_end(&mut self, stream_id: StreamId) {
-        self.streams.remove(&stream_id);
+        // Most connections carry no WebSocket: no hashing per stream then.
+        if !self.streams.is_empty() {
+            self.streams.remove(&stream_id);
+        }
     }
 
     /// Number of WebSockets open on this HTTP/2 connection.
