@@ -401,3 +401,61 @@ fn send_response_shared_emits_the_same_bytes() {
         assert_eq!(wire[0], wire[1], "client table size {table}");
     }
 }
+
+/// Small DATA payloads (up to 256 bytes) are staged with their frame headers
+/// by the vectored writer, larger ones stay chunks of their own; either way
+/// the bytes are exactly those of the contiguous writer.
+#[test]
+fn write_chunks_stages_small_payloads_same_bytes() {
+    let sizes = [12usize, 256, 257, 5000, 1, 200];
+    let body = pattern(sizes.iter().sum());
+    let mut wires = Vec::new();
+    for vectored in [false, true] {
+        let mut p = connected();
+        let ids: Vec<_> = sizes
+            .iter()
+            .map(|_| p.client.send_request(get("/s"), true).unwrap())
+            .collect();
+        p.drive();
+        let mut at = 0;
+        for (&id, &n) in ids.iter().zip(&sizes) {
+            p.server.send_response(id, ok(), false).unwrap();
+            p.server
+                .send_data(id, body.slice(at..at + n), true)
+                .unwrap();
+            at += n;
+        }
+        let mut wire = Vec::new();
+        if vectored {
+            let mut chunks = Vec::new();
+            let n = p.server.write_chunks(p.now, &mut chunks, usize::MAX);
+            // Only the two payloads above 256 bytes are chunks of their own
+            // (the queued Bytes, no copy); the rest is staged around them.
+            let own: Vec<_> = chunks
+                .iter()
+                .filter(|c| body.as_ptr_range().contains(&c.as_ptr()))
+                .map(|c| c.len())
+                .collect();
+            assert_eq!(own, [257, 5000]);
+            assert!(chunks.len() <= 5, "{} chunks", chunks.len());
+            for c in &chunks {
+                wire.extend_from_slice(c);
+            }
+            assert_eq!(n, wire.len());
+        } else {
+            p.server.write_to(p.now, &mut wire, usize::MAX);
+        }
+        p.client.recv(p.now, &wire).unwrap();
+        p.drive();
+        let mut at = 0;
+        for (&id, &n) in ids.iter().zip(&sizes) {
+            assert_eq!(
+                body_of(&p.client_events, id),
+                (body[at..at + n].to_vec(), true)
+            );
+            at += n;
+        }
+        wires.push(wire);
+    }
+    assert_eq!(wires[0], wires[1]);
+}

@@ -707,8 +707,10 @@ impl Connection {
     /// Vectored variant of [`Connection::write_to`] for one `writev`: pushes the
     /// output as `Bytes` chunks. Frame headers and control frames are staged in an
     /// internal buffer split into chunks; DATA payloads are the queued `Bytes`
-    /// themselves (no copy). DATA stops once `limit` bytes were produced by this
-    /// call. Returns the number of bytes pushed.
+    /// themselves (no copy), except payloads of at most 256 bytes, which are
+    /// staged with their frame header (cheaper than a chunk each). DATA stops
+    /// once `limit` bytes were produced by this call. Returns the number of
+    /// bytes pushed.
     pub fn write_chunks(&mut self, now: Duration, chunks: &mut Vec<Bytes>, limit: usize) -> usize {
         self.write_vectored(now, chunks, limit)
     }

@@ -99,9 +99,16 @@ impl OutChunk for Chunk {
     }
 }
 
+/// DATA payloads up to this size are copied into the staging buffer with their
+/// frame header: cheaper than a chunk of their own (a buffer split, a chunk,
+/// an iovec and a `Bytes` drop each), and a batch of small responses leaves as
+/// one chunk.
+pub(super) const COPY_PAYLOAD_MAX: usize = 256;
+
 /// Produces chunks for a vectored write: frame headers and control frames are
-/// staged in `buf` and split off as `Bytes`; DATA payloads are the queued
-/// `Bytes` themselves (no copy).
+/// staged in `buf` and split off as `Bytes`; DATA payloads larger than
+/// [`COPY_PAYLOAD_MAX`] are the queued `Bytes` themselves (no copy), smaller
+/// ones are staged too.
 pub(super) struct ChunkSink<'a, C> {
     pub buf: &'a mut BytesMut,
     pub chunks: &'a mut Vec<C>,
@@ -137,6 +144,10 @@ impl<C: OutChunk> Sink for ChunkSink<'_, C> {
     }
     #[inline]
     fn put_payload(&mut self, b: Bytes) {
+        if b.len() <= COPY_PAYLOAD_MAX {
+            self.put(&b);
+            return;
+        }
         self.flush_staged();
         self.len += b.len();
         self.chunks.push(C::from(b));

@@ -427,8 +427,10 @@ mod tests {
         p.drive();
         let s = &mut p.server;
         s.send_response(id, http::Response::new(()), false).unwrap();
+        // Payloads above 256 bytes (smaller ones are staged with their
+        // frame headers, see `conn::send::COPY_PAYLOAD_MAX`): a chunk each.
         for i in 0..20u8 {
-            s.send_data(id, Bytes::from(vec![i; 100]), i == 19).unwrap();
+            s.send_data(id, Bytes::from(vec![i; 300]), i == 19).unwrap();
         }
         s.ping([1; 8]);
         let mut chunks = Vec::new();
