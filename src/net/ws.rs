@@ -62,7 +62,7 @@ use crate::conn::{Connection, Protocol, PREFACE};
 use crate::frame::StreamId;
 use crate::ws::h2::WsStream;
 use crate::ws::handshake::{self, HandshakeError};
-use crate::ws::{CloseCode, Event, Message, Role, WebSocket};
+use crate::ws::{CloseCode, Event, Role, WebSocket};
 
 /// Largest accepted HTTP/1.1 request head.
 pub const MAX_HEAD: usize = 16 << 10;
@@ -542,23 +542,22 @@ fn release(conn: &mut Connection, id: StreamId) -> bool {
 }
 
 /// Sends every received message back; other events need no action (pongs
-/// and close replies are queued by the core).
+/// and close replies are queued by the core). [`WebSocket::send`] queues a
+/// large payload by reference: the received bytes, unmasked in place in the
+/// WebSocket's read buffer, are the bytes written back.
 fn echo(ws: &mut WebSocket) {
     while let Some(ev) = ws.poll_event() {
         if let Event::Message(m) = ev {
-            let _ = match m {
-                Message::Text(t) => ws.send_text(t.as_str()),
-                Message::Binary(b) => ws.send_binary(&b),
-            };
+            let _ = ws.send(m);
         }
     }
 }
 
+/// Moves the WebSocket's output to the queue without copying it: frame
+/// headers and small frames as one piece, large echoed payloads as their own
+/// `Bytes` (one `sendmsg` writes them all).
 fn push_ws(ws: &mut WebSocket, out: &mut OutQueue) {
-    if ws.wants_write() {
-        // An empty Vec takes the WebSocket's buffer by swap (no copy).
-        let mut v = Vec::new();
-        ws.write_to(&mut v);
-        out.push_bytes(Bytes::from(v));
+    while let Some(b) = ws.next_write() {
+        out.push_bytes(b);
     }
 }

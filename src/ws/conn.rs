@@ -3,7 +3,8 @@
 //! [`WebSocket`] is sans-IO: feed received bytes to [`WebSocket::recv`], take
 //! [`Event`]s from [`WebSocket::poll_event`], queue frames with the `send_*`
 //! methods and [`WebSocket::close`], and move pending bytes out with
-//! [`WebSocket::write_to`].
+//! [`WebSocket::write_to`] (one buffer) or [`WebSocket::next_write`] (a
+//! sequence of [`Bytes`] for a vectored write).
 //!
 //! Receiving: partial frames are buffered in one [`BytesMut`]; payload bytes are
 //! unmasked in place as they arrive and text is UTF-8-validated incrementally
@@ -11,6 +12,13 @@
 //! message is split off the read buffer and frozen (no copy); a fragmented one
 //! is assembled in one buffer. Frame and message sizes are checked against
 //! [`Config`] from the header, before any payload is buffered.
+//!
+//! Sending: frames are serialized into one output buffer, except that a
+//! server ([`Role::Server`], no masking) sending a data message of at least
+//! [`SHARE_MIN`] bytes with [`WebSocket::send`] queues the message's own
+//! [`Bytes`] after its frame header, so an echo of a received message
+//! leaves through [`WebSocket::next_write`] and a vectored write without any
+//! copy of its payload (a client masks, which needs a copy).
 //!
 //! Failing: a protocol violation queues a close frame with code 1002 (framing),
 //! 1007 (bad UTF-8 / close reason) or 1009 (too big), and `recv` returns
@@ -35,6 +43,11 @@ use super::frame::{self, parse_header, OpCode};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use super::{CloseCode, Error, Utf8Bytes};
+
+/// Smallest payload that [`WebSocket::send`] queues by reference (server
+/// role) instead of copying it into the output buffer: below this a copy costs
+/// less than the extra piece of output (and its `iovec`).
+pub const SHARE_MIN: usize = 1024;
 
 /// Which end of the connection this is (RFC 6455 §5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -201,6 +214,10 @@ pub struct WebSocket {
     /// Automatic replies waiting for the events before them to be taken:
     /// `(pushed count at their cause, reply)`, in order.
     auto: VecDeque<(u64, Auto)>,
+    /// Output, in order: pieces already cut (`segs`, `segs_len` bytes), then
+    /// `out`, the buffer frames are serialized into.
+    segs: VecDeque<Bytes>,
+    segs_len: usize,
     out: Vec<u8>,
     close_sent: bool,
     close_received: bool,
@@ -215,7 +232,7 @@ impl fmt::Debug for WebSocket {
             .field("role", &self.role)
             .field("buffered", &self.rbuf.len())
             .field("events", &self.events.len())
-            .field("pending_out", &self.out.len())
+            .field("pending_out", &self.pending_write_len())
             .field("close_sent", &self.close_sent)
             .field("close_received", &self.close_received)
             .field("failed", &self.failed)
@@ -254,6 +271,8 @@ impl WebSocket {
             pushed: 0,
             taken: 0,
             auto: VecDeque::new(),
+            segs: VecDeque::new(),
+            segs_len: 0,
             out: Vec::new(),
             close_sent: false,
             close_received: false,
@@ -553,6 +572,40 @@ impl WebSocket {
         }
     }
 
+    /// Queues a complete message (one frame), e.g. one received from
+    /// [`WebSocket::poll_event`] (an echo). A server queues a payload of at
+    /// least [`SHARE_MIN`] bytes by reference (the `Bytes` itself, no copy:
+    /// see [`WebSocket::next_write`]); anything else is copied like
+    /// [`WebSocket::send_binary`].
+    pub fn send(&mut self, msg: Message) -> Result<(), SendError> {
+        let (op, data) = match msg {
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => (OpCode::Binary, b),
+        };
+        if self.role == Role::Client || data.len() < SHARE_MIN {
+            return self.send_message(op, &data);
+        }
+        self.check_can_send()?;
+        if self.send_fragmenting {
+            return Err(SendError::FragmentState);
+        }
+        // Everything serialized so far goes first, then this frame's header.
+        frame::write_header(&mut self.out, true, op, None, data.len() as u64);
+        self.cut_out();
+        self.segs_len += data.len();
+        self.segs.push_back(data);
+        Ok(())
+    }
+
+    /// Moves the serialized output (`out`) to the end of `segs`.
+    fn cut_out(&mut self) {
+        if !self.out.is_empty() {
+            let b = Bytes::from(std::mem::take(&mut self.out));
+            self.segs_len += b.len();
+            self.segs.push_back(b);
+        }
+    }
+
     /// Queues a complete text message (one frame).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_message(OpCode::Text, text.as_bytes())
@@ -640,7 +693,14 @@ impl WebSocket {
     /// Automatic replies whose preceding events were all taken are queued first.
     pub fn write_to(&mut self, out: &mut Vec<u8>) -> usize {
         self.fire_auto();
-        let n = self.out.len();
+        let n = self.pending_write_len();
+        if !self.segs.is_empty() {
+            out.reserve(n);
+            for b in self.segs.drain(..) {
+                out.extend_from_slice(&b);
+            }
+            self.segs_len = 0;
+        }
         if out.is_empty() && out.capacity() < self.out.capacity() {
             std::mem::swap(out, &mut self.out);
         } else {
@@ -650,15 +710,32 @@ impl WebSocket {
         n
     }
 
-    /// True if there are frames waiting for [`WebSocket::write_to`] (also an
-    /// automatic reply that is due).
-    pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || self.auto.front().is_some_and(|(at, _)| *at <= self.taken)
+    /// The next piece of pending output, for a vectored write (`writev`):
+    /// `None` once everything was taken. The pieces, in order, are the same
+    /// bytes [`WebSocket::write_to`] would append; payloads queued by
+    /// reference ([`WebSocket::send`]) come back as the caller's own `Bytes`,
+    /// uncopied. Automatic replies that are due are queued first.
+    pub fn next_write(&mut self) -> Option<Bytes> {
+        self.fire_auto();
+        if let Some(b) = self.segs.pop_front() {
+            self.segs_len -= b.len();
+            return Some(b);
+        }
+        if self.out.is_empty() {
+            return None;
+        }
+        Some(Bytes::from(std::mem::take(&mut self.out)))
     }
 
-    /// Bytes waiting for [`WebSocket::write_to`].
+    /// True if there are frames waiting for [`WebSocket::write_to`] /
+    /// [`WebSocket::next_write`] (also an automatic reply that is due).
+    pub fn wants_write(&self) -> bool {
+        self.pending_write_len() != 0 || self.auto.front().is_some_and(|(at, _)| *at <= self.taken)
+    }
+
+    /// Bytes waiting for [`WebSocket::write_to`] / [`WebSocket::next_write`].
     pub fn pending_write_len(&self) -> usize {
-        self.out.len()
+        self.segs_len + self.out.len()
     }
 
     /// True once a close frame has been queued by us.
