@@ -710,3 +710,53 @@ fn echo_by_reference_round_trip_and_send_rules() {
     s.close(CloseCode::NORMAL, "").unwrap();
     assert_eq!(s.send(big), Err(SendError::Closed));
 }
+
+#[test]
+fn recv_buf_joins_contiguous_pieces_without_copying() {
+    let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 249) as u8).collect();
+    let mut wire = cf(0x82, &payload);
+    wire.extend_from_slice(&cf(0x81, b"tail"));
+    // One adapter buffer, handed over in successive splits (reads).
+    let mut buf = bytes::BytesMut::with_capacity(wire.len());
+    buf.extend_from_slice(&wire);
+    let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
+    let mut s = server();
+    let mut at = 0;
+    for cut in [3usize, 5000, 20_000, 39_990] {
+        s.recv_buf(buf.split_to(cut - at)).unwrap();
+        at = cut;
+    }
+    s.recv_buf(buf.split()).unwrap();
+    let ev = events(&mut s);
+    assert_eq!(ev, [binary(&payload), text("tail")]);
+    let Event::Message(Message::Binary(b)) = &ev[0] else {
+        unreachable!()
+    };
+    assert!(
+        range.contains(&(b.as_ptr() as usize)),
+        "the payload was unmasked in place in the adapter's buffer"
+    );
+}
+
+#[test]
+fn release_read_buffer_copies_short_partial_frames_out() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
+    let wire = cf(0x82, &payload);
+    let mut buf = bytes::BytesMut::with_capacity(256 << 10);
+    buf.extend_from_slice(&wire);
+    let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+    let mut s = server();
+    s.recv_buf(buf.split_to(1000)).unwrap();
+    s.release_read_buffer(); // 1000 - header bytes buffered: copied out
+    s.recv(&buf).unwrap();
+    let ev = events(&mut s);
+    assert_eq!(ev, [binary(&payload)]);
+    let Event::Message(Message::Binary(b)) = &ev[0] else {
+        unreachable!()
+    };
+    assert!(!range.contains(&(b.as_ptr() as usize)), "no longer in it");
+    // Nothing buffered, nothing from recv(): a no-op.
+    s.release_read_buffer();
+    s.send_text("ok").unwrap();
+    assert!(s.wants_write());
+}

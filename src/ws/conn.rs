@@ -49,6 +49,10 @@ use super::{CloseCode, Error, Utf8Bytes};
 /// less than the extra piece of output (and its `iovec`).
 pub const SHARE_MIN: usize = 1024;
 
+/// [`WebSocket::release_read_buffer`] copies buffered bytes shorter than this
+/// out of the adapter's read buffer.
+pub const RELEASE_COPY_MAX: usize = 64 << 10;
+
 /// Which end of the connection this is (RFC 6455 §5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
@@ -206,6 +210,8 @@ pub struct WebSocket {
     msg_len: usize,
     /// Assembly buffer for fragmented messages.
     frag: BytesMut,
+    /// `rbuf`/`frag` may point into an adapter's buffer ([`WebSocket::recv_buf`]).
+    adapter_buf: bool,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
     /// Events pushed / taken so far (positions for `auto`).
@@ -266,6 +272,7 @@ impl WebSocket {
             msg_kind: None,
             msg_len: 0,
             frag: BytesMut::new(),
+            adapter_buf: false,
             utf8: Utf8Validator::default(),
             events: VecDeque::new(),
             pushed: 0,
@@ -325,7 +332,11 @@ impl WebSocket {
 
     /// Like [`WebSocket::recv`], but takes ownership of an adapter's read
     /// buffer: if no partial frame is buffered, `data` becomes the read buffer
-    /// without a copy (single-frame messages are then split off it zero-copy).
+    /// without a copy (single-frame messages are then split off it zero-copy,
+    /// and unmasked in place). A buffered partial frame is joined without a
+    /// copy too when `data` follows it in the same allocation (successive
+    /// [`BytesMut::split`]s of one adapter buffer); otherwise `data` is copied
+    /// after it. See [`WebSocket::release_read_buffer`].
     pub fn recv_buf(&mut self, data: BytesMut) -> Result<usize, Error> {
         if let Some(e) = self.failed {
             return Err(e);
@@ -334,12 +345,31 @@ impl WebSocket {
         if self.close_received {
             return Ok(n);
         }
-        if self.rbuf.is_empty() {
-            self.rbuf = data;
-        } else {
-            self.rbuf.extend_from_slice(&data);
-        }
+        self.rbuf.unsplit(data);
+        self.adapter_buf = true;
         self.run().map(|()| n)
+    }
+
+    /// After [`WebSocket::recv_buf`], when the adapter lets go of its read
+    /// buffer (e.g. at the end of a turn): buffered bytes that still point
+    /// into it — a partial frame, the first fragments of a message — are
+    /// copied into buffers of their own when shorter than
+    /// [`RELEASE_COPY_MAX`], so an idle connection does not keep a large
+    /// adapter buffer alive for a few bytes. Larger ones stay where they are
+    /// (they hold at least that much of it).
+    pub fn release_read_buffer(&mut self) {
+        if !std::mem::take(&mut self.adapter_buf) {
+            return;
+        }
+        fn own(b: &mut BytesMut) {
+            if b.is_empty() {
+                *b = BytesMut::new();
+            } else if b.len() < RELEASE_COPY_MAX {
+                *b = BytesMut::from(&b[..]);
+            }
+        }
+        own(&mut self.rbuf);
+        own(&mut self.frag);
     }
 
     fn run(&mut self) -> Result<(), Error> {
