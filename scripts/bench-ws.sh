@@ -5,7 +5,7 @@
 # client. Besides round trips/s it prints each server process's CPU time
 # (user+system from /proc/PID/stat) per round trip, which stays comparable on
 # a loaded machine where wall-clock rates do not; ROUNDS (default 3)
-# interleaved repetitions of every run.
+# interleaved repetitions of every run; at the end the medians and ratios.
 # Usage: scripts/bench-ws.sh [COUNT]  (default 20000 round trips)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,21 +33,40 @@ P=$(sed -n 's/^listening on //p' "$TMP/peer.out")
 ROUNDS=${ROUNDS:-3}
 HZ=$(getconf CLK_TCK)
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-# rtt PID URL N SIZE [--h2]: one run, then the server's CPU µs per round trip
+# rtt LABEL PID URL N SIZE [--h2]: one run, then the server's CPU µs per
+# round trip; both also go to $TMP/runs ("LABEL SIZE RATE CPU") for the summary.
 rtt() {
-    local pid=$1 t0 t1; shift
+    local label=$1 pid=$2 t0 t1 line; shift 2
     t0=$(ticks "$pid")
-    "$BENCH" rtt "$@"
+    line=$("$BENCH" rtt "$@")
     t1=$(ticks "$pid")
-    awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$2" 'BEGIN { printf "   server CPU %.1f us per round trip\n", t / hz * 1e6 / n }'
+    echo "$line"
+    local cpu
+    cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$2" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    echo "   server CPU $cpu us per round trip"
+    echo "$label $3 $(echo "$line" | sed -n 's/.*= \([0-9]*\) round trips\/s/\1/p') $cpu" >>"$TMP/runs"
 }
 for r in $(seq "$ROUNDS"); do
     echo "-- round $r"
     for size in 16 65536; do
         n=$COUNT
         [ "$size" -gt 1024 ] && n=$((COUNT / 10))
-        rtt "$H2O_PID" "ws://$H/echo" "$n" "$size"
-        rtt "$H2O_PID" "ws://$H/echo" "$n" "$size" --h2
-        rtt "$PEER_PID" "ws://$P/" "$n" "$size"
+        rtt http1 "$H2O_PID" "ws://$H/echo" "$n" "$size"
+        rtt rfc8441 "$H2O_PID" "ws://$H/echo" "$n" "$size" --h2
+        rtt peer "$PEER_PID" "ws://$P/" "$n" "$size"
+    done
+done
+# Medians over the rounds, and ours / peer.
+# med LABEL SIZE COLUMN: the median of that column over the rounds
+med() {
+    awk -v l="$1" -v s="$2" -v c="$3" '$1 == l && $2 == s { print $c }' "$TMP/runs" | sort -n |
+        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+echo "-- medians of $ROUNDS rounds: round trips/s, server CPU us per round trip; ours / peer"
+for size in 16 65536; do
+    pr=$(med peer "$size" 3); pc=$(med peer "$size" 4)
+    for l in http1 rfc8441; do
+        awk -v l="$l" -v s="$size" -v r="$(med "$l" "$size" 3)" -v c="$(med "$l" "$size" 4)" -v pr="$pr" -v pc="$pc" \
+            'BEGIN { printf "%-8s %5s B: %7.0f rt/s vs peer %7.0f = %.2fx; CPU %5.1f us vs peer %5.1f = %.2fx\n", l, s, r, pr, r / pr, c, pc, c / pc }'
     done
 done
