@@ -7,7 +7,9 @@
 //! sequence of [`Bytes`] for a vectored write).
 //!
 //! Receiving: partial frames are buffered in one [`BytesMut`]; payload bytes are
-//! unmasked in place as they arrive and text is UTF-8-validated incrementally
+//! unmasked as they arrive — while being copied in, in one pass, by
+//! [`WebSocket::recv`]; in place in the adapter's own buffer by
+//! [`WebSocket::recv_buf`] — and text is UTF-8-validated incrementally
 //! (fail fast, also inside a frame that is not complete yet). A single-frame
 //! message is split off the read buffer and frozen (no copy); a fragmented one
 //! is assembled in one buffer. Frame and message sizes are checked against
@@ -40,7 +42,7 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::frame::{self, parse_header, OpCode};
-use super::mask::apply_mask;
+use super::mask::{apply_mask, extend_masked};
 use super::utf8::Utf8Validator;
 use super::{CloseCode, Error, Utf8Bytes};
 
@@ -323,11 +325,58 @@ impl WebSocket {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        if self.close_received {
-            return Ok(data.len());
+        let mut rest = data;
+        // After `run`, the read buffer holds either the unmasked start of the
+        // current frame's payload or a partial header. So payload bytes are
+        // copied and unmasked in one pass (`extend_masked`), and headers are
+        // parsed straight from `data`.
+        while !rest.is_empty() && !self.close_received {
+            match self.cur {
+                Some(mut f) if self.rbuf.len() == f.done => {
+                    let (chunk, tail) = rest.split_at((f.len - f.done).min(rest.len()));
+                    let start = self.rbuf.len();
+                    match f.mask {
+                        Some(m) => extend_masked(&mut self.rbuf, chunk, m, f.done),
+                        None => self.rbuf.extend_from_slice(chunk),
+                    }
+                    let is_text = !f.opcode.is_control() && self.msg_kind == Some(OpCode::Text);
+                    if is_text && self.utf8.feed(&self.rbuf[start..]).is_err() {
+                        return Err(
+                            self.fail_now(Error::invalid_data("invalid UTF-8 in text message"))
+                        );
+                    }
+                    f.done += chunk.len();
+                    self.cur = Some(f);
+                    rest = tail;
+                }
+                None if self.rbuf.is_empty() => match parse_header(rest) {
+                    Ok(Some((h, n))) => {
+                        let f = self.start_frame(&h).map_err(|e| self.fail_now(e))?;
+                        self.cur = Some(f);
+                        rest = &rest[n..];
+                    }
+                    Ok(None) => {
+                        self.rbuf.extend_from_slice(rest);
+                        rest = &[];
+                    }
+                    Err(e) => return Err(self.fail_now(e)),
+                },
+                _ => {
+                    // Complete a partial header (`process` parses it).
+                    let (head, tail) = rest.split_at(rest.len().min(frame::MAX_HEADER_LEN));
+                    self.rbuf.extend_from_slice(head);
+                    rest = tail;
+                }
+            }
+            self.run()?;
         }
-        self.rbuf.extend_from_slice(data);
-        self.run().map(|()| data.len())
+        Ok(data.len())
+    }
+
+    /// Fails the connection with `e` (see [`WebSocket::recv`]) and returns it.
+    fn fail_now(&mut self, e: Error) -> Error {
+        self.fail(e);
+        e
     }
 
     /// Like [`WebSocket::recv`], but takes ownership of an adapter's read
