@@ -25,6 +25,15 @@
 //! order received: answers to valid frames that came before a protocol error
 //! go out before the failing close.
 //!
+//! Copies: a raw WebSocket reads (`recv(2)`, [`ReadSpare`]) into its own
+//! 256 KiB buffer whose pieces the core takes as they are
+//! ([`WebSocket::recv_buf`]) and unmasks in place; an echo of 1 KiB or more
+//! ([`crate::ws::SHARE_MIN`]) is queued as that same memory
+//! ([`WebSocket::send`]) and leaves with its frame header in one `sendmsg`.
+//! No payload byte is copied in user space. RFC 8441 payloads arrive as
+//! slices of the HTTP/2 decoder's buffer (a copy of what was read) and are
+//! copied once more by the core, unmasked on the way (`mask::extend_masked`).
+//!
 //! Backpressure (memory bounds, SECURITY.md): a raw WebSocket stops reading
 //! its socket while more than 8 MiB of output wait (TCP then stalls the
 //! sender). An RFC 8441 stream is in manual release
