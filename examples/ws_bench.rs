@@ -4,8 +4,9 @@
 //!   (single-threaded tokio runtime); prints `listening on ADDR`.
 //! - `ws_bench rtt URL COUNT SIZE [--h2]`: one h2o [`WsClient`] doing COUNT
 //!   sequential echo round trips of SIZE-byte binary messages; prints
-//!   `round trips/s`. The same client measures every server, so the numbers
-//!   compare the servers.
+//!   `round trips/s` and the client's own CPU time per round trip (Linux
+//!   `/proc/self/schedstat`; 0 elsewhere). The same client measures every
+//!   server, so the numbers compare the servers.
 
 use std::time::Instant;
 
@@ -45,6 +46,14 @@ fn peer(addr: &str) {
     });
 }
 
+/// Nanoseconds this thread has spent on a CPU (0 where unknown).
+fn cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn rtt(url: &str, count: usize, size: usize, h2: bool) {
     let mut c = WsClient::connect(url, h2).expect("connect");
     let payload = vec![0x5au8; size];
@@ -54,6 +63,7 @@ fn rtt(url: &str, count: usize, size: usize, h2: bool) {
         let _ = c.recv().unwrap();
     }
     let t = Instant::now();
+    let c0 = cpu_ns();
     for _ in 0..count {
         c.send_binary(&payload).unwrap();
         match c.recv().unwrap() {
@@ -62,9 +72,10 @@ fn rtt(url: &str, count: usize, size: usize, h2: bool) {
         }
     }
     let secs = t.elapsed().as_secs_f64();
+    let client_us = (cpu_ns() - c0) as f64 / 1e3 / count as f64;
     let _ = c.close(CloseCode::NORMAL, "");
     println!(
-        "{url} h2={h2} size={size}: {count} round trips in {secs:.3} s = {:.0} round trips/s",
+        "{url} h2={h2} size={size}: {count} round trips in {secs:.3} s = {:.0} round trips/s; client CPU {client_us:.2} us per round trip",
         count as f64 / secs
     );
 }

@@ -599,3 +599,164 @@ fn pong_waits_for_earlier_events_to_be_taken() {
     assert!(s.wants_write());
     assert_eq!(take_out(&mut s), b"\x8a\x01p");
 }
+
+/// All pieces of `next_write`, in order.
+fn pieces(ws: &mut WebSocket) -> Vec<Bytes> {
+    std::iter::from_fn(|| ws.next_write()).collect()
+}
+
+#[test]
+fn send_queues_large_server_payloads_by_reference() {
+    use h2o::ws::SHARE_MIN;
+    let big = Bytes::from((0..70_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+    let at_min = Bytes::from(vec![7u8; SHARE_MIN]);
+    let small = Utf8Bytes::from("héllo");
+    // The same sequence through the copying API: the reference bytes.
+    let mut copy = server();
+    copy.send_text("first").unwrap();
+    copy.send_binary(&big).unwrap();
+    copy.send_text(small.as_str()).unwrap();
+    copy.send_binary(&at_min).unwrap();
+    copy.send_ping(b"p").unwrap();
+    let want = take_out(&mut copy);
+
+    let mut s = server();
+    s.send_text("first").unwrap();
+    s.send(Message::Binary(big.clone())).unwrap();
+    s.send(Message::Text(small)).unwrap();
+    s.send(Message::Binary(at_min.clone())).unwrap();
+    s.send_ping(b"p").unwrap();
+    assert!(s.wants_write());
+    assert_eq!(s.pending_write_len(), want.len());
+    let p = pieces(&mut s);
+    assert_eq!(p.concat(), want, "same bytes as the copying API");
+    // Both large payloads are the caller's own buffers (no copy).
+    assert!(p
+        .iter()
+        .any(|b| b.as_ptr() == big.as_ptr() && b.len() == big.len()));
+    assert!(p.iter().any(|b| b.as_ptr() == at_min.as_ptr()));
+    assert!(!s.wants_write());
+    assert_eq!(s.pending_write_len(), 0);
+    assert!(s.next_write().is_none());
+
+    // write_to drains the same queue, shared pieces included.
+    let mut s = server();
+    s.send_text("first").unwrap();
+    s.send(Message::Binary(big.clone())).unwrap();
+    let mut v = b"xy".to_vec();
+    let n = s.write_to(&mut v);
+    let mut c = server();
+    c.send_text("first").unwrap();
+    c.send_binary(&big).unwrap();
+    assert_eq!(n, v.len() - 2);
+    assert_eq!(&v[2..], &take_out(&mut c)[..]);
+    assert_eq!(s.pending_write_len(), 0);
+}
+
+#[test]
+fn send_by_a_client_masks_a_copy() {
+    let big = Bytes::from(vec![0x5au8; 5000]);
+    let mut c = client();
+    let mut s = server();
+    c.send(Message::Binary(big.clone())).unwrap();
+    let p = pieces(&mut c);
+    assert!(
+        p.iter().all(|b| b.as_ptr() != big.as_ptr()),
+        "masked: copied"
+    );
+    s.recv(&p.concat()).unwrap();
+    assert_eq!(events(&mut s), [Event::Message(Message::Binary(big))]);
+}
+
+#[test]
+fn echo_by_reference_round_trip_and_send_rules() {
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut c = client();
+    let mut s = server();
+    c.send_binary(&payload).unwrap();
+    c.send_text(&"ü".repeat(1000)).unwrap();
+    c.send_ping(b"hi").unwrap();
+    pump(&mut c, &mut s).unwrap();
+    // Echo every message by reference; the pong comes in event order.
+    let mut got = Vec::new();
+    while let Some(ev) = s.poll_event() {
+        if let Event::Message(m) = ev.clone() {
+            let shared = match &m {
+                Message::Binary(b) => b.as_ptr(),
+                Message::Text(t) => t.as_bytes().as_ptr(),
+            };
+            s.send(m).unwrap();
+            got.push(shared);
+        }
+    }
+    let p = pieces(&mut s);
+    for ptr in got {
+        assert!(p.iter().any(|b| b.as_ptr() == ptr), "echo not copied");
+    }
+    c.recv(&p.concat()).unwrap();
+    assert_eq!(
+        events(&mut c),
+        [
+            binary(&payload),
+            text(&"ü".repeat(1000)),
+            Event::Pong(Bytes::from_static(b"hi")),
+        ]
+    );
+    // The sending rules hold for `send` too.
+    s.send_fragment(OpCode::Binary, b"a", false).unwrap();
+    let big = Message::Binary(Bytes::from(vec![1u8; 4096]));
+    assert_eq!(s.send(big.clone()), Err(SendError::FragmentState));
+    s.send_fragment(OpCode::Continuation, b"b", true).unwrap();
+    s.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(s.send(big), Err(SendError::Closed));
+}
+
+#[test]
+fn recv_buf_joins_contiguous_pieces_without_copying() {
+    let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 249) as u8).collect();
+    let mut wire = cf(0x82, &payload);
+    wire.extend_from_slice(&cf(0x81, b"tail"));
+    // One adapter buffer, handed over in successive splits (reads).
+    let mut buf = bytes::BytesMut::with_capacity(wire.len());
+    buf.extend_from_slice(&wire);
+    let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
+    let mut s = server();
+    let mut at = 0;
+    for cut in [3usize, 5000, 20_000, 39_990] {
+        s.recv_buf(buf.split_to(cut - at)).unwrap();
+        at = cut;
+    }
+    s.recv_buf(buf.split()).unwrap();
+    let ev = events(&mut s);
+    assert_eq!(ev, [binary(&payload), text("tail")]);
+    let Event::Message(Message::Binary(b)) = &ev[0] else {
+        unreachable!()
+    };
+    assert!(
+        range.contains(&(b.as_ptr() as usize)),
+        "the payload was unmasked in place in the adapter's buffer"
+    );
+}
+
+#[test]
+fn release_read_buffer_copies_short_partial_frames_out() {
+    let payload: Vec<u8> = (0..3000u32).map(|i| (i % 241) as u8).collect();
+    let wire = cf(0x82, &payload);
+    let mut buf = bytes::BytesMut::with_capacity(256 << 10);
+    buf.extend_from_slice(&wire);
+    let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.capacity();
+    let mut s = server();
+    s.recv_buf(buf.split_to(1000)).unwrap();
+    s.release_read_buffer(); // 1000 - header bytes buffered: copied out
+    s.recv(&buf).unwrap();
+    let ev = events(&mut s);
+    assert_eq!(ev, [binary(&payload)]);
+    let Event::Message(Message::Binary(b)) = &ev[0] else {
+        unreachable!()
+    };
+    assert!(!range.contains(&(b.as_ptr() as usize)), "no longer in it");
+    // Nothing buffered, nothing from recv(): a no-op.
+    s.release_read_buffer();
+    s.send_text("ok").unwrap();
+    assert!(s.wants_write());
+}

@@ -2,7 +2,8 @@
 //! byte-by-byte reference, exhaustively for small inputs and by proptest.
 
 use h2o::ws::mask::{
-    apply_mask, mask_avx2, mask_neon, mask_reference, mask_scalar, mask_simd128, mask_sse2,
+    apply_mask, extend_masked, extend_masked_avx2, mask_avx2, mask_neon, mask_reference,
+    mask_scalar, mask_simd128, mask_sse2,
 };
 use proptest::prelude::*;
 
@@ -152,6 +153,37 @@ proptest! {
                 prop_assert!(got == want, "{}", name);
             } else {
                 prop_assert!(got == data, "{} must not touch the buffer", name);
+            }
+        }
+    }
+}
+
+/// `extend_masked` (and its AVX2 path forced at every length) against a plain
+/// copy + the byte-by-byte reference: every length 0..=600 and 4096 + 0..=40,
+/// every mask offset, after prefixes that shift the destination's alignment;
+/// the prefix must stay untouched.
+#[test]
+fn extend_masked_matches_copy_then_reference() {
+    let src: Vec<u8> = (0..5000u32).map(|i| (i * 13 + 5) as u8).collect();
+    let lens = (0..=600usize).chain(4096..=4136);
+    for len in lens {
+        for offset in 0..4 {
+            for prefix in [0usize, 1, 3, 17, 32] {
+                let head: Vec<u8> = (0..prefix).map(|i| i as u8 ^ 0xAA).collect();
+                let mut want = head.clone();
+                want.extend_from_slice(&src[..len]);
+                mask_reference(&mut want[prefix..], MASK, offset);
+                let mut got = bytes::BytesMut::from(&head[..]);
+                extend_masked(&mut got, &src[..len], MASK, offset);
+                assert_eq!(
+                    &got[..],
+                    &want[..],
+                    "extend_masked len {len} offset {offset}"
+                );
+                let mut got = bytes::BytesMut::from(&head[..]);
+                if extend_masked_avx2(&mut got, &src[..len], MASK, offset) {
+                    assert_eq!(&got[..], &want[..], "avx2 len {len} offset {offset}");
+                }
             }
         }
     }

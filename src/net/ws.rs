@@ -25,6 +25,15 @@
 //! order received: answers to valid frames that came before a protocol error
 //! go out before the failing close.
 //!
+//! Copies: a raw WebSocket reads (`recv(2)`, [`ReadSpare`]) into its own
+//! 256 KiB buffer whose pieces the core takes as they are
+//! ([`WebSocket::recv_buf`]) and unmasks in place; an echo of 1 KiB or more
+//! ([`crate::ws::SHARE_MIN`]) is queued as that same memory
+//! ([`WebSocket::send`]) and leaves with its frame header in one `sendmsg`.
+//! No payload byte is copied in user space. RFC 8441 payloads arrive as
+//! slices of the HTTP/2 decoder's buffer (a copy of what was read) and are
+//! copied once more by the core, unmasked on the way (`mask::extend_masked`).
+//!
 //! Backpressure (memory bounds, SECURITY.md): a raw WebSocket stops reading
 //! its socket while more than 8 MiB of output wait (TCP then stalls the
 //! sender). An RFC 8441 stream is in manual release
@@ -55,19 +64,25 @@ use std::collections::HashMap;
 use std::io::{self, Read};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::out::{Flush, OutQueue, WriteSide};
 use crate::conn::{Connection, Protocol, PREFACE};
 use crate::frame::StreamId;
 use crate::ws::h2::WsStream;
 use crate::ws::handshake::{self, HandshakeError};
-use crate::ws::{CloseCode, Event, Message, Role, WebSocket};
+use crate::ws::{CloseCode, Event, Role, WebSocket};
 
 /// Largest accepted HTTP/1.1 request head.
 pub const MAX_HEAD: usize = 16 << 10;
 /// Output backlog above which a raw WebSocket connection stops reading.
 const BACKLOG: usize = 8 << 20;
+/// Raw WebSocket: size of a connection's own read buffer, which received
+/// bytes are split off (no copy into the WebSocket) and which is let go at
+/// the end of a turn once the output is written.
+const WS_READ: usize = 256 << 10;
+/// A new read buffer is taken when less room than this is left.
+const WS_READ_MIN: usize = 64 << 10;
 /// RFC 8441: echo bytes queued on a stream (not yet written) above which the
 /// stream's received DATA is not released, so the peer's window stays shut.
 pub const ECHO_QUEUE: usize = 1 << 20;
@@ -147,6 +162,8 @@ pub struct ConnWs {
     read_pending: bool,
     /// The first bytes were a TLS handshake (answered with a 400, then closed).
     tls_on_cleartext: bool,
+    /// Raw WebSocket: the read buffer ([`WS_READ`]), empty between turns.
+    wsbuf: BytesMut,
 }
 
 impl std::fmt::Debug for ConnWs {
@@ -168,6 +185,7 @@ impl ConnWs {
             streams: HashMap::new(),
             read_pending: false,
             tls_on_cleartext: false,
+            wsbuf: BytesMut::new(),
         }
     }
 
@@ -180,6 +198,7 @@ impl ConnWs {
             streams: HashMap::new(),
             read_pending: false,
             tls_on_cleartext: false,
+            wsbuf: BytesMut::new(),
         }
     }
 
@@ -203,7 +222,7 @@ impl ConnWs {
     /// HTTP/1.1 head or raw WebSocket, writes through `out`/`w`. `closing`: the server wants the connection
     /// gone (idle timeout): a WebSocket gets close 1001 first.
     #[allow(clippy::too_many_arguments)]
-    pub fn drive_pre_h2<S: Read, W: WriteSide>(
+    pub fn drive_pre_h2<S: ReadSpare, W: WriteSide>(
         &mut self,
         sock: &mut S,
         conn: &mut Connection,
@@ -250,6 +269,13 @@ impl ConnWs {
             if flushed == Flush::Blocked {
                 break;
             }
+            if out.is_empty() {
+                // Nothing written points into the read buffer any more.
+                self.wsbuf = BytesMut::new();
+                if let Mode::Ws(ws) = &mut self.mode {
+                    ws.release_read_buffer();
+                }
+            }
             match &self.mode {
                 Mode::Closing if self.tls_on_cleartext => return Ok(Pre::TlsOnCleartext),
                 Mode::Closing => return Ok(Pre::Close),
@@ -272,7 +298,7 @@ impl ConnWs {
 
     /// Reads (when readable or resuming after backlog) and handles the bytes.
     #[allow(clippy::too_many_arguments)]
-    fn round<S: Read>(
+    fn round<S: ReadSpare>(
         &mut self,
         sock: &mut S,
         conn: &mut Connection,
@@ -293,7 +319,23 @@ impl ConnWs {
                     self.read_pending = true;
                     break;
                 }
-                let n = match sock.read(rbuf) {
+                // A raw WebSocket reads into its own buffer, whose pieces
+                // become the WebSocket's (the echoed payloads included).
+                let ws = matches!(self.mode, Mode::Ws(_));
+                if ws && self.wsbuf.capacity() < WS_READ_MIN {
+                    self.wsbuf = BytesMut::with_capacity(WS_READ);
+                }
+                let room = if ws {
+                    self.wsbuf.capacity()
+                } else {
+                    rbuf.len()
+                };
+                let res = if ws {
+                    sock.read_spare(&mut self.wsbuf)
+                } else {
+                    sock.read(rbuf)
+                };
+                let n = match res {
                     Ok(0) => {
                         *eof = true;
                         break;
@@ -304,11 +346,15 @@ impl ConnWs {
                     Err(e) => return Some(Err(e)),
                 };
                 *active = true;
-                if let Some(pre) = self.on_bytes(conn, &rbuf[..n], out) {
+                if let Mode::Ws(ws) = &mut self.mode {
+                    let _ = ws.recv_buf(self.wsbuf.split());
+                    echo(ws);
+                    push_ws(ws, out);
+                } else if let Some(pre) = self.on_bytes(conn, &rbuf[..n], out) {
                     return Some(Ok(pre));
                 }
                 // A short read drained the socket: new data raises a new edge.
-                if n < rbuf.len() && !drain {
+                if n < room && !drain {
                     break;
                 }
             }
@@ -534,6 +580,41 @@ impl ConnWs {
     }
 }
 
+/// A socket the raw WebSocket path reads from: one read appended to a
+/// `BytesMut`'s spare capacity. The default zero-fills the spare room first
+/// (any [`Read`]); a TCP socket reads into it directly with `recv(2)`.
+pub trait ReadSpare: Read {
+    /// One read into `buf`'s spare capacity (appended); `Ok(0)` at EOF.
+    fn read_spare(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        let len = buf.len();
+        buf.resize(buf.capacity(), 0);
+        let r = self.read(&mut buf[len..]);
+        buf.truncate(len + *r.as_ref().unwrap_or(&0));
+        r
+    }
+}
+
+impl ReadSpare for mio::net::TcpStream {
+    #[allow(unsafe_code)] // recv(2) into uninitialized spare capacity
+    fn read_spare(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        let len = buf.len();
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: the kernel writes at most `spare.len()` bytes at `spare`'s
+        // start, spare capacity of `buf` that nothing else references (it is
+        // borrowed mutably here); the descriptor is open (borrowed `self`).
+        let n = unsafe { libc::recv(self.as_raw_fd(), spare.as_mut_ptr().cast(), spare.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: recv initialized the first `n` (<= spare.len()) spare bytes.
+        unsafe { buf.set_len(len + n as usize) };
+        Ok(n as usize)
+    }
+}
+
+impl<R: Read> ReadSpare for super::conn_trace::Tee<'_, R> {}
+
 /// Returns a WebSocket stream's held credit while its echo queue is short.
 fn release(conn: &mut Connection, id: StreamId) -> bool {
     let held = conn.held_capacity(id);
@@ -545,23 +626,67 @@ fn release(conn: &mut Connection, id: StreamId) -> bool {
 }
 
 /// Sends every received message back; other events need no action (pongs
-/// and close replies are queued by the core).
+/// and close replies are queued by the core). [`WebSocket::send`] queues a
+/// large payload by reference: the received bytes, unmasked in place in the
+/// WebSocket's read buffer, are the bytes written back.
 fn echo(ws: &mut WebSocket) {
     while let Some(ev) = ws.poll_event() {
         if let Event::Message(m) = ev {
-            let _ = match m {
-                Message::Text(t) => ws.send_text(t.as_str()),
-                Message::Binary(b) => ws.send_binary(&b),
-            };
+            let _ = ws.send(m);
         }
     }
 }
 
+/// Moves the WebSocket's output to the queue without copying it: frame
+/// headers and small frames as one piece, large echoed payloads as their own
+/// `Bytes` (one `sendmsg` writes them all).
 fn push_ws(ws: &mut WebSocket, out: &mut OutQueue) {
-    if ws.wants_write() {
-        // An empty Vec takes the WebSocket's buffer by swap (no copy).
-        let mut v = Vec::new();
-        ws.write_to(&mut v);
-        out.push_bytes(Bytes::from(v));
+    while let Some(b) = ws.next_write() {
+        out.push_bytes(b);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A reader that only has the portable (zero-filling) `read_spare`.
+    struct Plain<'a>(&'a [u8]);
+    impl Read for Plain<'_> {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            self.0.read(b)
+        }
+    }
+    impl ReadSpare for Plain<'_> {}
+
+    /// Reads `r` to EOF with `read_spare`, after a prefix, in varied room sizes.
+    fn read_all<R: ReadSpare>(r: &mut R) -> BytesMut {
+        let mut got = BytesMut::new();
+        got.extend_from_slice(b"pre");
+        loop {
+            got.reserve(700 + got.len() % 5000);
+            if r.read_spare(&mut got).unwrap() == 0 {
+                return got;
+            }
+        }
+    }
+
+    #[test]
+    fn read_spare_recv_matches_the_portable_read() {
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut tx = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (rx, _) = l.accept().unwrap();
+        // Blocking socket: each recv waits for data (the writer closes at the end).
+        let mut rx = mio::net::TcpStream::from_std(rx);
+        let sent = data.clone();
+        let w = std::thread::spawn(move || tx.write_all(&sent).unwrap());
+        let by_recv = read_all(&mut rx);
+        w.join().unwrap();
+        let portable = read_all(&mut Plain(&data));
+        assert_eq!(&by_recv[..3], b"pre");
+        assert_eq!(&by_recv[3..], &data[..]);
+        assert_eq!(by_recv, portable);
     }
 }

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use super::client::Url;
 pub use super::error::WsError;
-use super::{tcp, READ_BUF, WBUF_CAP, WRITE_BATCH};
+use super::{tcp, READ_BUF, WRITE_BATCH};
 use crate::conn::{Config as H2Config, Connection, Event as H2Event};
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
@@ -98,6 +98,35 @@ fn read_some(sock: &mut TcpStream, buf: &mut [u8]) -> Result<Option<usize>, WsEr
     }
 }
 
+/// Writes every byte of `chunks` with vectored writes (`writev`, at most
+/// [`MAX_IOV`] slices each), resuming after short writes.
+fn write_all_chunks<W: Write>(sock: &mut W, chunks: &[Bytes]) -> io::Result<()> {
+    const MAX_IOV: usize = 64;
+    let (mut i, mut off) = (0, 0);
+    while i < chunks.len() {
+        let mut iov = [io::IoSlice::new(&[]); MAX_IOV];
+        let mut k = 0;
+        for (j, c) in chunks[i..].iter().take(MAX_IOV).enumerate() {
+            iov[k] = io::IoSlice::new(if j == 0 { &c[off..] } else { c });
+            k += 1;
+        }
+        let mut n = match sock.write_vectored(&iov[..k]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        // Skip what was written (empty chunks included).
+        while i < chunks.len() && n >= chunks[i].len() - off {
+            n -= chunks[i].len() - off;
+            i += 1;
+            off = 0;
+        }
+        off += n;
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ HTTP/2
 
 /// The body of a GET made on an [`H2Session`].
@@ -124,7 +153,9 @@ pub struct H2Session {
     gets: HashMap<StreamId, GetState>,
     failed_streams: HashMap<StreamId, WsError>,
     rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
+    /// Output of one `write_chunks` call: frame headers and control frames,
+    /// and DATA payloads as queued (no copy).
+    chunks: Vec<Bytes>,
 }
 
 impl fmt::Debug for H2Session {
@@ -156,7 +187,7 @@ impl H2Session {
             gets: HashMap::new(),
             failed_streams: HashMap::new(),
             rbuf: vec![0u8; READ_BUF],
-            wbuf: Vec::with_capacity(WBUF_CAP),
+            chunks: Vec::new(),
         })
     }
 
@@ -201,15 +232,13 @@ impl H2Session {
             let _ = s.flush(&mut self.conn);
         }
         loop {
-            self.wbuf.clear();
+            self.chunks.clear();
             self.conn
-                .write_to(self.start.elapsed(), &mut self.wbuf, WRITE_BATCH);
-            if self.wbuf.is_empty() {
+                .write_chunks(self.start.elapsed(), &mut self.chunks, WRITE_BATCH);
+            if self.chunks.is_empty() {
                 return Ok(());
             }
-            self.sock
-                .write_all(&self.wbuf)
-                .map_err(io_err("write failed"))?;
+            write_all_chunks(&mut self.sock, &self.chunks).map_err(io_err("write failed"))?;
         }
     }
 
@@ -620,6 +649,59 @@ impl WsClient {
         loop {
             if let Event::Close { code, .. } = self.recv()? {
                 return Ok(code);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes at most `max` bytes per call, across slices.
+    struct Short {
+        got: Vec<u8>,
+        max: usize,
+        calls: usize,
+    }
+    impl Write for Short {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.write_vectored(&[io::IoSlice::new(b)])
+        }
+        fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+            self.calls += 1;
+            let mut n = 0;
+            for b in bufs {
+                let take = b.len().min(self.max - n);
+                self.got.extend_from_slice(&b[..take]);
+                n += take;
+            }
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_all_chunks_resumes_short_writes_in_order() {
+        let mut chunks: Vec<Bytes> = (0..200u32)
+            .map(|i| Bytes::from(vec![i as u8; (i as usize * 7) % 13]))
+            .collect();
+        chunks.push(Bytes::from(
+            (0..100_000u32).map(|i| i as u8).collect::<Vec<_>>(),
+        ));
+        let want = chunks.concat();
+        for max in [1usize, 5, 64, 4096, usize::MAX / 2] {
+            let mut w = Short {
+                got: Vec::new(),
+                max,
+                calls: 0,
+            };
+            write_all_chunks(&mut w, &chunks).unwrap();
+            assert_eq!(w.got, want, "max {max}");
+            if max > want.len() {
+                assert_eq!(w.calls, 4, "64 slices per call");
             }
         }
     }

@@ -3,14 +3,24 @@
 //! [`WebSocket`] is sans-IO: feed received bytes to [`WebSocket::recv`], take
 //! [`Event`]s from [`WebSocket::poll_event`], queue frames with the `send_*`
 //! methods and [`WebSocket::close`], and move pending bytes out with
-//! [`WebSocket::write_to`].
+//! [`WebSocket::write_to`] (one buffer) or [`WebSocket::next_write`] (a
+//! sequence of [`Bytes`] for a vectored write).
 //!
 //! Receiving: partial frames are buffered in one [`BytesMut`]; payload bytes are
-//! unmasked in place as they arrive and text is UTF-8-validated incrementally
+//! unmasked as they arrive — while being copied in, in one pass, by
+//! [`WebSocket::recv`]; in place in the adapter's own buffer by
+//! [`WebSocket::recv_buf`] — and text is UTF-8-validated incrementally
 //! (fail fast, also inside a frame that is not complete yet). A single-frame
 //! message is split off the read buffer and frozen (no copy); a fragmented one
 //! is assembled in one buffer. Frame and message sizes are checked against
 //! [`Config`] from the header, before any payload is buffered.
+//!
+//! Sending: frames are serialized into one output buffer, except that a
+//! server ([`Role::Server`], no masking) sending a data message of at least
+//! [`SHARE_MIN`] bytes with [`WebSocket::send`] queues the message's own
+//! [`Bytes`] after its frame header, so an echo of a received message
+//! leaves through [`WebSocket::next_write`] and a vectored write without any
+//! copy of its payload (a client masks, which needs a copy).
 //!
 //! Failing: a protocol violation queues a close frame with code 1002 (framing),
 //! 1007 (bad UTF-8 / close reason) or 1009 (too big), and `recv` returns
@@ -32,9 +42,18 @@ use std::fmt;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::frame::{self, parse_header, OpCode};
-use super::mask::apply_mask;
+use super::mask::{apply_mask, extend_masked};
 use super::utf8::Utf8Validator;
 use super::{CloseCode, Error, Utf8Bytes};
+
+/// Smallest payload that [`WebSocket::send`] queues by reference (server
+/// role) instead of copying it into the output buffer: below this a copy costs
+/// less than the extra piece of output (and its `iovec`).
+pub const SHARE_MIN: usize = 1024;
+
+/// [`WebSocket::release_read_buffer`] copies buffered bytes shorter than this
+/// out of the adapter's read buffer.
+pub const RELEASE_COPY_MAX: usize = 64 << 10;
 
 /// Which end of the connection this is (RFC 6455 §5.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -193,6 +212,8 @@ pub struct WebSocket {
     msg_len: usize,
     /// Assembly buffer for fragmented messages.
     frag: BytesMut,
+    /// `rbuf`/`frag` may point into an adapter's buffer ([`WebSocket::recv_buf`]).
+    adapter_buf: bool,
     utf8: Utf8Validator,
     events: VecDeque<Event>,
     /// Events pushed / taken so far (positions for `auto`).
@@ -201,6 +222,10 @@ pub struct WebSocket {
     /// Automatic replies waiting for the events before them to be taken:
     /// `(pushed count at their cause, reply)`, in order.
     auto: VecDeque<(u64, Auto)>,
+    /// Output, in order: pieces already cut (`segs`, `segs_len` bytes), then
+    /// `out`, the buffer frames are serialized into.
+    segs: VecDeque<Bytes>,
+    segs_len: usize,
     out: Vec<u8>,
     close_sent: bool,
     close_received: bool,
@@ -215,7 +240,7 @@ impl fmt::Debug for WebSocket {
             .field("role", &self.role)
             .field("buffered", &self.rbuf.len())
             .field("events", &self.events.len())
-            .field("pending_out", &self.out.len())
+            .field("pending_out", &self.pending_write_len())
             .field("close_sent", &self.close_sent)
             .field("close_received", &self.close_received)
             .field("failed", &self.failed)
@@ -249,11 +274,14 @@ impl WebSocket {
             msg_kind: None,
             msg_len: 0,
             frag: BytesMut::new(),
+            adapter_buf: false,
             utf8: Utf8Validator::default(),
             events: VecDeque::new(),
             pushed: 0,
             taken: 0,
             auto: VecDeque::new(),
+            segs: VecDeque::new(),
+            segs_len: 0,
             out: Vec::new(),
             close_sent: false,
             close_received: false,
@@ -297,16 +325,67 @@ impl WebSocket {
         if let Some(e) = self.failed {
             return Err(e);
         }
-        if self.close_received {
-            return Ok(data.len());
+        let mut rest = data;
+        // After `run`, the read buffer holds either the unmasked start of the
+        // current frame's payload or a partial header. So payload bytes are
+        // copied and unmasked in one pass (`extend_masked`), and headers are
+        // parsed straight from `data`.
+        while !rest.is_empty() && !self.close_received {
+            match self.cur {
+                Some(mut f) if self.rbuf.len() == f.done => {
+                    let (chunk, tail) = rest.split_at((f.len - f.done).min(rest.len()));
+                    let start = self.rbuf.len();
+                    match f.mask {
+                        Some(m) => extend_masked(&mut self.rbuf, chunk, m, f.done),
+                        None => self.rbuf.extend_from_slice(chunk),
+                    }
+                    let is_text = !f.opcode.is_control() && self.msg_kind == Some(OpCode::Text);
+                    if is_text && self.utf8.feed(&self.rbuf[start..]).is_err() {
+                        return Err(
+                            self.fail_now(Error::invalid_data("invalid UTF-8 in text message"))
+                        );
+                    }
+                    f.done += chunk.len();
+                    self.cur = Some(f);
+                    rest = tail;
+                }
+                None if self.rbuf.is_empty() => match parse_header(rest) {
+                    Ok(Some((h, n))) => {
+                        let f = self.start_frame(&h).map_err(|e| self.fail_now(e))?;
+                        self.cur = Some(f);
+                        rest = &rest[n..];
+                    }
+                    Ok(None) => {
+                        self.rbuf.extend_from_slice(rest);
+                        rest = &[];
+                    }
+                    Err(e) => return Err(self.fail_now(e)),
+                },
+                _ => {
+                    // Complete a partial header (`process` parses it).
+                    let (head, tail) = rest.split_at(rest.len().min(frame::MAX_HEADER_LEN));
+                    self.rbuf.extend_from_slice(head);
+                    rest = tail;
+                }
+            }
+            self.run()?;
         }
-        self.rbuf.extend_from_slice(data);
-        self.run().map(|()| data.len())
+        Ok(data.len())
+    }
+
+    /// Fails the connection with `e` (see [`WebSocket::recv`]) and returns it.
+    fn fail_now(&mut self, e: Error) -> Error {
+        self.fail(e);
+        e
     }
 
     /// Like [`WebSocket::recv`], but takes ownership of an adapter's read
     /// buffer: if no partial frame is buffered, `data` becomes the read buffer
-    /// without a copy (single-frame messages are then split off it zero-copy).
+    /// without a copy (single-frame messages are then split off it zero-copy,
+    /// and unmasked in place). A buffered partial frame is joined without a
+    /// copy too when `data` follows it in the same allocation (successive
+    /// [`BytesMut::split`]s of one adapter buffer); otherwise `data` is copied
+    /// after it. See [`WebSocket::release_read_buffer`].
     pub fn recv_buf(&mut self, data: BytesMut) -> Result<usize, Error> {
         if let Some(e) = self.failed {
             return Err(e);
@@ -315,12 +394,31 @@ impl WebSocket {
         if self.close_received {
             return Ok(n);
         }
-        if self.rbuf.is_empty() {
-            self.rbuf = data;
-        } else {
-            self.rbuf.extend_from_slice(&data);
-        }
+        self.rbuf.unsplit(data);
+        self.adapter_buf = true;
         self.run().map(|()| n)
+    }
+
+    /// After [`WebSocket::recv_buf`], when the adapter lets go of its read
+    /// buffer (e.g. at the end of a turn): buffered bytes that still point
+    /// into it — a partial frame, the first fragments of a message — are
+    /// copied into buffers of their own when shorter than
+    /// [`RELEASE_COPY_MAX`], so an idle connection does not keep a large
+    /// adapter buffer alive for a few bytes. Larger ones stay where they are
+    /// (they hold at least that much of it).
+    pub fn release_read_buffer(&mut self) {
+        if !std::mem::take(&mut self.adapter_buf) {
+            return;
+        }
+        fn own(b: &mut BytesMut) {
+            if b.is_empty() {
+                *b = BytesMut::new();
+            } else if b.len() < RELEASE_COPY_MAX {
+                *b = BytesMut::from(&b[..]);
+            }
+        }
+        own(&mut self.rbuf);
+        own(&mut self.frag);
     }
 
     fn run(&mut self) -> Result<(), Error> {
@@ -553,6 +651,40 @@ impl WebSocket {
         }
     }
 
+    /// Queues a complete message (one frame), e.g. one received from
+    /// [`WebSocket::poll_event`] (an echo). A server queues a payload of at
+    /// least [`SHARE_MIN`] bytes by reference (the `Bytes` itself, no copy:
+    /// see [`WebSocket::next_write`]); anything else is copied like
+    /// [`WebSocket::send_binary`].
+    pub fn send(&mut self, msg: Message) -> Result<(), SendError> {
+        let (op, data) = match msg {
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => (OpCode::Binary, b),
+        };
+        if self.role == Role::Client || data.len() < SHARE_MIN {
+            return self.send_message(op, &data);
+        }
+        self.check_can_send()?;
+        if self.send_fragmenting {
+            return Err(SendError::FragmentState);
+        }
+        // Everything serialized so far goes first, then this frame's header.
+        frame::write_header(&mut self.out, true, op, None, data.len() as u64);
+        self.cut_out();
+        self.segs_len += data.len();
+        self.segs.push_back(data);
+        Ok(())
+    }
+
+    /// Moves the serialized output (`out`) to the end of `segs`.
+    fn cut_out(&mut self) {
+        if !self.out.is_empty() {
+            let b = Bytes::from(std::mem::take(&mut self.out));
+            self.segs_len += b.len();
+            self.segs.push_back(b);
+        }
+    }
+
     /// Queues a complete text message (one frame).
     pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send_message(OpCode::Text, text.as_bytes())
@@ -640,7 +772,14 @@ impl WebSocket {
     /// Automatic replies whose preceding events were all taken are queued first.
     pub fn write_to(&mut self, out: &mut Vec<u8>) -> usize {
         self.fire_auto();
-        let n = self.out.len();
+        let n = self.pending_write_len();
+        if !self.segs.is_empty() {
+            out.reserve(n);
+            for b in self.segs.drain(..) {
+                out.extend_from_slice(&b);
+            }
+            self.segs_len = 0;
+        }
         if out.is_empty() && out.capacity() < self.out.capacity() {
             std::mem::swap(out, &mut self.out);
         } else {
@@ -650,15 +789,32 @@ impl WebSocket {
         n
     }
 
-    /// True if there are frames waiting for [`WebSocket::write_to`] (also an
-    /// automatic reply that is due).
-    pub fn wants_write(&self) -> bool {
-        !self.out.is_empty() || self.auto.front().is_some_and(|(at, _)| *at <= self.taken)
+    /// The next piece of pending output, for a vectored write (`writev`):
+    /// `None` once everything was taken. The pieces, in order, are the same
+    /// bytes [`WebSocket::write_to`] would append; payloads queued by
+    /// reference ([`WebSocket::send`]) come back as the caller's own `Bytes`,
+    /// uncopied. Automatic replies that are due are queued first.
+    pub fn next_write(&mut self) -> Option<Bytes> {
+        self.fire_auto();
+        if let Some(b) = self.segs.pop_front() {
+            self.segs_len -= b.len();
+            return Some(b);
+        }
+        if self.out.is_empty() {
+            return None;
+        }
+        Some(Bytes::from(std::mem::take(&mut self.out)))
     }
 
-    /// Bytes waiting for [`WebSocket::write_to`].
+    /// True if there are frames waiting for [`WebSocket::write_to`] /
+    /// [`WebSocket::next_write`] (also an automatic reply that is due).
+    pub fn wants_write(&self) -> bool {
+        self.pending_write_len() != 0 || self.auto.front().is_some_and(|(at, _)| *at <= self.taken)
+    }
+
+    /// Bytes waiting for [`WebSocket::write_to`] / [`WebSocket::next_write`].
     pub fn pending_write_len(&self) -> usize {
-        self.out.len()
+        self.segs_len + self.out.len()
     }
 
     /// True once a close frame has been queued by us.

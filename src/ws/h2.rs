@@ -26,7 +26,6 @@ use crate::frame::StreamId;
 pub struct WsStream {
     ws: WebSocket,
     stream_id: StreamId,
-    buf: Vec<u8>,
     end_sent: bool,
     end_received: bool,
     /// Client: the 2xx response to the CONNECT arrived.
@@ -39,7 +38,6 @@ impl WsStream {
         WsStream {
             ws,
             stream_id,
-            buf: Vec::new(),
             end_sent: false,
             end_received: false,
             established: true,
@@ -134,13 +132,20 @@ impl WsStream {
         if self.end_sent || !self.established {
             return Ok(());
         }
-        self.buf.clear();
-        self.ws.write_to(&mut self.buf);
-        let end = self.ws.is_closed() || self.end_received;
-        if self.buf.is_empty() && !end {
-            return Ok(());
+        // The pieces go in as they are (an echoed payload is queued by
+        // reference, [`WebSocket::send`]); DATA frames are cut across them,
+        // so the frame header and its payload still share one DATA frame.
+        // The last piece is held back to carry END_STREAM.
+        let mut last: Option<Bytes> = None;
+        while let Some(b) = self.ws.next_write() {
+            if let Some(prev) = last.replace(b) {
+                conn.send_data(self.stream_id, prev, false)?;
+            }
         }
-        let data = Bytes::from(std::mem::take(&mut self.buf));
+        let end = self.ws.is_closed() || self.end_received;
+        let Some(data) = last.or_else(|| end.then(Bytes::new)) else {
+            return Ok(());
+        };
         self.end_sent = end;
         conn.send_data(self.stream_id, data, end)
     }
@@ -274,5 +279,63 @@ mod tests {
         let err = s.on_data(&mut p.server, b"\x81\x02hi", false).unwrap_err();
         assert_eq!(err.code(), CloseCode::PROTOCOL_ERROR);
         assert!(s.is_finished());
+    }
+
+    #[test]
+    fn large_echo_by_reference_in_data_frames() {
+        let mut p = pair();
+        let cws = WebSocket::new(Role::Client, Config::default());
+        let mut c = WsStream::connect(&mut p.client, "http://x/echo", cws).unwrap();
+        p.drive();
+        let req = p
+            .server_events
+            .drain(..)
+            .find_map(|e| match e {
+                H2Event::Request { request, .. } => Some(request),
+                _ => None,
+            })
+            .unwrap();
+        let (mut s, _) =
+            WsStream::accept(&mut p.server, c.stream_id(), &req, Config::default()).unwrap();
+        p.drive();
+        for ev in p.client_events.drain(..) {
+            if let H2Event::Response { response, .. } = ev {
+                c.on_response(&response).unwrap();
+            }
+        }
+        let payload: Vec<u8> = (0..50_000u32).map(|i| (i % 253) as u8).collect();
+        c.websocket().send_binary(&payload).unwrap();
+        c.flush(&mut p.client).unwrap();
+        let mut echoed = Vec::new();
+        for _ in 0..20 {
+            p.drive();
+            for ev in p.server_events.drain(..) {
+                if let H2Event::Data { data, .. } = ev {
+                    s.on_data(&mut p.server, &data, false).unwrap();
+                }
+            }
+            while let Some(ev) = s.poll_event() {
+                if let Event::Message(m) = ev {
+                    s.websocket().send(m).unwrap(); // by reference
+                }
+            }
+            s.flush(&mut p.server).unwrap();
+            p.drive();
+            for ev in p.client_events.drain(..) {
+                if let H2Event::Data { data, .. } = ev {
+                    c.on_data(&mut p.client, &data, false).unwrap();
+                }
+            }
+            while let Some(ev) = c.poll_event() {
+                echoed.push(ev);
+            }
+            if !echoed.is_empty() {
+                break;
+            }
+        }
+        assert_eq!(
+            echoed,
+            [Event::Message(Message::Binary(Bytes::from(payload)))]
+        );
     }
 }

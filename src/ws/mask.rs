@@ -1,9 +1,11 @@
 //! WebSocket payload masking (RFC 6455 §5.3).
 //!
 //! Masking and unmasking are the same operation: byte `i` of the frame payload is
-//! XORed with `mask[i % 4]`. [`apply_mask`] is the one public entry point; it takes
-//! the position of `buf[0]` within the frame payload so a payload that arrives in
-//! pieces can be unmasked piece by piece.
+//! XORed with `mask[i % 4]`. [`apply_mask`] works in place; it takes the
+//! position of `buf[0]` within the frame payload so a payload that arrives in
+//! pieces can be unmasked piece by piece. [`extend_masked`] appends a masked
+//! copy to a buffer in one pass (AVX2 on x86_64: load, XOR, store into the
+//! buffer's spare capacity), for a receiver that must copy the payload anyway.
 //!
 //! Implementations:
 //! - scalar: 8 bytes at a time through `u64` (any target);
@@ -14,7 +16,11 @@
 //! - wasm32: `simd128` when the crate is compiled with `target_feature = "simd128"`.
 //!
 //! `unsafe` in this module is limited to the SIMD intrinsics (raw-pointer
-//! loads/stores and calling `#[target_feature]` functions after detection).
+//! loads/stores and calling `#[target_feature]` functions after detection),
+//! and, for [`extend_masked`], marking the spare bytes the AVX2 copy wrote as
+//! initialized.
+
+use bytes::BytesMut;
 
 /// Rotates `mask` so that index 0 of the result applies to payload position `offset`.
 #[inline]
@@ -43,6 +49,21 @@ pub fn apply_mask(buf: &mut [u8], mask: [u8; 4], offset: usize) {
         return;
     }
     dispatch(buf, m);
+}
+
+/// Appends `src` to `dst`, masked: byte `i` of `src` is XORed with
+/// `mask[(offset + i) % 4]` (as [`apply_mask`] would do after a plain copy).
+/// On x86_64 with AVX2 the copy and the XOR are one pass; elsewhere it is a
+/// copy followed by [`apply_mask`].
+pub fn extend_masked(dst: &mut BytesMut, src: &[u8], mask: [u8; 4], offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= 128 && x86::level() == x86::AVX2 {
+        x86::extend_avx2(dst, src, rotate(mask, offset));
+        return;
+    }
+    let start = dst.len();
+    dst.extend_from_slice(src);
+    apply_mask(&mut dst[start..], mask, offset);
 }
 
 /// Scalar masking with an already-rotated mask (`m[0]` applies to `buf[0]`).
@@ -224,6 +245,73 @@ mod x86 {
         }
     }
 
+    /// AVX2 masked copy of `src` to `dst` (`src.len()` bytes), rotated mask.
+    ///
+    /// # Safety
+    /// The CPU supports AVX2; `dst` is valid for `src.len()` byte writes and
+    /// does not overlap `src`.
+    #[target_feature(enable = "avx2")]
+    unsafe fn copy_avx2_impl(src: &[u8], dst: *mut u8, m: [u8; 4]) {
+        let len = src.len();
+        // The block is needed before Rust 1.87 (MSRV 1.85), where intrinsics
+        // are `unsafe fn`s; later compilers consider it unused.
+        #[allow(unused_unsafe)]
+        // SAFETY: no memory access; AVX2 is enabled on this fn.
+        let v = unsafe { _mm256_set1_epi32(i32::from_ne_bytes(m)) };
+        let sp = src.as_ptr();
+        let mut i = 0;
+        while i + 128 <= len {
+            // SAFETY: i + 128 <= len: the four 32-byte unaligned loads are in
+            // `src`, the stores in the `len` bytes `dst` is valid for (the
+            // caller's contract); AVX2 is enabled on this fn.
+            unsafe {
+                let s = sp.add(i) as *const __m256i;
+                let d = dst.add(i) as *mut __m256i;
+                let a = _mm256_loadu_si256(s);
+                let b = _mm256_loadu_si256(s.add(1));
+                let c = _mm256_loadu_si256(s.add(2));
+                let e = _mm256_loadu_si256(s.add(3));
+                _mm256_storeu_si256(d, _mm256_xor_si256(a, v));
+                _mm256_storeu_si256(d.add(1), _mm256_xor_si256(b, v));
+                _mm256_storeu_si256(d.add(2), _mm256_xor_si256(c, v));
+                _mm256_storeu_si256(d.add(3), _mm256_xor_si256(e, v));
+            }
+            i += 128;
+        }
+        while i + 32 <= len {
+            // SAFETY: i + 32 <= len: one unaligned load in `src`, one store in
+            // `dst`'s `len` bytes; AVX2 is enabled on this fn.
+            unsafe {
+                let a = _mm256_loadu_si256(sp.add(i) as *const __m256i);
+                _mm256_storeu_si256(dst.add(i) as *mut __m256i, _mm256_xor_si256(a, v));
+            }
+            i += 32;
+        }
+        // Steps of 32 keep the mask phase at 0.
+        while i < len {
+            // SAFETY: i < len: inside `dst`'s `len` bytes.
+            unsafe { dst.add(i).write(src[i] ^ m[i & 3]) };
+            i += 1;
+        }
+    }
+
+    /// Appends `src` to `dst` masked with the rotated mask `m` in one AVX2
+    /// pass; the caller must have verified AVX2 support.
+    pub(super) fn extend_avx2(dst: &mut super::BytesMut, src: &[u8], m: [u8; 4]) {
+        debug_assert!(has_avx2());
+        let len = dst.len();
+        dst.reserve(src.len());
+        let spare = dst.spare_capacity_mut();
+        assert!(spare.len() >= src.len(), "reserve gave room");
+        // SAFETY: AVX2 was detected (`level()`); `spare` is `dst`'s spare
+        // capacity (at least `src.len()` bytes, checked above), which nothing
+        // else references while `dst` is borrowed mutably, so it cannot
+        // overlap `src`.
+        unsafe { copy_avx2_impl(src, spare.as_mut_ptr().cast::<u8>(), m) };
+        // SAFETY: copy_avx2_impl wrote all `src.len()` spare bytes.
+        unsafe { dst.set_len(len + src.len()) };
+    }
+
     /// AVX2 masking; the caller must have verified AVX2 support.
     pub(super) fn avx2(buf: &mut [u8], m: [u8; 4]) {
         debug_assert!(has_avx2());
@@ -367,6 +455,27 @@ pub fn mask_avx2(buf: &mut [u8], mask: [u8; 4], offset: usize) -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         let _ = (buf, mask, offset);
+        false
+    }
+}
+
+/// [`extend_masked`] forced onto its AVX2 path if this CPU supports AVX2
+/// (any length); returns `false` and leaves `dst` untouched otherwise.
+/// Exposed for tests/benches.
+#[cfg(any(test, feature = "bench-internals"))]
+#[doc(hidden)]
+pub fn extend_masked_avx2(dst: &mut BytesMut, src: &[u8], mask: [u8; 4], offset: usize) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x86::has_avx2() {
+            x86::extend_avx2(dst, src, rotate(mask, offset));
+            return true;
+        }
+        false
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (dst, src, mask, offset);
         false
     }
 }

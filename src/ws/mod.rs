@@ -23,7 +23,7 @@ pub mod handshake;
 pub mod mask;
 mod utf8;
 
-pub use conn::{Config, Event, Message, Role, SendError, WebSocket};
+pub use conn::{Config, Event, Message, Role, SendError, WebSocket, RELEASE_COPY_MAX, SHARE_MIN};
 pub use frame::OpCode;
 pub use mask::apply_mask;
 
