@@ -246,7 +246,7 @@ impl Connection {
             None,
             self.peer.max_frame_size,
         );
-        let mut s = self.new_stream(true);
+        let mut s = self.new_stream(id, true);
         s.head_request = req.method() == http::Method::HEAD;
         if let Some(p) = priority::from_headers(req.headers()) {
             s.priority = p;
