@@ -747,6 +747,13 @@ impl Connection {
     ) -> usize {
         self.on_write(now);
         let mut buf = core::mem::take(&mut self.chunk_buf);
+        // Renew a nearly used-up staging chunk now, before this call's
+        // chunks share it: when the adapter dropped the previous call's
+        // chunks, `reserve` reclaims it in place (renewed mid-call, while
+        // this call's chunks hold it, a new one would be allocated).
+        if buf.capacity() < send::STAGING_CHUNK / 2 {
+            buf.reserve(send::STAGING_CHUNK);
+        }
         let mut sink = send::ChunkSink {
             buf: &mut buf,
             chunks,

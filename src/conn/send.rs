@@ -97,6 +97,10 @@ impl OutChunk for Chunk {
     }
 }
 
+/// Size of the staging chunk of [`ChunkSink`] (one allocation, reused in
+/// place while the chunks split off it are dropped between writes).
+pub(super) const STAGING_CHUNK: usize = 4096;
+
 /// Produces chunks for a vectored write: frame headers and control frames are
 /// staged in `buf` and split off as `Bytes`; DATA payloads are the queued
 /// `Bytes` themselves (no copy).
@@ -128,7 +132,7 @@ impl<C: OutChunk> Sink for ChunkSink<'_, C> {
     #[inline]
     fn put(&mut self, b: &[u8]) {
         if self.buf.capacity() - self.buf.len() < b.len() {
-            self.buf.reserve(b.len().max(4096));
+            self.buf.reserve(b.len().max(STAGING_CHUNK));
         }
         self.buf.extend_from_slice(b);
         self.len += b.len();
