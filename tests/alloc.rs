@@ -10,7 +10,8 @@
 //! pseudo, 5 standard, 1 custom), a response with 3 fields and a 1000-byte
 //! body; both writers (`write_to`, `write_chunks`); the application either
 //! gives received heads' maps back with `Connection::recycle_headers` or drops
-//! them.
+//! them. Also: 64 KiB bodies in 16 KiB frames, bursts of 100 concurrent
+//! streams, and what `trim` / `release_idle_memory` free.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -532,7 +532,7 @@ impl Connection {
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
             // Grows on demand: a connection with few concurrent streams
-            // holds a small table (a slot is about 220 bytes).
+            // holds a small table (a slot is about 130 bytes, its index entry 9).
             streams: StreamTable::default(),
             recent: Recent::new(RECENT_CAP),
             next_local_id: if role == Role::Client { 1 } else { 2 },
@@ -1009,7 +1009,7 @@ impl Connection {
     /// regrowth (a few reallocations) on the next large burst. Adapters
     /// serving many connections call it after each turn so that a
     /// connection waiting between bursts of 100 requests does not hold
-    /// tables sized for 100 (about 30 KiB of events and 25 KiB of streams).
+    /// tables sized for 100 (about 30 KiB of events and 18 KiB of streams).
     /// The pooled DATA queues stay (at most 128, of at most 16 entries
     /// each): the next burst reuses them; [`Connection::release_idle_memory`]
     /// frees them.
