@@ -6,6 +6,8 @@
 //! For stable instruction counts, run the binary once under callgrind with
 //! `EXCHANGE_N` set (it then runs that many exchanges and exits):
 //! `EXCHANGE_N=20000 valgrind --tool=callgrind target/release/deps/exchange-*`.
+//! `EXCHANGE_BATCH` (1 to 100, default 32) sets the requests in flight at
+//! once in that mode (100 open streams: `EXCHANGE_BATCH=100`).
 
 use bytes::Bytes;
 use criterion::{criterion_group, Criterion, Throughput};
@@ -21,6 +23,8 @@ struct Bench {
     head: HeaderMap,
     body: Bytes,
     requests: Vec<http::Request<()>>,
+    /// Requests in flight at once.
+    batch: usize,
 }
 
 impl Bench {
@@ -40,6 +44,7 @@ impl Bench {
             head,
             body: Bytes::from_static(b"hello world\n"),
             requests: Vec::with_capacity(BATCH),
+            batch: BATCH,
         }
     }
 
@@ -48,7 +53,7 @@ impl Bench {
         let mut done = 0;
         let mut responses = 0;
         while done < n {
-            let k = BATCH.min(n - done);
+            let k = self.batch.min(n - done);
             for _ in 0..k {
                 let req = http::Request::builder()
                     .method("GET")
@@ -108,6 +113,11 @@ fn main() {
     if let Ok(n) = std::env::var("EXCHANGE_N") {
         let n: usize = n.parse().expect("EXCHANGE_N: a count");
         let mut b = Bench::new();
+        if let Ok(k) = std::env::var("EXCHANGE_BATCH") {
+            b.batch = k.parse().expect("EXCHANGE_BATCH: a count");
+            // The server's default MAX_CONCURRENT_STREAMS.
+            assert!((1..=100).contains(&b.batch), "EXCHANGE_BATCH: 1 to 100");
+        }
         assert_eq!(b.run(n), n);
         println!("{n} exchanges");
         return;

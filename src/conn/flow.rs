@@ -90,6 +90,12 @@ impl RecvWindow {
         self.target
     }
 
+    /// Received bytes not released yet (0 when no stream holds any).
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> i64 {
+        self.target as i64 - self.window - self.unreleased as i64
+    }
+
     /// Raises the target to `target` and grants the difference at once.
     /// Returns the WINDOW_UPDATE increment (`None` when not larger).
     pub(crate) fn grow(&mut self, target: u32) -> Option<u32> {

@@ -80,6 +80,8 @@ pub mod headers;
 mod names;
 pub mod priority;
 mod recv;
+#[cfg(test)]
+mod reuse_tests;
 mod send;
 mod settings;
 mod stream;
@@ -97,7 +99,7 @@ use crate::hpack;
 use flow::{RecvWindow, SendWindow};
 use priority::Scheduler;
 use settings::PeerSettings;
-use stream::{ClosedHow, Recent, Stream, StreamMap};
+use stream::{ClosedHow, Recent, Stream, StreamTable};
 
 pub use bdp::BDP_PAYLOAD;
 pub use headers::Protocol;
@@ -371,6 +373,16 @@ const MAX_STREAM_ID: StreamId = (1 << 31) - 1;
 /// PRIORITY_UPDATEs remembered for streams not opened yet (RFC 9218 §7.1).
 const PENDING_PRIORITY_CAP: usize = 16;
 
+/// At most this many emptied DATA queues are kept for new streams (enough
+/// for the default MAX_CONCURRENT_STREAMS of 100: a connection cycling
+/// bursts of 100 streams reuses them all).
+const QUEUE_POOL_CAP: usize = 128;
+
+/// A queue whose buffer grew beyond this many entries is dropped rather than
+/// pooled: the pool holds at most `QUEUE_POOL_CAP * QUEUE_POOL_SLOTS` `Bytes`
+/// (64 KiB on 64-bit targets, 32 KiB on wasm32).
+const QUEUE_POOL_SLOTS: usize = 16;
+
 /// One HTTP/2 connection endpoint.
 ///
 /// # Call order
@@ -418,7 +430,7 @@ pub struct Connection {
     settings_sent_at: Option<Duration>,
     hdec: hpack::Decoder,
     henc: hpack::Encoder,
-    streams: StreamMap,
+    streams: StreamTable,
     recent: Recent,
     next_local_id: StreamId,
     last_remote_id: StreamId,
@@ -461,7 +473,8 @@ pub struct Connection {
     abuse: u32,
     /// PRIORITY_UPDATEs received for idle streams.
     pending_priority: Vec<(StreamId, Priority)>,
-    /// Emptied DATA queues of closed streams, reused by new streams.
+    /// Emptied DATA queues of closed streams, reused by new streams (at most
+    /// [`QUEUE_POOL_CAP`] of up to [`QUEUE_POOL_SLOTS`] entries each).
     deque_pool: Vec<VecDeque<Bytes>>,
     /// Events with, for DATA, the flow-controlled length released when taken.
     events: VecDeque<(Event, u32)>,
@@ -522,8 +535,8 @@ impl Connection {
             hdec: hpack::Decoder::new(config.header_table_size.max(4096) as usize),
             henc: hpack::Encoder::default(),
             // Grows on demand: a connection with few concurrent streams
-            // holds a small table (an entry is about 220 bytes).
-            streams: StreamMap::default(),
+            // holds a small table (a slot is about 130 bytes, its index entry 9).
+            streams: StreamTable::default(),
             recent: Recent::new(RECENT_CAP),
             next_local_id: if role == Role::Client { 1 } else { 2 },
             last_remote_id: 0,
@@ -740,6 +753,13 @@ impl Connection {
     ) -> usize {
         self.on_write(now);
         let mut buf = core::mem::take(&mut self.chunk_buf);
+        // Renew a nearly used-up staging chunk now, before this call's
+        // chunks share it: when the adapter dropped the previous call's
+        // chunks, `reserve` reclaims it in place (renewed mid-call, while
+        // this call's chunks hold it, a new one would be allocated).
+        if buf.capacity() < send::STAGING_CHUNK / 2 {
+            buf.reserve(send::STAGING_CHUNK);
+        }
         let mut sink = send::ChunkSink {
             buf: &mut buf,
             chunks,
@@ -1021,11 +1041,12 @@ impl Connection {
     /// regrowth (a few reallocations) on the next large burst. Adapters
     /// serving many connections call it after each turn so that a
     /// connection waiting between bursts of 100 requests does not hold
-    /// tables sized for 100 (about 30 KiB of events and 17 KiB of streams).
+    /// tables sized for 100 (about 30 KiB of events and 18 KiB of streams).
+    /// The pooled DATA queues stay (at most 128, of at most 16 entries
+    /// each): the next burst reuses them; [`Connection::release_idle_memory`]
+    /// frees them.
     pub fn trim(&mut self, keep: usize) {
-        if self.streams.is_empty() && self.streams.capacity() > 2 * keep {
-            self.streams.shrink_to(keep);
-        }
+        self.streams.trim(keep);
         if self.events.is_empty() && self.events.capacity() > 2 * keep {
             self.events.shrink_to(keep);
         }
@@ -1048,7 +1069,7 @@ impl Connection {
         {
             return false;
         }
-        self.streams = StreamMap::default();
+        self.streams = StreamTable::default();
         self.events = VecDeque::new();
         self.ctrl = Vec::new();
         self.heads = Vec::new();
@@ -1157,7 +1178,10 @@ impl Connection {
             }
             s.held = 0;
         }
-        if s.queue.capacity() > 0 && self.deque_pool.len() < 64 {
+        if s.queue.capacity() > 0
+            && s.queue.capacity() <= QUEUE_POOL_SLOTS
+            && self.deque_pool.len() < QUEUE_POOL_CAP
+        {
             let mut q = core::mem::take(&mut s.queue);
             q.clear();
             self.deque_pool.push(q);
@@ -1175,8 +1199,8 @@ impl Connection {
     }
 
     /// A new stream with the current windows, reusing a pooled DATA queue.
-    fn new_stream(&mut self, local: bool) -> Stream {
-        let mut s = Stream::new(local, self.peer.initial_window_size, self.local_window);
+    fn new_stream(&mut self, id: StreamId, local: bool) -> Stream {
+        let mut s = Stream::new(id, local, self.peer.initial_window_size, self.local_window);
         if let Some(q) = self.deque_pool.pop() {
             s.queue = q;
         }

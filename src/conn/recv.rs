@@ -564,7 +564,7 @@ impl Connection {
                 "content-length mismatch",
             ));
         }
-        let mut s = self.new_stream(false);
+        let mut s = self.new_stream(id, false);
         s.content_length = head.content_length;
         s.recv_phase = if end_stream {
             RecvPhase::Closed
@@ -653,7 +653,7 @@ impl Connection {
         if delta != 0 {
             let mut overflow = false;
             let mut wake = Vec::new();
-            for (&id, s) in self.streams.iter_mut() {
+            for (id, s) in self.streams.iter_mut() {
                 if s.send_window.adjust(delta).is_err() {
                     overflow = true;
                 }
@@ -708,8 +708,8 @@ impl Connection {
         let mut refused: Vec<StreamId> = self
             .streams
             .iter()
-            .filter(|(&id, s)| s.local && id > last)
-            .map(|(&id, _)| id)
+            .filter(|&(id, s)| s.local && id > last)
+            .map(|(id, _)| id)
             .collect();
         refused.sort_unstable();
         for id in refused {

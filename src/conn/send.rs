@@ -105,6 +105,10 @@ impl OutChunk for Chunk {
 /// one chunk.
 pub(super) const COPY_PAYLOAD_MAX: usize = 256;
 
+/// Size of the staging chunk of [`ChunkSink`] (one allocation, reused in
+/// place while the chunks split off it are dropped between writes).
+pub(super) const STAGING_CHUNK: usize = 4096;
+
 /// Produces chunks for a vectored write: frame headers and control frames are
 /// staged in `buf` and split off as `Bytes`; DATA payloads larger than
 /// [`COPY_PAYLOAD_MAX`] are the queued `Bytes` themselves (no copy), smaller
@@ -137,7 +141,7 @@ impl<C: OutChunk> Sink for ChunkSink<'_, C> {
     #[inline]
     fn put(&mut self, b: &[u8]) {
         if self.buf.capacity() - self.buf.len() < b.len() {
-            self.buf.reserve(b.len().max(4096));
+            self.buf.reserve(b.len().max(STAGING_CHUNK));
         }
         self.buf.extend_from_slice(b);
         self.len += b.len();
@@ -277,7 +281,7 @@ impl Connection {
             None,
             self.peer.max_frame_size,
         );
-        let mut s = self.new_stream(true);
+        let mut s = self.new_stream(id, true);
         s.head_request = req.method() == http::Method::HEAD;
         if let Some(p) = priority::from_headers(req.headers()) {
             s.priority = p;

@@ -1,14 +1,17 @@
 //! Per-stream state (RFC 9113 §5.1): the send and receive halves of a stream,
-//! the table of live streams, and a bounded memory of recently closed ones so
-//! that late frames get the right treatment (ignore vs STREAM_CLOSED).
+//! the table of live streams (a slab with an id index), and a bounded memory
+//! of recently closed ones so that late frames get the right treatment
+//! (ignore vs STREAM_CLOSED).
 //!
 //! Idle streams are not stored; a stream enters the table when it opens and
-//! leaves it when it is closed (both halves done) or reset.
+//! leaves it when it is closed (both halves done) or reset. A closed stream's
+//! slab slot is reused by the next stream opened (most recently freed first).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
+use slab::Slab;
 
 use super::flow::{RecvWindow, SendWindow};
 use super::Priority;
@@ -98,6 +101,8 @@ impl SendState {
 /// One open or half-closed stream.
 #[derive(Debug)]
 pub(crate) struct Stream {
+    /// Its id (the table's index maps ids to slots; this maps back).
+    pub id: StreamId,
     /// Opened by us.
     pub local: bool,
     // --- receive half ---
@@ -138,8 +143,12 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    pub(crate) fn new(local: bool, send_window: u32, recv_window: u32) -> Self {
+    /// A fresh stream. Every field is set here (a struct literal: a field
+    /// added later cannot be left over from a slot's previous stream); the
+    /// connection adds pooled parts (an emptied DATA queue).
+    pub(crate) fn new(id: StreamId, local: bool, send_window: u32, recv_window: u32) -> Self {
         Stream {
+            id,
             local,
             recv_phase: RecvPhase::Head,
             recv_window: RecvWindow::new(recv_window, recv_window),
@@ -203,8 +212,92 @@ impl Hasher for IdHasher {
     }
 }
 
-/// Live streams by id.
-pub(crate) type StreamMap = HashMap<StreamId, Stream, BuildHasherDefault<IdHasher>>;
+/// Live streams: the state in a [`Slab`] (a closed stream's slot is reused
+/// by the next one opened; entries never move while the stream lives) and an
+/// index from stream id to slot (8-byte entries, cheap to probe and to grow).
+#[derive(Debug, Default)]
+pub(crate) struct StreamTable {
+    slab: Slab<Stream>,
+    index: HashMap<StreamId, u32, BuildHasherDefault<IdHasher>>,
+}
+
+impl StreamTable {
+    #[inline]
+    pub(crate) fn get(&self, id: &StreamId) -> Option<&Stream> {
+        let &k = self.index.get(id)?;
+        self.slab.get(k as usize)
+    }
+
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: &StreamId) -> Option<&mut Stream> {
+        let &k = self.index.get(id)?;
+        self.slab.get_mut(k as usize)
+    }
+
+    #[inline]
+    pub(crate) fn contains_key(&self, id: &StreamId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// Adds a stream that is not in the table (the callers check).
+    pub(crate) fn insert(&mut self, id: StreamId, s: Stream) {
+        debug_assert!(!self.index.contains_key(&id));
+        let k = self.slab.insert(s);
+        // Slots are bounded by the streams open at once (u32 ids).
+        self.index.insert(id, k as u32);
+    }
+
+    pub(crate) fn remove(&mut self, id: &StreamId) -> Option<Stream> {
+        let k = self.index.remove(id)?;
+        self.slab.try_remove(k as usize)
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Empty table: shrinks it to room for `keep` streams if it grew beyond
+    /// twice that (a burst). One reallocation per table.
+    pub(crate) fn trim(&mut self, keep: usize) {
+        if self.is_empty() && self.slab.capacity() > 2 * keep {
+            self.slab = Slab::with_capacity(keep);
+            self.index.shrink_to(keep);
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (StreamId, &Stream)> {
+        self.slab.iter().map(|(_, s)| (s.id, s))
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (StreamId, &mut Stream)> {
+        self.slab.iter_mut().map(|(_, s)| (s.id, s))
+    }
+
+    pub(crate) fn values_mut(&mut self) -> impl Iterator<Item = &mut Stream> {
+        self.slab.iter_mut().map(|(_, s)| s)
+    }
+
+    /// The slab slot of an open stream (tests check slot reuse).
+    #[cfg(test)]
+    pub(crate) fn slot(&self, id: StreamId) -> Option<usize> {
+        self.index.get(&id).map(|&k| k as usize)
+    }
+}
+
+impl core::ops::Index<&StreamId> for StreamTable {
+    type Output = Stream;
+
+    /// The stream `id`, which the caller knows is open.
+    fn index(&self, id: &StreamId) -> &Stream {
+        self.get(id).expect("open stream")
+    }
+}
 
 /// How a stream that is no longer in the table ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,7 +365,7 @@ mod tests {
 
     #[test]
     fn sendable_rules() {
-        let mut s = Stream::new(true, 10, 10);
+        let mut s = Stream::new(1, true, 10, 10);
         assert!(!s.sendable());
         s.queue.push_back(Bytes::from_static(b"abc"));
         s.queued = 3;
