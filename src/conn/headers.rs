@@ -6,6 +6,11 @@
 //! * `HeadBuilder`: receives the fields of one decoded field block (request,
 //!   response or trailers) and turns them into an `http` head, or into the stream
 //!   error (RFC 9113 §8.1.1: malformed ⇒ PROTOCOL_ERROR) for the first violation.
+//!   Each regular field value is scanned once, by `conn::validate`'s SIMD
+//!   kernels (the bytes `http::HeaderValue` accepts: no NUL, CR, LF, other
+//!   controls or DEL), and becomes a `HeaderValue` without a second scan;
+//!   values share one per-connection store; a `:authority` / `:path` equal
+//!   to the previous request's is shared, not parsed again.
 //! * `encode_request` / `encode_response` / `encode_trailers`: the reverse, checking
 //!   that what the application asks us to send is a well-formed HTTP/2 message
 //!   before a single byte reaches the HPACK encoder (whose dynamic table must not

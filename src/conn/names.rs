@@ -9,6 +9,12 @@
 //! [`NAME_SLOTS`] entries holding names up to [`NAME_MAX_LEN`] bytes: a peer
 //! sending endless distinct names only replaces entries, so the table never
 //! holds more than `NAME_SLOTS` names or `NAME_SLOTS * NAME_MAX_LEN` bytes.
+//! A name is checked (lowercase token, RFC 9113 §8.2.1; scalar) only on a
+//! miss: a hit's bytes equal a name that passed the check.
+//!
+//! The table also keeps the connection's last `:authority` and `:path`
+//! (slices of the value store, dropped when the store's chunk is renewed):
+//! a request repeating them shares them instead of copying and parsing.
 
 use http::header::HeaderName;
 use http::uri::{Authority, PathAndQuery};
