@@ -131,12 +131,13 @@ impl NameTable {
     }
 }
 
-/// `HeaderMap`s kept for reuse at most (see [`HeaderPool`]): above the
-/// default SETTINGS_MAX_CONCURRENT_STREAMS (100), so that a client keeping
-/// that many requests in flight (h2load `-m 32` on one connection needs 32)
-/// finds a map for each new head. (With 16, half of the maps of such a load
-/// were allocated and freed per request.)
-pub(crate) const MAP_POOL: usize = 128;
+/// `HeaderMap`s kept for reuse at most (see [`HeaderPool`]): enough for a
+/// client keeping 32 requests in flight (h2load `-m 32`; with the earlier
+/// 16, half of the maps of such a load were allocated and freed per
+/// request). Not more: a connection holds its pool between bursts
+/// (`scripts/bench-rss.sh`, 1,000 connections with 100 streams each: peak
+/// RSS 90 MiB with 128 maps, 56–75 MiB with 32, 50 MiB with 16).
+pub(crate) const MAP_POOL: usize = 32;
 
 /// A map whose entry capacity exceeds this is dropped instead of pooled
 /// (maps of up to 48 entries are kept: the pool holds at most
