@@ -1,5 +1,5 @@
 //! Field value scans (`conn::validate`, RFC 9113 §8.2.1): scalar vs SSE2 vs
-//! AVX2 vs the dispatching `value_is_visible`, and `http::HeaderValue`'s own
+//! AVX2 vs the dispatching `value_is_valid` (on the decode path), and `http::HeaderValue`'s own
 //! scan (`from_bytes` minus its copy is not separable, so `from_maybe_shared`
 //! on a `Bytes` is measured), at typical value lengths.
 //!
@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use h2o::conn::validate::{
-    value_is_visible, value_is_visible_avx2, value_is_visible_scalar, value_is_visible_sse2,
+    value_is_valid, value_is_valid_avx2, value_is_valid_scalar, value_is_valid_sse2,
 };
 
 fn scans(c: &mut Criterion) {
@@ -20,20 +20,20 @@ fn scans(c: &mut Criterion) {
         let shared = Bytes::from(v.clone());
         g.throughput(Throughput::Bytes(len as u64));
         g.bench_with_input(BenchmarkId::new("scalar", len), &v, |b, v| {
-            b.iter(|| value_is_visible_scalar(black_box(v)))
+            b.iter(|| value_is_valid_scalar(black_box(v)))
         });
-        if value_is_visible_sse2(&v).is_some() {
+        if value_is_valid_sse2(&v).is_some() {
             g.bench_with_input(BenchmarkId::new("sse2", len), &v, |b, v| {
-                b.iter(|| value_is_visible_sse2(black_box(v)))
+                b.iter(|| value_is_valid_sse2(black_box(v)))
             });
         }
-        if value_is_visible_avx2(&v).is_some() {
+        if value_is_valid_avx2(&v).is_some() {
             g.bench_with_input(BenchmarkId::new("avx2", len), &v, |b, v| {
-                b.iter(|| value_is_visible_avx2(black_box(v)))
+                b.iter(|| value_is_valid_avx2(black_box(v)))
             });
         }
         g.bench_with_input(BenchmarkId::new("dispatch", len), &v, |b, v| {
-            b.iter(|| value_is_visible(black_box(v)))
+            b.iter(|| value_is_valid(black_box(v)))
         });
         g.bench_with_input(
             BenchmarkId::new("http_from_shared", len),

@@ -11,7 +11,9 @@
 //! `unsafe` is denied crate-wide; the only exceptions, each marked with
 //! `#[allow(unsafe_code)]` and a `// SAFETY:` note per block, are the SIMD
 //! masking kernels (`ws::mask`), the SIMD field value scan
-//! (`conn::validate`), and the native server's syscalls
+//! (`conn::validate`) and the unchecked `http::HeaderValue` constructor it
+//! makes sound for received values (`conn::headers`), and the native
+//! server's syscalls
 //! (`sendmsg`/`sendfile`/`mmap` in `net`).
 #![deny(unsafe_code)]
 #![forbid(unsafe_op_in_unsafe_fn)]

@@ -6,6 +6,11 @@
 //! * `HeadBuilder`: receives the fields of one decoded field block (request,
 //!   response or trailers) and turns them into an `http` head, or into the stream
 //!   error (RFC 9113 §8.1.1: malformed ⇒ PROTOCOL_ERROR) for the first violation.
+//!   Each regular field value is scanned once, by `conn::validate`'s SIMD
+//!   kernels (the bytes `http::HeaderValue` accepts: no NUL, CR, LF, other
+//!   controls or DEL), and becomes a `HeaderValue` without a second scan;
+//!   values share one per-connection store; a `:authority` / `:path` equal
+//!   to the previous request's is shared, not parsed again.
 //! * `encode_request` / `encode_response` / `encode_trailers`: the reverse, checking
 //!   that what the application asks us to send is a well-formed HTTP/2 message
 //!   before a single byte reaches the HPACK encoder (whose dynamic table must not
@@ -17,6 +22,7 @@ use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 
 use crate::conn::names::NameTable;
+use crate::conn::validate;
 use crate::conn::UserError;
 use crate::error::{Error, ErrorCode};
 use crate::hpack::{Encoder, HeaderField};
@@ -116,15 +122,54 @@ pub(crate) struct HeadBuilder {
 const STORE_CHUNK: usize = 4096;
 
 impl HeadBuilder {
-    /// A builder for one block of `kind` on `stream_id`. `max_header_list_size` is
-    /// our advertised SETTINGS_MAX_HEADER_LIST_SIZE; `connect_protocol_enabled`
-    /// whether we advertised SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3).
+    /// A builder for one block of `kind` on `stream_id`, with a store, name
+    /// table and map of its own (tests; the connection lends its own with
+    /// [`lent`](Self::lent)).
+    #[cfg(test)]
     pub(crate) fn new(
         kind: BlockKind,
         stream_id: u32,
         max_header_list_size: u32,
         connect_protocol_enabled: bool,
     ) -> Self {
+        Self::lent(
+            kind,
+            stream_id,
+            max_header_list_size,
+            connect_protocol_enabled,
+            BytesMut::new(),
+            NameTable::default(),
+            HeaderMap::new(),
+        )
+    }
+
+    /// A builder for one block of `kind` on `stream_id`. `max_header_list_size` is
+    /// our advertised SETTINGS_MAX_HEADER_LIST_SIZE; `connect_protocol_enabled`
+    /// whether we advertised SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 (RFC 8441 §3).
+    /// The connection lends `store` (the value store left over from earlier
+    /// blocks), `names` (its interned names and last pseudo-header values)
+    /// and `headers` (an empty map, e.g. a pooled one), taken back with
+    /// [`take_store`](Self::take_store), [`take_names`](Self::take_names)
+    /// and, when the block does not become a head, [`take_headers`](Self::take_headers).
+    pub(crate) fn lent(
+        kind: BlockKind,
+        stream_id: u32,
+        max_header_list_size: u32,
+        connect_protocol_enabled: bool,
+        mut store: BytesMut,
+        mut names: NameTable,
+        headers: HeaderMap,
+    ) -> Self {
+        debug_assert!(headers.is_empty());
+        // Renew a nearly used-up chunk now, between blocks: when the values
+        // of earlier blocks were all dropped, `reserve` reclaims the chunk in
+        // place. (Renewed mid-block, the block's own values would still hold
+        // it, and a new chunk would be allocated.) The kept `:authority` and
+        // `:path` are slices of it: dropped first, parsed again next time.
+        if store.capacity() < STORE_CHUNK / 2 {
+            names.forget_pseudo();
+            store.reserve(STORE_CHUNK);
+        }
         HeadBuilder {
             kind,
             stream_id,
@@ -140,17 +185,12 @@ impl HeadBuilder {
             path: None,
             protocol: None,
             status: None,
-            headers: HeaderMap::new(),
+            headers,
             content_length: None,
             has_priority: false,
-            store: BytesMut::new(),
-            names: NameTable::default(),
+            store,
+            names,
         }
-    }
-
-    /// Uses the connection's interned names for this block.
-    pub(crate) fn set_names(&mut self, names: NameTable) {
-        self.names = names;
     }
 
     /// Gives back the interned names.
@@ -158,27 +198,9 @@ impl HeadBuilder {
         core::mem::take(&mut self.names)
     }
 
-    /// Collects the fields into `map` (empty, e.g. a pooled one).
-    pub(crate) fn set_headers(&mut self, map: HeaderMap) {
-        debug_assert!(map.is_empty());
-        self.headers = map;
-    }
-
     /// Gives back the map when the block will not become a head (an error).
     pub(crate) fn take_headers(&mut self) -> HeaderMap {
         core::mem::take(&mut self.headers)
-    }
-
-    /// Uses `store` (left over from earlier blocks) for this block's values.
-    pub(crate) fn set_store(&mut self, mut store: BytesMut) {
-        // Renew a nearly used-up chunk now, between blocks: when the values
-        // of earlier blocks were all dropped, `reserve` reclaims the chunk in
-        // place. (Renewed mid-block, the block's own values would still hold
-        // it, and a new chunk would be allocated.)
-        if store.capacity() < STORE_CHUNK / 2 {
-            store.reserve(STORE_CHUNK);
-        }
-        self.store = store;
     }
 
     /// Gives back the value store for the next block.
@@ -213,15 +235,25 @@ impl HeadBuilder {
 
     fn check_field(&mut self, f: HeaderField<'_>) -> Result<(), &'static str> {
         if f.name.first() == Some(&b':') {
-            check_value_bytes(f.value)?;
+            // A value equal to the kept `:authority` / `:path` passed this
+            // check when it was kept.
+            let kept = match f.name {
+                b":authority" => self.names.authority(f.value).is_some(),
+                b":path" => self.names.path(f.value).is_some(),
+                _ => false,
+            };
+            if !kept {
+                check_value_bytes(f.value)?;
+            }
             self.pseudo(f.name, f.value)
         } else {
             if has_outer_whitespace(f.value) {
                 return Err("leading or trailing whitespace in a field value");
             }
-            // `HeaderValue` rejects NUL, CR and LF (all controls but HTAB),
-            // so a stored value needs no scan of ours; on any failure, report
-            // what the full check, which comes first, would have said.
+            // `regular` scans the value once (`validate::value_is_valid`,
+            // which refuses NUL, CR and LF with every other control but HTAB,
+            // and DEL); on any failure, report what the full check, which
+            // comes first, would have said.
             self.regular(f)
                 .map_err(|reason| match check_value_bytes(f.value) {
                     Err(first) => first,
@@ -271,11 +303,20 @@ impl HeadBuilder {
                     if self.authority.is_some() {
                         return Err("duplicate :authority");
                     }
-                    if value.is_empty() || value.contains(&b'@') {
-                        return Err("invalid :authority");
-                    }
-                    let a = Authority::from_maybe_shared(self.share(value))
-                        .map_err(|_| "invalid :authority")?;
+                    // Usually the connection's previous `:authority`, shared
+                    // (it passed the checks below); parsed otherwise.
+                    let a = match self.names.authority(value) {
+                        Some(a) => a.clone(),
+                        None => {
+                            if value.is_empty() || value.contains(&b'@') {
+                                return Err("invalid :authority");
+                            }
+                            let a = Authority::from_maybe_shared(self.share(value))
+                                .map_err(|_| "invalid :authority")?;
+                            self.names.keep_authority(&a);
+                            a
+                        }
+                    };
                     self.authority = Some(a);
                     Ok(())
                 }
@@ -283,14 +324,22 @@ impl HeadBuilder {
                     if self.path.is_some() {
                         return Err("duplicate :path");
                     }
-                    if value.is_empty() {
-                        return Err("empty :path");
-                    }
-                    if value[0] != b'/' && value != b"*" {
-                        return Err(":path is neither origin-form nor asterisk-form");
-                    }
-                    let p = PathAndQuery::from_maybe_shared(self.share(value))
-                        .map_err(|_| "invalid :path")?;
+                    // A repeated `:path` is shared like `:authority`.
+                    let p = match self.names.path(value) {
+                        Some(p) => p.clone(),
+                        None => {
+                            if value.is_empty() {
+                                return Err("empty :path");
+                            }
+                            if value[0] != b'/' && value != b"*" {
+                                return Err(":path is neither origin-form nor asterisk-form");
+                            }
+                            let p = PathAndQuery::from_maybe_shared(self.share(value))
+                                .map_err(|_| "invalid :path")?;
+                            self.names.keep_path(&p);
+                            p
+                        }
+                    };
                     self.path = Some(p);
                     Ok(())
                 }
@@ -321,11 +370,9 @@ impl HeadBuilder {
         let name = match known_name(f.name) {
             Some(n) => n,
             None => {
-                if f.name.iter().any(u8::is_ascii_uppercase) {
-                    return Err("uppercase character in a field name");
-                }
                 self.has_priority |= f.name == b"priority";
-                self.names.get(f.name).ok_or("invalid field name")?
+                // Checked (lowercase token, §8.2.1) only when not interned yet.
+                self.names.get(f.name)?
             }
         };
         if is_connection_specific(&name) {
@@ -341,13 +388,23 @@ impl HeadBuilder {
                 _ => self.content_length = Some(n),
             }
         }
+        // The one scan of the value: SIMD for 16 bytes and more, and the
+        // same predicate as `http`'s (proptest and an exhaustive byte ×
+        // position test in `conn::validate` and tests/validate_prop.rs), so
+        // `http`'s checked constructor would only scan it again.
+        if !validate::value_is_valid(f.value) {
+            return Err("invalid field value");
+        }
         let shared = self.share(f.value);
-        // `http`'s checked constructor scans the value again; skipping that
-        // scan after `conn::validate`'s SIMD check would need its `unsafe`
-        // unchecked constructor, and `unsafe` is kept to SIMD kernels and
-        // syscalls.
-        let mut value =
-            HeaderValue::from_maybe_shared(shared).map_err(|_| "invalid field value")?;
+        // SAFETY: `from_maybe_shared_unchecked`'s only precondition is that
+        // every byte is one `HeaderValue::from_bytes` accepts (HTAB,
+        // 0x20..=0x7e, 0x80..=0xff: `http`'s `is_valid`), which
+        // `value_is_valid` established just above for these same bytes
+        // (`shared` is a copy of `f.value`). Not memory safety: a bad byte
+        // would only break `HeaderValue`'s invariant (and panic in debug
+        // builds, where `http` re-checks).
+        #[allow(unsafe_code)]
+        let mut value = unsafe { HeaderValue::from_maybe_shared_unchecked(shared) };
         if f.never_index {
             value.set_sensitive(true);
         }
@@ -1014,6 +1071,114 @@ mod tests {
         let mut f = f.to_vec();
         f[0] = (":method", "GET");
         assert_malformed(request(&f), "asterisk-form");
+    }
+
+    #[test]
+    fn field_values_through_the_simd_scan() {
+        // Long values (16 and 32 bytes and more take the SSE2 / AVX2 /
+        // simd128 kernels), obs-text included, are stored unchanged...
+        let long = "Mozilla/5.0 (X11; Linux x86_64) caf\u{e9} \t na\u{ef}ve";
+        for v in [
+            &long[..15],
+            &long[..16],
+            &long[..17],
+            &long[..31],
+            &long[..33],
+            long,
+        ] {
+            let r = request(&get_with(&[("x", v)])).unwrap();
+            assert_eq!(r.headers()["x"], http::HeaderValue::from_str(v).unwrap());
+        }
+        // ...and a bad byte anywhere in them is refused like in short ones.
+        for len in [16usize, 33, 70] {
+            for pos in 1..len - 1 {
+                for (b, why) in [
+                    (0u8, "NUL, CR or LF"),
+                    (b'\r', "NUL, CR or LF"),
+                    (b'\n', "NUL, CR or LF"),
+                    (1, "invalid field value"),
+                    (0x1f, "invalid field value"),
+                    (0x7f, "invalid field value"),
+                ] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = b;
+                    let mut bl = HeadBuilder::new(BlockKind::Request, 3, MAX, false);
+                    for (n, val) in GET {
+                        bl.field(hf(n, val));
+                    }
+                    bl.field(field(b"x", &v));
+                    assert_malformed(bl.finish(), why);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kept_authority_and_path() {
+        type Lent = (BytesMut, NameTable);
+        fn run(st: &mut Lent, fields: &[(&str, &str)]) -> Result<Request<()>, Error> {
+            let mut b = HeadBuilder::lent(
+                BlockKind::Request,
+                3,
+                MAX,
+                false,
+                core::mem::take(&mut st.0),
+                core::mem::take(&mut st.1),
+                HeaderMap::new(),
+            );
+            for (n, v) in fields {
+                b.field(hf(n, v));
+            }
+            st.0 = b.take_store();
+            st.1 = b.take_names();
+            match b.finish()?.kind {
+                HeadKind::Request(r) => Ok(r),
+                k => panic!("not a request: {k:?}"),
+            }
+        }
+        let st = &mut (BytesMut::new(), NameTable::default());
+        let authority = |r: &Request<()>| r.uri().authority().unwrap().as_str().as_ptr();
+        let path = |r: &Request<()>| r.uri().path().as_ptr();
+        let a = run(st, &GET).unwrap();
+        let b = run(st, &GET).unwrap();
+        assert_eq!(b.uri(), "https://example.com/a?b=c");
+        // The second request shares the first one's bytes (no copy, no parse).
+        assert_eq!(authority(&a), authority(&b));
+        assert_eq!(path(&a), path(&b));
+        // Other values are checked and parsed as ever, then kept.
+        let mut f = GET.to_vec();
+        f[2] = (":authority", "other.example:8443");
+        f[3] = (":path", "/x");
+        let c = run(st, &f).unwrap();
+        assert_eq!(c.uri(), "https://other.example:8443/x");
+        assert_ne!(authority(&b), authority(&c));
+        assert_eq!(authority(&c), authority(&run(st, &f).unwrap()));
+        for (i, bad, why) in [
+            (2, "user@other.example:8443", "invalid :authority"),
+            (2, "other.example:8443\r", "NUL, CR or LF"),
+            (2, "", "invalid :authority"),
+            (3, "/x ", "whitespace"),
+            (3, "x", "neither origin-form"),
+            (3, "", "empty :path"),
+        ] {
+            let mut g = f.clone();
+            g[i].1 = bad;
+            assert_malformed(run(st, &g), why);
+        }
+        // Kept values are still subject to the block's own rules.
+        let mut g = f.clone();
+        g.push((":authority", "other.example:8443"));
+        assert_malformed(run(st, &g), "duplicate :authority");
+        let mut g = get_with(&[("x", "y")]);
+        g.push((":path", "/a?b=c"));
+        assert_malformed(run(st, &g), "after a regular field");
+        // When the store's chunk is renewed, the kept values (slices of it)
+        // are dropped first, and parsed again into the new chunk.
+        let d = run(st, &GET).unwrap();
+        st.0 = BytesMut::new();
+        let e = run(st, &GET).unwrap();
+        assert_eq!(d.uri(), e.uri());
+        assert_ne!(authority(&d), authority(&e));
     }
 
     #[test]

@@ -630,8 +630,8 @@ impl Connection {
     /// Gives a received head's `HeaderMap` (from [`Event::Request`],
     /// [`Event::Response`] or [`Event::Trailers`]) back once the application
     /// is done with it: it is emptied and reused for a later received head, so
-    /// that head's fields need no allocation. Optional; at most 16 maps of up
-    /// to 128 entries are kept, others are dropped.
+    /// that head's fields need no allocation. Optional; at most 32 maps of up
+    /// to 48 entries are kept, others are dropped.
     pub fn recycle_headers(&mut self, headers: http::HeaderMap) {
         self.header_pool.give(headers);
     }

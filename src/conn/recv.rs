@@ -362,10 +362,15 @@ impl Connection {
             }
             Some(kind) => {
                 let connect = self.role == Role::Server && self.config.enable_connect_protocol;
-                let mut b = HeadBuilder::new(kind, id, self.config.max_header_list_size, connect);
-                b.set_store(core::mem::take(&mut self.value_store));
-                b.set_names(core::mem::take(&mut self.names));
-                b.set_headers(self.header_pool.take());
+                let mut b = HeadBuilder::lent(
+                    kind,
+                    id,
+                    self.config.max_header_list_size,
+                    connect,
+                    core::mem::take(&mut self.value_store),
+                    core::mem::take(&mut self.names),
+                    self.header_pool.take(),
+                );
                 let r = self.hdec.decode(block, |f| b.field(f));
                 self.value_store = b.take_store();
                 self.names = b.take_names();
