@@ -14,7 +14,8 @@
 #      N_BIG (3000) requests of 1 MiB, -c 10 -m 4;
 #      R (3) rounds; N_STRACE (50000 small, 300 big) requests under strace;
 #      SERVERS (ours ours-sendfile ours-copy ours-t2 nghttpd h2o);
-#      LIMIT (300) seconds per load run.
+#      LIMIT (300) seconds per load run; LOADS (small big) which loads to run;
+#      STRACE (1): 0 skips the strace pass.
 # Needs what scripts/test.sh installs (nghttp2-client/-server, h2o); installs
 # strace and time with apt when missing.
 set -euo pipefail
@@ -27,6 +28,9 @@ N_STRACE=${N_STRACE:-50000}
 N_STRACE_BIG=${N_STRACE_BIG:-300}
 LIMIT=${LIMIT:-300}
 SERVERS=${SERVERS:-ours ours-sendfile ours-copy ours-t2 nghttpd h2o}
+LOADS=${LOADS:-small big}
+STRACE=${STRACE:-1}
+has_load() { case " $LOADS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -120,11 +124,13 @@ declare -A V
 for r in $(seq "$R"); do
     for s in $SERVERS; do
         start_server "$s"
-        read -r rps cpu cl < <(load "$N_SMALL" 10 32 /small.txt)
-        V[$s-srps]+="$rps "
-        V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
-        V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
-        if [ "$s" != ours-t2 ]; then
+        if has_load small; then
+            read -r rps cpu cl < <(load "$N_SMALL" 10 32 /small.txt)
+            V[$s-srps]+="$rps "
+            V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
+            V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
+        fi
+        if [ "$s" != ours-t2 ] && has_load big; then
             read -r rps cpu cl < <(load "$N_BIG" 10 4 /big.bin)
             V[$s-brps]+="$rps "
             V[$s-bcpu]+="$(awk -v c="$cpu" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') " # s per GB
@@ -143,6 +149,11 @@ for s in $SERVERS; do
     done
     printf '%-14s %12.0f %16.3f %16.3f %11.0f %14.3f %16.3f\n' "$s" "${M[$s-srps]}" "${M[$s-scpu]}" "${M[$s-scl]}" "${M[$s-brps]}" "${M[$s-bcpu]}" "${M[$s-bcl]}"
 done
+echo "rounds (1 MiB req/s | server CPU s/GB):"
+for s in $SERVERS; do
+    [ "$s" = ours-t2 ] && continue
+    has_load big && printf '  %-14s %s| %s\n' "$s" "${V[$s-brps]:-}" "${V[$s-bcpu]:-}"
+done
 for p in nghttpd h2o; do
     case " $SERVERS " in *" $p "*) ;; *) continue ;; esac
     echo "ours/$p: small req/s $(ratio "${M[ours-srps]}" "${M[$p-srps]}")x, small server CPU per request $(ratio "${M[ours-scpu]}" "${M[$p-scpu]}")x;" \
@@ -158,7 +169,8 @@ echo "== system calls per response under strace -f (small: -n $N_STRACE -c 10 -m
 echo "   bytes: user-space reads of the file (pread/read from the file) and bytes handed to write-type calls, per response"
 for s in $SERVERS; do
     [ "$s" = ours-t2 ] && continue
-    for what in small big; do
+    [ "$STRACE" = 0 ] && continue
+    for what in $LOADS; do
         if [ "$what" = small ]; then n=$N_STRACE; m=32; path=/small.txt; else n=$N_STRACE_BIG; m=4; path=/big.bin; fi
         start_server "$s"
         strace -f -e trace=write,writev,sendmsg,sendto,sendfile,splice,pread64,read,recvfrom,epoll_wait \
