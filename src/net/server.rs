@@ -84,16 +84,13 @@ use crate::frame::StreamId;
 
 /// Size of one `send_data` chunk for copied multipart bodies and HTTP/1.1.
 pub const FILE_CHUNK: usize = 256 << 10;
-/// Size of one `pread` piece of a copied HTTP/2 file body ([`feed`]). Small
-/// pieces reuse the same few pooled buffers, which stay in cache, so the
-/// `pread` writes into cached lines (in `perf` profiles of 1 MiB responses
-/// the kernel's copy into user space took ~1/3 less time than with 256 KiB
-/// pieces; BENCHMARKS.md, issue 12).
+/// Size of one `pread` piece of a copied HTTP/2 file body ([`feed`]). The
+/// pooled 64 KiB buffers ([`read_piece`]) are reused while still in the CPU
+/// cache, so the kernel's copy into them is cheaper than into 256 KiB ones
+/// (perf profiles of 1 MiB responses, BENCHMARKS.md issue 12). The pieces
+/// still leave in 1 MiB [`WRITE_BATCH`]es: writing after every 256 KiB of
+/// reads cost the receiver more than it saved here (same benchmark).
 pub const COPY_PIECE: usize = 64 << 10;
-/// [`Worker::produce`] stops taking frames once this many file bytes were
-/// read for copied bodies in the turn, so they are written (one `sendmsg`)
-/// while still in the CPU cache rather than after a whole [`WRITE_BATCH`].
-const COPY_BATCH: usize = 256 << 10;
 /// Bodies at least this large go out without a user-space copy (the file's
 /// mapping, or `sendfile`) when zero-copy is on.
 pub const ZERO_COPY_MIN: u64 = 64 << 10;
@@ -364,9 +361,6 @@ struct Client {
     /// DATA payload bytes the core has written so far (the drop of the
     /// connection send window over `write_chunks_ext` calls).
     data_sent: u64,
-    /// File bytes read for copied bodies ([`feed`]) in the current
-    /// [`Worker::produce`] call, which stops at [`COPY_BATCH`].
-    fed: usize,
     /// HTTP/1.1 sniffing, raw and RFC 8441 WebSockets (src/net/ws.rs).
     ws: ConnWs, // ws hook
     /// Set once the connection turned out to be plain HTTP/1.1 (src/net/h1.rs).
@@ -636,7 +630,6 @@ impl Worker {
             linger_since: None,
             stall: Stall::default(),
             data_sent: 0,
-            fed: 0,
             ws, // ws hook
             h1: None,
             #[cfg(feature = "tls")]
@@ -1109,7 +1102,6 @@ impl Worker {
                 return Ok(()); // handshaking: nothing of HTTP/2 leaves yet
             }
         }
-        c.fed = 0;
         loop {
             let mut handled = false;
             while let Some(ev) = c.conn.poll_event() {
@@ -1164,7 +1156,7 @@ impl Worker {
             handled |= c.ws.on_written(&mut c.conn);
             // Writing may have queued events (SendReady, Closed): one
             // more round handles them and batches what they produce.
-            if c.out.len() >= WRITE_BATCH || c.fed >= COPY_BATCH || (n == 0 && !handled) {
+            if c.out.len() >= WRITE_BATCH || (n == 0 && !handled) {
                 return Ok(());
             }
         }
@@ -1717,8 +1709,7 @@ fn simple(head: bool, status: u16, body: &'static str) -> Reply {
     }
 }
 
-/// Queues the next [`COPY_PIECE`] of a copied file body (counted in
-/// `c.fed`).
+/// Queues the next [`COPY_PIECE`] of a copied file body.
 fn feed(c: &mut Client, stream_id: StreamId) {
     if let Some(Body::Parts { .. }) = c.bodies.get(&stream_id) {
         return feed_parts(c, stream_id);
@@ -1732,7 +1723,6 @@ fn feed(c: &mut Client, stream_id: StreamId) {
         return;
     };
     let want = (*remaining).min(COPY_PIECE as u64) as usize;
-    c.fed += want;
     let Ok(chunk) = read_piece(file, *offset, want) else {
         // The file shrank or failed under us: the promised length cannot be met.
         c.bodies.remove(&stream_id);
