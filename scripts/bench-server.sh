@@ -6,7 +6,8 @@
 # measures that stay stable on a shared machine: the server's CPU time
 # (utime+stime of the process from /proc/PID/stat across the run) per 1,000
 # small requests and per GB of 1 MiB bodies, h2load's own CPU time (the
-# receiver's cost of each server's output), and, under `strace -f`, system
+# receiver's cost of each server's output) and how often it waited for data
+# (voluntary context switches per 1 MiB response), and, under `strace -f`, system
 # calls and bytes moved per response. Loopback only, every load bounded by
 # request count and `timeout`.
 #
@@ -100,19 +101,21 @@ stop_server() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/de
 # cpu_ticks PID: utime+stime of the whole process (all threads).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# load N C M PATH -> "req/s server_cpu_s h2load_cpu_s" ("0 0 0" when any request failed)
+# load N C M PATH -> "req/s server_cpu_s h2load_cpu_s h2load_sleeps" ("0 0 0 0" when any
+# request failed); h2load_sleeps: its voluntary context switches (waits for data).
 load() {
     local out t0 t1
     t0=$(cpu_ticks "$PID")
-    out=$(timeout "$LIMIT" /usr/bin/time -f "CPU %U %S" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
+    out=$(timeout "$LIMIT" /usr/bin/time -f "CPU %U %S %w" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
     t1=$(cpu_ticks "$PID")
     if ! grep -q "$1 succeeded, 0 failed" <<<"$out"; then
-        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0 0"; return
+        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0 0 0"; return
     fi
-    local rps cl
+    local rps cl sl
     rps=$(grep '^finished in' <<<"$out" | sed -E 's/.* ([0-9.]+) req\/s.*/\1/')
     cl=$(grep '^CPU ' <<<"$out" | awk '{ print $2 + $3 }')
-    awk -v r="$rps" -v t=$((t1 - t0)) -v hz="$HZ" -v c="$cl" 'BEGIN { printf "%.0f %.3f %.2f\n", r, t / hz, c }'
+    sl=$(grep '^CPU ' <<<"$out" | awk '{ print $4 }')
+    awk -v r="$rps" -v t=$((t1 - t0)) -v hz="$HZ" -v c="$cl" -v w="$sl" 'BEGIN { printf "%.0f %.3f %.2f %d\n", r, t / hz, c, w }'
 }
 
 median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v) if v else 0)' "$@"; }
@@ -125,13 +128,14 @@ for r in $(seq "$R"); do
     for s in $SERVERS; do
         start_server "$s"
         if has_load small; then
-            read -r rps cpu cl < <(load "$N_SMALL" 10 32 /small.txt)
+            read -r rps cpu cl _ < <(load "$N_SMALL" 10 32 /small.txt)
             V[$s-srps]+="$rps "
             V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
             V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
         fi
         if [ "$s" != ours-t2 ] && has_load big; then
-            read -r rps cpu cl < <(load "$N_BIG" 10 4 /big.bin)
+            read -r rps cpu cl sl < <(load "$N_BIG" 10 4 /big.bin)
+            V[$s-bsl]+="$(awk -v w="$sl" -v n="$N_BIG" 'BEGIN { printf "%.2f", w / n }') " # h2load waits per response
             V[$s-brps]+="$rps "
             V[$s-bcpu]+="$(awk -v c="$cpu" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') " # s per GB
             V[$s-bcl]+="$(awk -v c="$cl" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') "
@@ -149,10 +153,10 @@ for s in $SERVERS; do
     done
     printf '%-14s %12.0f %16.3f %16.3f %11.0f %14.3f %16.3f\n' "$s" "${M[$s-srps]}" "${M[$s-scpu]}" "${M[$s-scl]}" "${M[$s-brps]}" "${M[$s-bcpu]}" "${M[$s-bcl]}"
 done
-echo "rounds (1 MiB req/s | server CPU s/GB):"
+echo "rounds (1 MiB req/s | server CPU s/GB | h2load voluntary context switches per response):"
 for s in $SERVERS; do
     [ "$s" = ours-t2 ] && continue
-    has_load big && printf '  %-14s %s| %s\n' "$s" "${V[$s-brps]:-}" "${V[$s-bcpu]:-}"
+    has_load big && printf '  %-14s %s| %s| %s\n' "$s" "${V[$s-brps]:-}" "${V[$s-bcpu]:-}" "${V[$s-bsl]:-}"
 done
 for p in nghttpd h2o; do
     case " $SERVERS " in *" $p "*) ;; *) continue ;; esac
