@@ -585,6 +585,7 @@ impl Worker {
 
     fn add(&mut self, mut sock: mio::net::TcpStream) -> io::Result<Option<usize>> {
         let _ = sock.set_nodelay(true);
+        super::out::size_send_buffer(&sock, sock.peer_addr().ok());
         let entry = self.clients.vacant_entry();
         let key = entry.key();
         self.poll.registry().register(
