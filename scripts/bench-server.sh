@@ -6,7 +6,8 @@
 # measures that stay stable on a shared machine: the server's CPU time
 # (utime+stime of the process from /proc/PID/stat across the run) per 1,000
 # small requests and per GB of 1 MiB bodies, h2load's own CPU time (the
-# receiver's cost of each server's output), and, under `strace -f`, system
+# receiver's cost of each server's output) and how often it waited for data
+# (voluntary context switches per 1 MiB response), and, under `strace -f`, system
 # calls and bytes moved per response. Loopback only, every load bounded by
 # request count and `timeout`.
 #
@@ -14,7 +15,8 @@
 #      N_BIG (3000) requests of 1 MiB, -c 10 -m 4;
 #      R (3) rounds; N_STRACE (50000 small, 300 big) requests under strace;
 #      SERVERS (ours ours-sendfile ours-copy ours-t2 nghttpd h2o);
-#      LIMIT (300) seconds per load run.
+#      LIMIT (300) seconds per load run; LOADS (small big) which loads to run;
+#      STRACE (1): 0 skips the strace pass.
 # Needs what scripts/test.sh installs (nghttp2-client/-server, h2o); installs
 # strace and time with apt when missing.
 set -euo pipefail
@@ -27,6 +29,9 @@ N_STRACE=${N_STRACE:-50000}
 N_STRACE_BIG=${N_STRACE_BIG:-300}
 LIMIT=${LIMIT:-300}
 SERVERS=${SERVERS:-ours ours-sendfile ours-copy ours-t2 nghttpd h2o}
+LOADS=${LOADS:-small big}
+STRACE=${STRACE:-1}
+has_load() { case " $LOADS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
@@ -96,19 +101,21 @@ stop_server() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/de
 # cpu_ticks PID: utime+stime of the whole process (all threads).
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# load N C M PATH -> "req/s server_cpu_s h2load_cpu_s" ("0 0 0" when any request failed)
+# load N C M PATH -> "req/s server_cpu_s h2load_cpu_s h2load_sleeps" ("0 0 0 0" when any
+# request failed); h2load_sleeps: its voluntary context switches (waits for data).
 load() {
     local out t0 t1
     t0=$(cpu_ticks "$PID")
-    out=$(timeout "$LIMIT" /usr/bin/time -f "CPU %U %S" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
+    out=$(timeout "$LIMIT" /usr/bin/time -f "CPU %U %S %w" h2load -n "$1" -c "$2" -m "$3" "http://127.0.0.1:$PORT$4" 2>&1) || true
     t1=$(cpu_ticks "$PID")
     if ! grep -q "$1 succeeded, 0 failed" <<<"$out"; then
-        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0 0"; return
+        echo "h2load failed:" >&2; echo "$out" | tail -8 >&2; echo "0 0 0 0"; return
     fi
-    local rps cl
+    local rps cl sl
     rps=$(grep '^finished in' <<<"$out" | sed -E 's/.* ([0-9.]+) req\/s.*/\1/')
     cl=$(grep '^CPU ' <<<"$out" | awk '{ print $2 + $3 }')
-    awk -v r="$rps" -v t=$((t1 - t0)) -v hz="$HZ" -v c="$cl" 'BEGIN { printf "%.0f %.3f %.2f\n", r, t / hz, c }'
+    sl=$(grep '^CPU ' <<<"$out" | awk '{ print $4 }')
+    awk -v r="$rps" -v t=$((t1 - t0)) -v hz="$HZ" -v c="$cl" -v w="$sl" 'BEGIN { printf "%.0f %.3f %.2f %d\n", r, t / hz, c, w }'
 }
 
 median() { python3 -c 'import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(statistics.median(v) if v else 0)' "$@"; }
@@ -120,12 +127,15 @@ declare -A V
 for r in $(seq "$R"); do
     for s in $SERVERS; do
         start_server "$s"
-        read -r rps cpu cl < <(load "$N_SMALL" 10 32 /small.txt)
-        V[$s-srps]+="$rps "
-        V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
-        V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
-        if [ "$s" != ours-t2 ]; then
-            read -r rps cpu cl < <(load "$N_BIG" 10 4 /big.bin)
+        if has_load small; then
+            read -r rps cpu cl _ < <(load "$N_SMALL" 10 32 /small.txt)
+            V[$s-srps]+="$rps "
+            V[$s-scpu]+="$(awk -v c="$cpu" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') " # ms per 1000 req
+            V[$s-scl]+="$(awk -v c="$cl" -v n="$N_SMALL" 'BEGIN { printf "%.4f", c * 1e6 / n }') "
+        fi
+        if [ "$s" != ours-t2 ] && has_load big; then
+            read -r rps cpu cl sl < <(load "$N_BIG" 10 4 /big.bin)
+            V[$s-bsl]+="$(awk -v w="$sl" -v n="$N_BIG" 'BEGIN { printf "%.2f", w / n }') " # h2load waits per response
             V[$s-brps]+="$rps "
             V[$s-bcpu]+="$(awk -v c="$cpu" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') " # s per GB
             V[$s-bcl]+="$(awk -v c="$cl" -v n="$N_BIG" 'BEGIN { printf "%.4f", c / (n * 1048576 / 1e9) }') "
@@ -143,6 +153,11 @@ for s in $SERVERS; do
     done
     printf '%-14s %12.0f %16.3f %16.3f %11.0f %14.3f %16.3f\n' "$s" "${M[$s-srps]}" "${M[$s-scpu]}" "${M[$s-scl]}" "${M[$s-brps]}" "${M[$s-bcpu]}" "${M[$s-bcl]}"
 done
+echo "rounds (1 MiB req/s | server CPU s/GB | h2load voluntary context switches per response):"
+for s in $SERVERS; do
+    [ "$s" = ours-t2 ] && continue
+    has_load big && printf '  %-14s %s| %s| %s\n' "$s" "${V[$s-brps]:-}" "${V[$s-bcpu]:-}" "${V[$s-bsl]:-}"
+done
 for p in nghttpd h2o; do
     case " $SERVERS " in *" $p "*) ;; *) continue ;; esac
     echo "ours/$p: small req/s $(ratio "${M[ours-srps]}" "${M[$p-srps]}")x, small server CPU per request $(ratio "${M[ours-scpu]}" "${M[$p-scpu]}")x;" \
@@ -158,7 +173,8 @@ echo "== system calls per response under strace -f (small: -n $N_STRACE -c 10 -m
 echo "   bytes: user-space reads of the file (pread/read from the file) and bytes handed to write-type calls, per response"
 for s in $SERVERS; do
     [ "$s" = ours-t2 ] && continue
-    for what in small big; do
+    [ "$STRACE" = 0 ] && continue
+    for what in $LOADS; do
         if [ "$what" = small ]; then n=$N_STRACE; m=32; path=/small.txt; else n=$N_STRACE_BIG; m=4; path=/big.bin; fi
         start_server "$s"
         strace -f -e trace=write,writev,sendmsg,sendto,sendfile,splice,pread64,read,recvfrom,epoll_wait \

@@ -22,7 +22,8 @@ use h2o::ErrorCode;
 /// Server RSS bound during the stalls (KiB), as in tests/attacks.rs.
 const RSS_BOUND_KB: u64 = 32 * 1024;
 /// With copied bodies (`--no-zero-copy`, and TLS) the adapter holds one
-/// 256 KiB chunk per open stream: 100 streams add 25 MiB to the bound.
+/// 64 KiB piece per open stream (one 256 KiB chunk for multipart bodies):
+/// the bound allows 100 streams × 256 KiB = 25 MiB more.
 const RSS_BOUND_COPY_KB: u64 = RSS_BOUND_KB + 25 * 1024;
 const STALL: Duration = Duration::from_secs(2);
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

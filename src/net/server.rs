@@ -82,8 +82,15 @@ use crate::conn::{Chunk, Config, Connection, Event, UserError};
 use crate::error::ErrorCode;
 use crate::frame::StreamId;
 
-/// Size of one `send_data` chunk for copied file bodies.
+/// Size of one `send_data` chunk for copied multipart bodies and HTTP/1.1.
 pub const FILE_CHUNK: usize = 256 << 10;
+/// Size of one `pread` piece of a copied HTTP/2 file body ([`feed`]). The
+/// pooled 64 KiB buffers ([`read_piece`]) are reused while still in the CPU
+/// cache, so the kernel's copy into them is cheaper than into 256 KiB ones
+/// (perf profiles of 1 MiB responses, BENCHMARKS.md issue 12). The pieces
+/// still leave in 1 MiB [`WRITE_BATCH`]es: writing after every 256 KiB of
+/// reads cost the receiver more than it saved here (same benchmark).
+pub const COPY_PIECE: usize = 64 << 10;
 /// Bodies at least this large go out without a user-space copy (the file's
 /// mapping, or `sendfile`) when zero-copy is on.
 pub const ZERO_COPY_MIN: u64 = 64 << 10;
@@ -578,6 +585,12 @@ impl Worker {
 
     fn add(&mut self, mut sock: mio::net::TcpStream) -> io::Result<Option<usize>> {
         let _ = sock.set_nodelay(true);
+        // Not with `sendfile`: the socket then holds page-cache references,
+        // and a small buffer only means more calls (0.22 -> 0.43 s of server
+        // CPU per GB when it was applied there).
+        if !(self.config.zero_copy && self.config.sendfile) {
+            super::out::size_send_buffer(&sock, sock.peer_addr().ok());
+        }
         let entry = self.clients.vacant_entry();
         let key = entry.key();
         self.poll.registry().register(
@@ -1709,7 +1722,7 @@ fn simple(head: bool, status: u16, body: &'static str) -> Reply {
     }
 }
 
-/// Queues the next chunk of a copied file body.
+/// Queues the next [`COPY_PIECE`] of a copied file body.
 fn feed(c: &mut Client, stream_id: StreamId) {
     if let Some(Body::Parts { .. }) = c.bodies.get(&stream_id) {
         return feed_parts(c, stream_id);
@@ -1722,7 +1735,7 @@ fn feed(c: &mut Client, stream_id: StreamId) {
     else {
         return;
     };
-    let want = (*remaining).min(FILE_CHUNK as u64) as usize;
+    let want = (*remaining).min(COPY_PIECE as u64) as usize;
     let Ok(chunk) = read_piece(file, *offset, want) else {
         // The file shrank or failed under us: the promised length cannot be met.
         c.bodies.remove(&stream_id);
