@@ -64,15 +64,14 @@ pub(crate) struct Head {
     /// The `content-length` value, when present (requests and responses only),
     /// for checking against the DATA payload (RFC 9113 §8.1.1).
     pub content_length: Option<u64>,
-    /// Whether the head has a `priority` field (RFC 9218), so that heads
-    /// without one skip the header map lookup.
-    pub has_priority: bool,
 }
 
 /// The `http` value of a decoded head.
 #[derive(Debug)]
 pub(crate) enum HeadKind {
-    /// A request (server side).
+    /// A request (server side; the connection itself takes requests with
+    /// [`HeadBuilder::finish_request`], this is for the unit tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     Request(Request<()>),
     /// A response (client side).
     Response(Response<()>),
@@ -430,21 +429,14 @@ impl HeadBuilder {
     pub(crate) fn finish(&mut self) -> Result<Head, Error> {
         let stream_id = self.stream_id;
         let err = |reason| Error::stream(stream_id, ErrorCode::PROTOCOL_ERROR, reason);
-        if self.oversize {
-            return Err(err(HEADER_LIST_TOO_LARGE));
-        }
-        if let Some(reason) = self.malformed {
-            return Err(err(reason));
-        }
+        self.check_block()?;
         match self.kind {
             BlockKind::Request => {
                 let content_length = self.content_length;
-                let has_priority = self.has_priority;
                 let req = self.take_request().map_err(err)?;
                 Ok(Head {
                     kind: HeadKind::Request(req),
                     content_length,
-                    has_priority,
                 })
             }
             BlockKind::Response => {
@@ -456,15 +448,47 @@ impl HeadBuilder {
                 Ok(Head {
                     kind: HeadKind::Response(resp),
                     content_length: self.content_length,
-                    has_priority: self.has_priority,
                 })
             }
             BlockKind::Trailers => Ok(Head {
                 kind: HeadKind::Trailers(self.headers.take().unwrap_or_default()),
                 content_length: None,
-                has_priority: self.has_priority,
             }),
         }
+    }
+
+    /// The whole-block checks (list size, a malformed field) that
+    /// [`finish`](Self::finish) and [`finish_request`](Self::finish_request) start with.
+    fn check_block(&self) -> Result<(), Error> {
+        let err = |reason| Error::stream(self.stream_id, ErrorCode::PROTOCOL_ERROR, reason);
+        if self.oversize {
+            return Err(err(HEADER_LIST_TOO_LARGE));
+        }
+        if let Some(reason) = self.malformed {
+            return Err(err(reason));
+        }
+        Ok(())
+    }
+
+    /// [`finish`](Self::finish) for a request block, returning the request
+    /// itself (the server's hot path: no [`Head`] wrapping to move it
+    /// through). `content_length` and `has_priority` stay readable after.
+    pub(crate) fn finish_request(&mut self) -> Result<Request<()>, Error> {
+        debug_assert!(self.kind == BlockKind::Request);
+        self.check_block()?;
+        let stream_id = self.stream_id;
+        self.take_request()
+            .map_err(|reason| Error::stream(stream_id, ErrorCode::PROTOCOL_ERROR, reason))
+    }
+
+    /// The block's `content-length` value, when present.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// Whether the block had a `priority` field.
+    pub(crate) fn has_priority(&self) -> bool {
+        self.has_priority
     }
 
     /// Request checks of RFC 9113 §8.3.1 and RFC 8441 §4, and the target URI (§8.3.1).
