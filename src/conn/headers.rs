@@ -473,6 +473,7 @@ impl HeadBuilder {
     /// [`finish`](Self::finish) for a request block, returning the request
     /// itself (the server's hot path: no [`Head`] wrapping to move it
     /// through). `content_length` and `has_priority` stay readable after.
+    #[inline]
     pub(crate) fn finish_request(&mut self) -> Result<Request<()>, Error> {
         debug_assert!(self.kind == BlockKind::Request);
         self.check_block()?;
@@ -492,6 +493,7 @@ impl HeadBuilder {
     }
 
     /// Request checks of RFC 9113 §8.3.1 and RFC 8441 §4, and the target URI (§8.3.1).
+    #[inline]
     fn take_request(&mut self) -> Result<Request<()>, &'static str> {
         let method = self.method.take().ok_or("missing :method")?;
         let is_connect = method == Method::CONNECT;
@@ -556,6 +558,7 @@ impl HeadBuilder {
     }
 }
 
+#[inline]
 fn make_request(
     method: Method,
     uri: Uri,
