@@ -646,14 +646,11 @@ impl Connection {
     /// On a stream in manual release only the padding is returned; the data
     /// bytes wait for [`Connection::release_capacity`].
     pub fn poll_event(&mut self) -> Option<Event> {
-        // Returned as popped: the (large) event is moved once.
-        let ev = self.events.pop_front();
         if let Some(Event::Data {
-            stream_id,
-            ref data,
-            ..
-        }) = ev
+            stream_id, data, ..
+        }) = self.events.front()
         {
+            let (stream_id, data_len) = (*stream_id, data.len() as u32);
             let mut flow_len = self.data_flow.pop_front().unwrap_or(0);
             if flow_len > 0 {
                 let manual = if self.manual_streams > 0 {
@@ -664,7 +661,7 @@ impl Connection {
                 if let Some(s) = manual {
                     if s.manual_release {
                         // flow_len = data + padding; data.len() <= flow_len.
-                        let n = (data.len() as u32).min(flow_len);
+                        let n = data_len.min(flow_len);
                         s.held = s.held.saturating_add(n);
                         flow_len -= n;
                     }
@@ -674,7 +671,8 @@ impl Connection {
                 }
             }
         }
-        ev
+        // Popped last, as the result: the (large) event is moved once.
+        self.events.pop_front()
     }
 
     /// Puts a stream in manual release: the DATA bytes of its events taken
