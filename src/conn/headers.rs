@@ -64,15 +64,14 @@ pub(crate) struct Head {
     /// The `content-length` value, when present (requests and responses only),
     /// for checking against the DATA payload (RFC 9113 §8.1.1).
     pub content_length: Option<u64>,
-    /// Whether the head has a `priority` field (RFC 9218), so that heads
-    /// without one skip the header map lookup.
-    pub has_priority: bool,
 }
 
 /// The `http` value of a decoded head.
 #[derive(Debug)]
 pub(crate) enum HeadKind {
-    /// A request (server side).
+    /// A request (server side; the connection itself takes requests with
+    /// [`HeadBuilder::finish_request`], this is for the unit tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     Request(Request<()>),
     /// A response (client side).
     Response(Response<()>),
@@ -103,7 +102,10 @@ pub(crate) struct HeadBuilder {
     path: Option<PathAndQuery>,
     protocol: Option<String>,
     status: Option<StatusCode>,
-    headers: HeaderMap,
+    /// The regular fields; `None` once taken (by [`finish`](Self::finish)
+    /// or [`take_headers`](Self::take_headers)): taking leaves no empty map
+    /// to build and drop.
+    headers: Option<HeaderMap>,
     content_length: Option<u64>,
     /// A `priority` field was seen.
     has_priority: bool,
@@ -185,7 +187,7 @@ impl HeadBuilder {
             path: None,
             protocol: None,
             status: None,
-            headers,
+            headers: Some(headers),
             content_length: None,
             has_priority: false,
             store,
@@ -200,7 +202,7 @@ impl HeadBuilder {
 
     /// Gives back the map when the block will not become a head (an error).
     pub(crate) fn take_headers(&mut self) -> HeaderMap {
-        core::mem::take(&mut self.headers)
+        self.headers.take().unwrap_or_default()
     }
 
     /// Gives back the value store for the next block.
@@ -408,7 +410,12 @@ impl HeadBuilder {
         if f.never_index {
             value.set_sensitive(true);
         }
-        if self.headers.try_append(name, value).is_err() {
+        // `None` (taken) is not reached: fields only arrive before `finish`.
+        let full = self
+            .headers
+            .as_mut()
+            .is_none_or(|h| h.try_append(name, value).is_err());
+        if full {
             // More entries than `HeaderMap` can hold: only reachable with a huge
             // SETTINGS_MAX_HEADER_LIST_SIZE; treat like an oversized list.
             self.oversize = true;
@@ -417,24 +424,19 @@ impl HeadBuilder {
     }
 
     /// Checks the block as a whole and builds the head.
-    pub(crate) fn finish(self) -> Result<Head, Error> {
+    /// Takes the head out of the builder by reference: the builder (several
+    /// hundred bytes) is not moved per block.
+    pub(crate) fn finish(&mut self) -> Result<Head, Error> {
         let stream_id = self.stream_id;
         let err = |reason| Error::stream(stream_id, ErrorCode::PROTOCOL_ERROR, reason);
-        if self.oversize {
-            return Err(err(HEADER_LIST_TOO_LARGE));
-        }
-        if let Some(reason) = self.malformed {
-            return Err(err(reason));
-        }
+        self.check_block()?;
         match self.kind {
             BlockKind::Request => {
                 let content_length = self.content_length;
-                let has_priority = self.has_priority;
-                let req = self.into_request().map_err(err)?;
+                let req = self.take_request().map_err(err)?;
                 Ok(Head {
                     kind: HeadKind::Request(req),
                     content_length,
-                    has_priority,
                 })
             }
             BlockKind::Response => {
@@ -442,24 +444,58 @@ impl HeadBuilder {
                 let mut resp = Response::new(());
                 *resp.status_mut() = status;
                 *resp.version_mut() = Version::HTTP_2;
-                *resp.headers_mut() = self.headers;
+                *resp.headers_mut() = self.headers.take().unwrap_or_default();
                 Ok(Head {
                     kind: HeadKind::Response(resp),
                     content_length: self.content_length,
-                    has_priority: self.has_priority,
                 })
             }
             BlockKind::Trailers => Ok(Head {
-                kind: HeadKind::Trailers(self.headers),
+                kind: HeadKind::Trailers(self.headers.take().unwrap_or_default()),
                 content_length: None,
-                has_priority: self.has_priority,
             }),
         }
     }
 
+    /// The whole-block checks (list size, a malformed field) that
+    /// [`finish`](Self::finish) and [`finish_request`](Self::finish_request) start with.
+    fn check_block(&self) -> Result<(), Error> {
+        let err = |reason| Error::stream(self.stream_id, ErrorCode::PROTOCOL_ERROR, reason);
+        if self.oversize {
+            return Err(err(HEADER_LIST_TOO_LARGE));
+        }
+        if let Some(reason) = self.malformed {
+            return Err(err(reason));
+        }
+        Ok(())
+    }
+
+    /// [`finish`](Self::finish) for a request block, returning the request
+    /// itself (the server's hot path: no [`Head`] wrapping to move it
+    /// through). `content_length` and `has_priority` stay readable after.
+    #[inline]
+    pub(crate) fn finish_request(&mut self) -> Result<Request<()>, Error> {
+        debug_assert!(self.kind == BlockKind::Request);
+        self.check_block()?;
+        let stream_id = self.stream_id;
+        self.take_request()
+            .map_err(|reason| Error::stream(stream_id, ErrorCode::PROTOCOL_ERROR, reason))
+    }
+
+    /// The block's `content-length` value, when present.
+    pub(crate) fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// Whether the block had a `priority` field.
+    pub(crate) fn has_priority(&self) -> bool {
+        self.has_priority
+    }
+
     /// Request checks of RFC 9113 §8.3.1 and RFC 8441 §4, and the target URI (§8.3.1).
-    fn into_request(self) -> Result<Request<()>, &'static str> {
-        let method = self.method.ok_or("missing :method")?;
+    #[inline]
+    fn take_request(&mut self) -> Result<Request<()>, &'static str> {
+        let method = self.method.take().ok_or("missing :method")?;
         let is_connect = method == Method::CONNECT;
         let mut parts = http::uri::Parts::default();
         if self.protocol.is_some() {
@@ -478,9 +514,14 @@ impl HeadBuilder {
             if self.scheme.is_some() || self.path.is_some() {
                 return Err("CONNECT with :scheme or :path");
             }
-            parts.authority = Some(self.authority.ok_or("CONNECT without :authority")?);
+            parts.authority = Some(self.authority.take().ok_or("CONNECT without :authority")?);
             let uri = Uri::from_parts(parts).map_err(|_| "invalid CONNECT target")?;
-            return Ok(make_request(method, uri, self.headers, None));
+            return Ok(make_request(
+                method,
+                uri,
+                self.headers.take().unwrap_or_default(),
+                None,
+            ));
         } else {
             if self.scheme.is_none() {
                 return Err("missing :scheme");
@@ -489,29 +530,35 @@ impl HeadBuilder {
                 return Err("missing :path");
             }
         }
-        let path = self.path.ok_or("missing :path")?;
+        let path = self.path.take().ok_or("missing :path")?;
         if path.as_str() == "*" && method != Method::OPTIONS {
             return Err("asterisk-form :path with a method other than OPTIONS");
         }
         // §8.3.1: `:authority` wins over `host`; `host` only fills in when absent.
-        let authority = match self.authority {
+        let authority = match self.authority.take() {
             Some(a) => Some(a),
-            None => match self.headers.get(header::HOST) {
+            None => match self.headers.as_ref().and_then(|h| h.get(header::HOST)) {
                 Some(h) => Some(parse_authority(h.as_bytes()).ok_or("invalid host field")?),
                 None => None,
             },
         };
         if let Some(a) = authority {
-            parts.scheme = self.scheme;
+            parts.scheme = self.scheme.take();
             parts.authority = Some(a);
         }
         // Without any authority the target stays in origin-form (path only).
         parts.path_and_query = Some(path);
         let uri = Uri::from_parts(parts).map_err(|_| "invalid target URI")?;
-        Ok(make_request(method, uri, self.headers, self.protocol))
+        Ok(make_request(
+            method,
+            uri,
+            self.headers.take().unwrap_or_default(),
+            self.protocol.take(),
+        ))
     }
 }
 
+#[inline]
 fn make_request(
     method: Method,
     uri: Uri,

@@ -476,8 +476,12 @@ pub struct Connection {
     /// Emptied DATA queues of closed streams, reused by new streams (at most
     /// [`QUEUE_POOL_CAP`] of up to [`QUEUE_POOL_SLOTS`] entries each).
     deque_pool: Vec<VecDeque<Bytes>>,
-    /// Events with, for DATA, the flow-controlled length released when taken.
-    events: VecDeque<(Event, u32)>,
+    /// Events for the application, oldest first.
+    events: VecDeque<Event>,
+    /// For each `Event::Data` in `events`, in order: the flow-controlled
+    /// length released when it is taken. Kept apart so that taking any
+    /// event moves it once, straight into `poll_event`'s result.
+    data_flow: VecDeque<u32>,
     /// Open streams in manual release (0: `poll_event` skips the lookup).
     manual_streams: usize,
     goaway_sent: Option<StreamId>,
@@ -573,6 +577,7 @@ impl Connection {
             abuse: 0,
             pending_priority: Vec::new(),
             events: VecDeque::with_capacity(16),
+            data_flow: VecDeque::new(),
             manual_streams: 0,
             goaway_sent: None,
             goaway_recv: None,
@@ -641,14 +646,13 @@ impl Connection {
     /// On a stream in manual release only the padding is returned; the data
     /// bytes wait for [`Connection::release_capacity`].
     pub fn poll_event(&mut self) -> Option<Event> {
-        let (ev, mut flow_len) = self.events.pop_front()?;
-        if flow_len > 0 {
-            if let Event::Data {
-                stream_id,
-                ref data,
-                ..
-            } = ev
-            {
+        if let Some(Event::Data {
+            stream_id, data, ..
+        }) = self.events.front()
+        {
+            let (stream_id, data_len) = (*stream_id, data.len() as u32);
+            let mut flow_len = self.data_flow.pop_front().unwrap_or(0);
+            if flow_len > 0 {
                 let manual = if self.manual_streams > 0 {
                     self.streams.get_mut(&stream_id)
                 } else {
@@ -657,7 +661,7 @@ impl Connection {
                 if let Some(s) = manual {
                     if s.manual_release {
                         // flow_len = data + padding; data.len() <= flow_len.
-                        let n = (data.len() as u32).min(flow_len);
+                        let n = data_len.min(flow_len);
                         s.held = s.held.saturating_add(n);
                         flow_len -= n;
                     }
@@ -667,7 +671,8 @@ impl Connection {
                 }
             }
         }
-        Some(ev)
+        // Popped last, as the result: the (large) event is moved once.
+        self.events.pop_front()
     }
 
     /// Puts a stream in manual release: the DATA bytes of its events taken
@@ -1050,6 +1055,9 @@ impl Connection {
         if self.events.is_empty() && self.events.capacity() > 2 * keep {
             self.events.shrink_to(keep);
         }
+        if self.data_flow.is_empty() && self.data_flow.capacity() > 2 * keep {
+            self.data_flow.shrink_to(keep);
+        }
     }
 
     /// Gives back the memory of buffers sized for past bursts when the
@@ -1071,6 +1079,7 @@ impl Connection {
         }
         self.streams = StreamTable::default();
         self.events = VecDeque::new();
+        self.data_flow = VecDeque::new();
         self.ctrl = Vec::new();
         self.heads = Vec::new();
         self.hbuf = Vec::new();
@@ -1212,7 +1221,7 @@ impl Connection {
         if self.streams.get(&id).is_some_and(|s| s.is_done()) {
             self.remove_stream(id, ClosedHow::EndStream);
             self.abuse = self.abuse.saturating_sub(1);
-            self.events.push_back((Event::Closed { stream_id: id }, 0));
+            self.events.push_back(Event::Closed { stream_id: id });
         }
     }
 
@@ -1363,14 +1372,11 @@ impl Connection {
     /// Handles a stream error: RST_STREAM, and `Event::Reset` if the stream was live.
     fn stream_error(&mut self, id: StreamId, code: ErrorCode) {
         if self.remove_stream(id, ClosedHow::ResetLocal).is_some() {
-            self.events.push_back((
-                Event::Reset {
-                    stream_id: id,
-                    code,
-                    remote: false,
-                },
-                0,
-            ));
+            self.events.push_back(Event::Reset {
+                stream_id: id,
+                code,
+                remote: false,
+            });
         } else if self.recent.get(id) != Some(ClosedHow::ResetLocal) {
             self.recent.insert(id, ClosedHow::ResetLocal);
         }

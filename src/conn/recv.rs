@@ -198,14 +198,11 @@ impl Connection {
                         self.suspicious()?;
                     }
                     self.remove_stream(stream_id, ClosedHow::ResetRemote);
-                    self.events.push_back((
-                        Event::Reset {
-                            stream_id,
-                            code,
-                            remote: true,
-                        },
-                        0,
-                    ));
+                    self.events.push_back(Event::Reset {
+                        stream_id,
+                        code,
+                        remote: true,
+                    });
                     Ok(())
                 }
                 Lookup::Idle => Err(protocol("RST_STREAM on an idle stream")),
@@ -223,10 +220,10 @@ impl Connection {
                         self.finish_graceful();
                         return Ok(());
                     }
-                    self.events.push_back((Event::PingAck(data), 0));
+                    self.events.push_back(Event::PingAck(data));
                 } else {
                     Frame::Ping { ack: true, data }.encode(&mut self.ctrl);
-                    self.events.push_back((Event::Ping(data), 0));
+                    self.events.push_back(Event::Ping(data));
                 }
                 Ok(())
             }
@@ -331,14 +328,12 @@ impl Connection {
             self.release(id, flow_len);
             return Ok(());
         }
-        self.events.push_back((
-            Event::Data {
-                stream_id: id,
-                data,
-                end_stream,
-            },
-            flow_len,
-        ));
+        self.events.push_back(Event::Data {
+            stream_id: id,
+            data,
+            end_stream,
+        });
+        self.data_flow.push_back(flow_len);
         if end_stream {
             self.maybe_close(id);
         }
@@ -360,27 +355,40 @@ impl Connection {
                     .map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
                 Ok(None)
             }
-            Some(kind) => {
-                let connect = self.role == Role::Server && self.config.enable_connect_protocol;
-                let mut b = HeadBuilder::lent(
-                    kind,
-                    id,
-                    self.config.max_header_list_size,
-                    connect,
-                    core::mem::take(&mut self.value_store),
-                    core::mem::take(&mut self.names),
-                    self.header_pool.take(),
-                );
-                let r = self.hdec.decode(block, |f| b.field(f));
-                self.value_store = b.take_store();
-                self.names = b.take_names();
-                if r.is_err() {
-                    self.header_pool.give(b.take_headers());
-                }
-                r.map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
-                Ok(Some(b.finish()))
-            }
+            Some(kind) => self
+                .decode_with(kind, id, block, |_, b| b.finish())
+                .map(Some),
         }
+    }
+
+    /// Decodes a complete field block of `kind` into a builder and hands the
+    /// builder to `then` (which builds the head from it by reference: the
+    /// builder is not moved, and a request can go straight into its event).
+    fn decode_with<R>(
+        &mut self,
+        kind: BlockKind,
+        id: StreamId,
+        block: &[u8],
+        then: impl FnOnce(&mut Self, &mut HeadBuilder) -> R,
+    ) -> Result<R, Error> {
+        let connect = self.role == Role::Server && self.config.enable_connect_protocol;
+        let mut b = HeadBuilder::lent(
+            kind,
+            id,
+            self.config.max_header_list_size,
+            connect,
+            core::mem::take(&mut self.value_store),
+            core::mem::take(&mut self.names),
+            self.header_pool.take(),
+        );
+        let r = self.hdec.decode(block, |f| b.field(f));
+        self.value_store = b.take_store();
+        self.names = b.take_names();
+        if r.is_err() {
+            self.header_pool.give(b.take_headers());
+        }
+        r.map_err(|_| conn(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed"))?;
+        Ok(then(self, &mut b))
     }
 
     /// A complete header block (HEADERS + CONTINUATIONs) on stream `id`.
@@ -464,7 +472,7 @@ impl Connection {
                 ))
             }
         };
-        self.events.push_back((event, 0));
+        self.events.push_back(event);
         if end_stream {
             self.maybe_close(id);
         }
@@ -549,20 +557,22 @@ impl Connection {
             }
             return Ok(());
         }
-        let head = self.decode_block(Some(BlockKind::Request), id, block)?;
-        let head = match head {
-            Some(Ok(h)) => h,
-            Some(Err(e)) => return Err(e),
-            None => return Ok(()),
-        };
-        let HeadKind::Request(request) = head.kind else {
-            return Err(Error::stream(
-                id,
-                ErrorCode::PROTOCOL_ERROR,
-                "not a request head",
-            ));
-        };
-        if end_stream && head.content_length.is_some_and(|cl| cl != 0) {
+        self.decode_with(BlockKind::Request, id, block, |this, b| {
+            this.accept_request(id, end_stream, b)
+        })?
+    }
+
+    /// The decoded request block `b` of a new stream `id`: its checks, the
+    /// stream, and `Event::Request` (the request built straight into it).
+    fn accept_request(
+        &mut self,
+        id: StreamId,
+        end_stream: bool,
+        b: &mut HeadBuilder,
+    ) -> Result<(), Error> {
+        let request = b.finish_request()?;
+        let content_length = b.content_length();
+        if end_stream && content_length.is_some_and(|cl| cl != 0) {
             return Err(Error::stream(
                 id,
                 ErrorCode::PROTOCOL_ERROR,
@@ -570,13 +580,13 @@ impl Connection {
             ));
         }
         let mut s = self.new_stream(id, false);
-        s.content_length = head.content_length;
+        s.content_length = content_length;
         s.recv_phase = if end_stream {
             RecvPhase::Closed
         } else {
             RecvPhase::Body
         };
-        if head.has_priority {
+        if b.has_priority() {
             if let Some(p) = priority::from_headers(request.headers()) {
                 s.priority = p;
             }
@@ -587,14 +597,11 @@ impl Connection {
         }
         self.streams.insert(id, s);
         self.remote_open += 1;
-        self.events.push_back((
-            Event::Request {
-                stream_id: id,
-                request,
-                end_stream,
-            },
-            0,
-        ));
+        self.events.push_back(Event::Request {
+            stream_id: id,
+            request,
+            end_stream,
+        });
         Ok(())
     }
 
@@ -631,7 +638,7 @@ impl Connection {
                     }
                 }
             }
-            self.events.push_back((Event::SettingsAcked, 0));
+            self.events.push_back(Event::SettingsAcked);
             return Ok(());
         }
         let first = !self.seen_settings;
@@ -693,21 +700,18 @@ impl Connection {
             settings: Settings::default(),
         }
         .encode(out);
-        self.events.push_back((Event::Settings(settings), 0));
+        self.events.push_back(Event::Settings(settings));
         Ok(())
     }
 
     fn on_goaway(&mut self, last: StreamId, code: ErrorCode, debug: Bytes) {
         let prev = self.goaway_recv.unwrap_or(u32::MAX);
         self.goaway_recv = Some(last.min(prev));
-        self.events.push_back((
-            Event::GoAway {
-                last_stream_id: last,
-                code,
-                debug,
-            },
-            0,
-        ));
+        self.events.push_back(Event::GoAway {
+            last_stream_id: last,
+            code,
+            debug,
+        });
         // Streams we opened above `last` were not processed: report them refused
         // so the application can retry them elsewhere.
         let mut refused: Vec<StreamId> = self
@@ -719,14 +723,11 @@ impl Connection {
         refused.sort_unstable();
         for id in refused {
             self.remove_stream(id, ClosedHow::ResetRemote);
-            self.events.push_back((
-                Event::Reset {
-                    stream_id: id,
-                    code: ErrorCode::REFUSED_STREAM,
-                    remote: true,
-                },
-                0,
-            ));
+            self.events.push_back(Event::Reset {
+                stream_id: id,
+                code: ErrorCode::REFUSED_STREAM,
+                remote: true,
+            });
         }
     }
 
@@ -769,13 +770,10 @@ impl Connection {
         };
         if self.streams.contains_key(&id) {
             self.reprioritize(id, p);
-            self.events.push_back((
-                Event::PriorityUpdate {
-                    stream_id: id,
-                    priority: p,
-                },
-                0,
-            ));
+            self.events.push_back(Event::PriorityUpdate {
+                stream_id: id,
+                priority: p,
+            });
         } else if id > self.last_remote_id {
             // Idle: remember it (bounded) for when the stream opens.
             if let Some(e) = self.pending_priority.iter_mut().find(|e| e.0 == id) {

@@ -531,8 +531,7 @@ impl Connection {
                 s.scheduled = false;
                 self.sched.remove(id, s.priority);
                 if s.queued == 0 && s.ext_queued == 0 && !s.send.is_ended() {
-                    self.events
-                        .push_back((Event::SendReady { stream_id: id }, 0));
+                    self.events.push_back(Event::SendReady { stream_id: id });
                 }
             }
             if s.send.is_closed() {
@@ -545,14 +544,11 @@ impl Connection {
     /// and the application told so.
     fn reset_unencodable<S: Sink>(&mut self, id: StreamId, sink: &mut S) {
         self.remove_stream(id, ClosedHow::ResetLocal);
-        self.events.push_back((
-            Event::Reset {
-                stream_id: id,
-                code: ErrorCode::INTERNAL_ERROR,
-                remote: false,
-            },
-            0,
-        ));
+        self.events.push_back(Event::Reset {
+            stream_id: id,
+            code: ErrorCode::INTERNAL_ERROR,
+            remote: false,
+        });
         self.tmp.clear();
         crate::frame::Frame::RstStream {
             stream_id: id,

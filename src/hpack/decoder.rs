@@ -27,6 +27,38 @@ pub struct Decoder {
     /// Huffman-decoded strings of the current field (only grows; each field
     /// tracks how much of it is in use).
     scratch: Vec<u8>,
+    /// The last short Huffman-coded value and its decoding.
+    memo: HuffMemo,
+}
+
+/// Longest encoded value the [`HuffMemo`] keeps.
+const MEMO_SRC: usize = 64;
+
+/// The last Huffman-coded field value of at most [`MEMO_SRC`] encoded bytes
+/// and its decoding (inline arrays: nothing allocated). A value literal equal
+/// to it, byte for byte, is copied out instead of decoded again: Huffman
+/// decoding is a function of the encoded bytes alone. Clients send a
+/// repeated `:path` (polling, health checks, benchmarks) as the same literal
+/// without indexing on every request; a different value costs one length
+/// check (a comparison when the lengths match) and the memo update.
+#[derive(Debug)]
+struct HuffMemo {
+    src: [u8; MEMO_SRC],
+    src_len: usize,
+    out: [u8; 2 * MEMO_SRC],
+    out_len: usize,
+}
+
+impl Default for HuffMemo {
+    fn default() -> Self {
+        // Empty encodes empty: a valid memo to start from.
+        HuffMemo {
+            src: [0; MEMO_SRC],
+            src_len: 0,
+            out: [0; 2 * MEMO_SRC],
+            out_len: 0,
+        }
+    }
 }
 
 impl Default for Decoder {
@@ -52,6 +84,7 @@ impl Decoder {
             max_string_len: DEFAULT_MAX_STRING_LEN,
             table: DynTable::new(max_table_size),
             scratch: Vec::new(),
+            memo: HuffMemo::default(),
         }
     }
 
@@ -194,13 +227,7 @@ impl Decoder {
             }
             Name::Dynamic(i)
         };
-        let (value, pos) = read_string(
-            block,
-            pos,
-            &mut self.scratch,
-            &mut used,
-            self.max_string_len,
-        )?;
+        let (value, pos) = self.read_value(block, pos, &mut used)?;
         if index {
             let name = match name {
                 Name::Static(n) => n,
@@ -238,6 +265,44 @@ impl Decoder {
         }
         Ok(pos)
     }
+
+    /// [`read_string`] for a field value, through the [`HuffMemo`].
+    #[inline]
+    fn read_value(
+        &mut self,
+        block: &[u8],
+        pos: usize,
+        used: &mut usize,
+    ) -> Result<(Str, usize), DecodeError> {
+        let huff = block.get(pos).ok_or(DecodeError::Truncated)? & 0x80 != 0;
+        if huff {
+            let (len, p) = read_int(block, pos, 7)?;
+            if len <= MEMO_SRC && len <= self.max_string_len {
+                let end = p + len; // p <= block.len(), len <= 64: no overflow
+                let src = block.get(p..end).ok_or(DecodeError::Truncated)?;
+                let m = &mut self.memo;
+                if src == &m.src[..m.src_len] {
+                    let (start, n) = (*used, m.out_len);
+                    if self.scratch.len() < start + n {
+                        self.scratch.resize(start + n, 0);
+                    }
+                    self.scratch[start..start + n].copy_from_slice(&m.out[..n]);
+                    *used = start + n;
+                    return Ok((Str::Scratch(start, start + n), end));
+                }
+                let r = read_string(block, pos, &mut self.scratch, used, self.max_string_len)?;
+                if let (Str::Scratch(s, e), _) = r {
+                    // e - s <= huffman::max_decoded_len(len) = 2 * len.
+                    m.src[..len].copy_from_slice(src);
+                    m.src_len = len;
+                    m.out[..e - s].copy_from_slice(&self.scratch[s..e]);
+                    m.out_len = e - s;
+                }
+                return Ok(r);
+            }
+        }
+        read_string(block, pos, &mut self.scratch, used, self.max_string_len)
+    }
 }
 
 #[cfg(test)]
@@ -247,6 +312,42 @@ mod tests {
 
     /// Steady state: once the buffers have grown, decoding more blocks (with
     /// table churn and Huffman strings) does not reallocate them.
+    /// The Huffman memo gives the bytes a fresh decoding gives: repeated,
+    /// changed, empty, longer than the memo, indexed or not, and under a
+    /// string limit lower than the memoized value's length.
+    #[test]
+    fn huffman_memo_matches_decoding() {
+        let long = "/".to_string() + &"abcdefgh".repeat(12);
+        let values = [
+            "/a/b.txt", "/a/b.txt", "/other", "/a/b.txt", "", "", &long, &long, "/a/b.txt",
+            "/a/b.txt",
+        ];
+        let mut dec = Decoder::default();
+        for (i, v) in values.iter().enumerate() {
+            // `:path` (static index 4) without indexing, or with incremental
+            // indexing every third block; the value Huffman-coded when shorter.
+            let mut block = vec![if i % 3 == 2 { 0x44 } else { 0x04 }];
+            crate::hpack::primitive::write_string(&mut block, v.as_bytes());
+            let mut got = Vec::new();
+            dec.decode(&block, |f| got.push(f.value.to_vec())).unwrap();
+            assert_eq!(got, [v.as_bytes().to_vec()], "block {i}");
+            let mut fresh = Vec::new();
+            Decoder::default()
+                .decode(&block, |f| fresh.push(f.value.to_vec()))
+                .unwrap();
+            assert_eq!(got, fresh, "block {i}");
+        }
+        // The memo holds "/a/b.txt" (6 encoded bytes): a limit of 4 refuses it.
+        let mut block = vec![0x04];
+        crate::hpack::primitive::write_string(&mut block, b"/a/b.txt");
+        assert!(block[1] & 0x80 != 0, "Huffman-coded");
+        dec.set_max_string_len(4);
+        assert_eq!(dec.decode(&block, |_| {}), Err(DecodeError::StringTooLong));
+        // A truncated repeat is an error, not the memo's value.
+        dec.set_max_string_len(DEFAULT_MAX_STRING_LEN);
+        assert!(dec.decode(&block[..block.len() - 1], |_| {}).is_err());
+    }
+
     #[test]
     fn steady_state_does_not_grow_buffers() {
         let mut enc = Encoder::default();

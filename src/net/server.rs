@@ -973,7 +973,9 @@ impl Worker {
             let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
             let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
             let mut handler = |req: &http::Request<()>| {
-                logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+                logged_h1_reply(access, peer, req, |r| {
+                    file_reply(cache, root, config, r, Instant::now())
+                })
             };
             let cell = std::cell::RefCell::new(&mut **t);
             let mut r = super::tls_io::H1TlsReader {
@@ -1011,7 +1013,9 @@ impl Worker {
         let (cache, root, config) = (&mut self.cache, &self.root, &self.config);
         let (access, peer) = (&mut self.access, c.log.as_ref().map(|l| l.peer.as_str()));
         let mut handler = |req: &http::Request<()>| {
-            logged_h1_reply(access, peer, req, |r| file_reply(cache, root, config, r))
+            logged_h1_reply(access, peer, req, |r| {
+                file_reply(cache, root, config, r, Instant::now())
+            })
         };
         let pre = h1.drive(
             &mut c.sock,
@@ -1109,10 +1113,13 @@ impl Worker {
             }
         }
         loop {
+            // One clock read per round, for the file cache's freshness checks
+            // of every request handled in it and for the core's timers.
+            let now = Instant::now();
             let mut handled = false;
             while let Some(ev) = c.conn.poll_event() {
                 handled = true;
-                self.handle_event(c, ev);
+                self.handle_event(c, ev, now);
             }
             self.chunks.clear();
             // Only DATA takes from the connection send window, and nothing
@@ -1120,7 +1127,7 @@ impl Worker {
             let window = c.conn.connection_send_window();
             let n = c
                 .conn
-                .write_chunks_ext(self.origin.elapsed(), &mut self.chunks, WRITE_BATCH);
+                .write_chunks_ext(now - self.origin, &mut self.chunks, WRITE_BATCH);
             c.data_sent += u64::from(window.saturating_sub(c.conn.connection_send_window()));
             if let Some(t) = c.trace.as_mut() {
                 t.sent(&self.chunks); // trace
@@ -1168,7 +1175,7 @@ impl Worker {
         }
     }
 
-    fn handle_event(&mut self, c: &mut Client, ev: Event) {
+    fn handle_event(&mut self, c: &mut Client, ev: Event, now: Instant) {
         match ev {
             // ws hook: RFC 8441 extended CONNECT, answered by src/net/ws.rs
             Event::Request {
@@ -1179,7 +1186,7 @@ impl Worker {
             Event::Request {
                 stream_id, request, ..
             } => {
-                self.respond(c, stream_id, &request);
+                self.respond(c, stream_id, &request, now);
                 // The request's map serves the next received head (no allocation).
                 c.conn.recycle_headers(request.into_parts().0.headers);
             }
@@ -1208,8 +1215,14 @@ impl Worker {
         }
     }
 
-    fn respond(&mut self, c: &mut Client, stream_id: StreamId, req: &http::Request<()>) {
-        let reply = file_reply(&mut self.cache, &self.root, &self.config, req);
+    fn respond(
+        &mut self,
+        c: &mut Client,
+        stream_id: StreamId,
+        req: &http::Request<()>,
+        now: Instant,
+    ) {
+        let reply = file_reply(&mut self.cache, &self.root, &self.config, req, now);
         let status = reply.head.status();
         if let (Some(cl), Some(l)) = (c.log.as_mut(), self.access.as_ref()) {
             let status = status.as_u16(); // access log
@@ -1399,6 +1412,7 @@ pub(crate) fn file_reply(
     root: &DocRoot,
     config: &ServerConfig,
     req: &http::Request<()>,
+    now: Instant,
 ) -> Reply {
     let head = req.method() == http::Method::HEAD;
     if req.method() != http::Method::GET && !head {
@@ -1414,7 +1428,7 @@ pub(crate) fn file_reply(
     }
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let ttl = config.file_cache_ttl;
-    let f = match cache.lookup(root, path, ttl, Instant::now()) {
+    let f = match cache.lookup(root, path, ttl, now) {
         Ok(f) => f,
         Err(Lookup::BadRequest) => return simple(head, 400, "400 Bad Request\n"),
         Err(_) => return simple(head, 404, "404 Not Found\n"),
