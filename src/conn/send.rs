@@ -319,24 +319,16 @@ impl Connection {
         }
         let version = self.henc.version();
         let memo = shared.and_then(|h| {
-            self.head_memo
-                .iter()
-                .find(|m| m.version == version && m.status == status && Arc::ptr_eq(h, &m.fields))
+            self.head_memo.iter().position(|m| {
+                m.version == version && m.status == status && Arc::ptr_eq(h, &m.fields)
+            })
         });
-        if let Some(m) = memo {
+        if let Some(i) = memo {
             // The same map and status, and the encoder as it was when they
             // last encoded without changing it: the same bytes.
-            if m.list_size > self.peer.max_header_list_size as u64 {
+            if self.head_memo[i].list_size > self.peer.max_header_list_size as u64 {
                 return Err(TOO_LARGE);
             }
-            write_header_block(
-                &mut self.heads,
-                id,
-                &m.block,
-                end_stream,
-                None,
-                self.peer.max_frame_size,
-            );
         } else {
             let size = list_size(3, 1, headers);
             if size > self.peer.max_header_list_size as u64 {
@@ -351,15 +343,19 @@ impl Connection {
                     self.remember_head(h, status, before, size);
                 }
             }
-            write_header_block(
-                &mut self.heads,
-                id,
-                &self.block,
-                end_stream,
-                None,
-                self.peer.max_frame_size,
-            );
         }
+        let block = match memo {
+            Some(i) => &self.head_memo[i].block,
+            None => &self.block,
+        };
+        write_header_block(
+            &mut self.heads,
+            id,
+            block,
+            end_stream,
+            None,
+            self.peer.max_frame_size,
+        );
         let s = self.streams.get_mut(&id).expect("checked above");
         s.send.head_sent(!informational, end_stream);
         if end_stream {

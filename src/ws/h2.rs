@@ -259,11 +259,11 @@ mod tests {
             .any(|e| matches!(e, H2Event::Closed { .. })));
     }
 
-    #[test]
-    fn protocol_error_closes_and_ends_stream() {
+    /// A client stream connected to `uri` and the server's accepted one.
+    fn connected(uri: &str) -> (Pair, WsStream, WsStream) {
         let mut p = pair();
         let cws = WebSocket::new(Role::Client, Config::default());
-        let c = WsStream::connect(&mut p.client, "http://x/", cws).unwrap();
+        let c = WsStream::connect(&mut p.client, uri, cws).unwrap();
         p.drive();
         let req = p
             .server_events
@@ -273,8 +273,14 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        let (mut s, _) =
+        let (s, _) =
             WsStream::accept(&mut p.server, c.stream_id(), &req, Config::default()).unwrap();
+        (p, c, s)
+    }
+
+    #[test]
+    fn protocol_error_closes_and_ends_stream() {
+        let (mut p, _c, mut s) = connected("http://x/");
         // An unmasked text frame from the "client" is a protocol error.
         let err = s.on_data(&mut p.server, b"\x81\x02hi", false).unwrap_err();
         assert_eq!(err.code(), CloseCode::PROTOCOL_ERROR);
@@ -283,20 +289,7 @@ mod tests {
 
     #[test]
     fn large_echo_by_reference_in_data_frames() {
-        let mut p = pair();
-        let cws = WebSocket::new(Role::Client, Config::default());
-        let mut c = WsStream::connect(&mut p.client, "http://x/echo", cws).unwrap();
-        p.drive();
-        let req = p
-            .server_events
-            .drain(..)
-            .find_map(|e| match e {
-                H2Event::Request { request, .. } => Some(request),
-                _ => None,
-            })
-            .unwrap();
-        let (mut s, _) =
-            WsStream::accept(&mut p.server, c.stream_id(), &req, Config::default()).unwrap();
+        let (mut p, mut c, mut s) = connected("http://x/echo");
         p.drive();
         for ev in p.client_events.drain(..) {
             if let H2Event::Response { response, .. } = ev {
