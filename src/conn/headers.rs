@@ -398,14 +398,12 @@ impl HeadBuilder {
             return Err("invalid field value");
         }
         let shared = self.share(f.value);
-        // SAFETY: `from_maybe_shared_unchecked`'s only precondition is that
-        // every byte is one `HeaderValue::from_bytes` accepts (HTAB,
-        // 0x20..=0x7e, 0x80..=0xff: `http`'s `is_valid`), which
-        // `value_is_valid` established just above for these same bytes
-        // (`shared` is a copy of `f.value`). Not memory safety: a bad byte
-        // would only break `HeaderValue`'s invariant (and panic in debug
-        // builds, where `http` re-checks).
+        // A bad byte would not break memory safety, only `HeaderValue`'s
+        // invariant (debug builds of `http` re-check and panic).
         #[allow(unsafe_code)]
+        // SAFETY: the only precondition, every byte one `HeaderValue::from_bytes`
+        // accepts (HTAB, 0x20..=0x7e, 0x80..=0xff), was checked by
+        // `value_is_valid` above on these bytes (`shared` copies `f.value`).
         let mut value = unsafe { HeaderValue::from_maybe_shared_unchecked(shared) };
         if f.never_index {
             value.set_sensitive(true);

@@ -303,10 +303,10 @@ mod x86 {
         dst.reserve(src.len());
         let spare = dst.spare_capacity_mut();
         assert!(spare.len() >= src.len(), "reserve gave room");
-        // SAFETY: AVX2 was detected (`level()`); `spare` is `dst`'s spare
-        // capacity (at least `src.len()` bytes, checked above), which nothing
-        // else references while `dst` is borrowed mutably, so it cannot
-        // overlap `src`.
+        // `spare` is `dst`'s own spare capacity, nothing else references it
+        // while `dst` is borrowed mutably, so it cannot overlap `src`.
+        // SAFETY: AVX2 was detected (`level()`); `spare` holds at least
+        // `src.len()` bytes (checked above) and does not overlap `src`.
         unsafe { copy_avx2_impl(src, spare.as_mut_ptr().cast::<u8>(), m) };
         // SAFETY: copy_avx2_impl wrote all `src.len()` spare bytes.
         unsafe { dst.set_len(len + src.len()) };
