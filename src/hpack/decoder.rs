@@ -310,8 +310,6 @@ mod tests {
     use super::*;
     use crate::hpack::Encoder;
 
-    /// Steady state: once the buffers have grown, decoding more blocks (with
-    /// table churn and Huffman strings) does not reallocate them.
     /// The Huffman memo gives the bytes a fresh decoding gives: repeated,
     /// changed, empty, longer than the memo, indexed or not, and under a
     /// string limit lower than the memoized value's length.
@@ -348,6 +346,8 @@ mod tests {
         assert!(dec.decode(&block[..block.len() - 1], |_| {}).is_err());
     }
 
+    /// Steady state: once the buffers have grown, decoding more blocks (with
+    /// table churn and Huffman strings) does not reallocate them.
     #[test]
     fn steady_state_does_not_grow_buffers() {
         let mut enc = Encoder::default();
