@@ -231,19 +231,12 @@ fn exchange(
 }
 
 fn measure(vectored: bool, recycle: bool) -> Tally {
-    let mut c = Connection::client(Config::default());
-    let mut s = Connection::server(Config::default());
     let mut buf = Bufs {
         flat: Vec::with_capacity(1 << 16),
         chunks: Vec::with_capacity(64),
         vectored,
     };
-    for _ in 0..4 {
-        hop(&mut c, &mut s, &mut buf);
-        hop(&mut s, &mut c, &mut buf);
-    }
-    while c.poll_event().is_some() {}
-    while s.poll_event().is_some() {}
+    let (mut c, mut s) = connected(&mut buf);
     let body = Bytes::from_static(&[b'x'; 1000]);
     let mut warm = Tally::default();
     for _ in 0..1100 {
@@ -301,19 +294,12 @@ fn live_bytes() -> isize {
 /// working afterwards.
 #[test]
 fn idle_connection_releases_burst_buffers() {
-    let mut c = Connection::client(Config::default());
-    let mut s = Connection::server(Config::default());
     let mut buf = Bufs {
         flat: Vec::with_capacity(1 << 16),
         chunks: Vec::with_capacity(64),
         vectored: false,
     };
-    for _ in 0..4 {
-        hop(&mut c, &mut s, &mut buf);
-        hop(&mut s, &mut c, &mut buf);
-    }
-    while c.poll_event().is_some() {}
-    while s.poll_event().is_some() {}
+    let (mut c, mut s) = connected(&mut buf);
     let body = Bytes::from_static(&[b'x'; 1000]);
     // The burst: 100 requests in one write, 100 responses in one write.
     let ids: Vec<u32> = (0..100)
@@ -447,19 +433,12 @@ fn burst(c: &mut Connection, s: &mut Connection, buf: &mut Bufs, body: &Bytes) -
 /// and without `trim(16)` between bursts.
 #[test]
 fn trim_cost_per_burst() {
-    let mut c = Connection::client(Config::default());
-    let mut s = Connection::server(Config::default());
     let mut buf = Bufs {
         flat: Vec::with_capacity(1 << 16),
         chunks: Vec::with_capacity(64),
         vectored: false,
     };
-    for _ in 0..4 {
-        hop(&mut c, &mut s, &mut buf);
-        hop(&mut s, &mut c, &mut buf);
-    }
-    while c.poll_event().is_some() {}
-    while s.poll_event().is_some() {}
+    let (mut c, mut s) = connected(&mut buf);
     let body = Bytes::from_static(&[b'x'; 1000]);
     // Warm-up: the closed-id ring fills, pools fill.
     for _ in 0..12 {
