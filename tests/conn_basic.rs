@@ -271,18 +271,8 @@ fn send_response_head_from_a_shared_map() {
     }
     p.drive();
     for &id in &ids {
-        let resp = p
-            .client_events
-            .iter()
-            .find_map(|e| match e {
-                Event::Response {
-                    stream_id,
-                    response,
-                    end_stream: true,
-                } if *stream_id == id => Some(response),
-                _ => None,
-            })
-            .expect("response");
+        let (resp, end) = response_of(&p.client_events, id).expect("response");
+        assert!(end, "the head ends the stream");
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], "text/plain");
         assert_eq!(resp.headers()["etag"], "\"abc\"");
@@ -378,18 +368,7 @@ fn send_response_shared_emits_the_same_bytes() {
                 bytes.extend_from_slice(&out);
                 p.poll_events();
                 for (&id, &(head, status)) in ids.iter().zip(chunk) {
-                    let resp = p
-                        .client_events
-                        .iter()
-                        .find_map(|e| match e {
-                            Event::Response {
-                                stream_id,
-                                response,
-                                ..
-                            } if *stream_id == id => Some(response),
-                            _ => None,
-                        })
-                        .expect("response");
+                    let (resp, _) = response_of(&p.client_events, id).expect("response");
                     assert_eq!(resp.status(), status);
                     assert_eq!(resp.headers(), [&file_a, &file_b, &other][head].as_ref());
                 }

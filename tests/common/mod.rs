@@ -169,3 +169,15 @@ pub fn goaways(events: &[Event]) -> Vec<(u32, h2o::ErrorCode)> {
         })
         .collect()
 }
+
+/// The response head received on `stream` and whether it ended the stream.
+pub fn response_of(events: &[Event], stream: u32) -> Option<(&http::Response<()>, bool)> {
+    events.iter().find_map(|e| match e {
+        Event::Response {
+            stream_id,
+            response,
+            end_stream,
+        } if *stream_id == stream => Some((response, *end_stream)),
+        _ => None,
+    })
+}
